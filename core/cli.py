@@ -1,0 +1,185 @@
+"""`python -m core`: the geometry engine from the shell.
+
+    python -m core --in-channels 64 --out-channels 32 --kernel-size 4 --stride 2 --padding 1 \\
+        --input-size 16 16 [--json] [--code N]
+    python -m core solve 4 8 16 32 64 [--json]
+    python -m core keras --filters 32 --kernel-size 3 --strides 2 --padding same \\
+        --in-channels 64 --input-size 16 16 [--json]
+
+Bad input exits with status 2 and one line on stderr; nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from core.errors import ConfigError
+from core.layer import TransposedConv
+
+PROG = "python -m core"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def _ints(parser: argparse.ArgumentParser, name: str, default: str | None, help_: str) -> None:
+    parser.add_argument(name, type=int, nargs="+", default=default, metavar="N", help=help_)
+
+
+def _one_or_all(values: list[int] | None, name: str, ndim: int) -> int | tuple[int, ...] | None:
+    if values is None:
+        return None
+    if len(values) == 1:
+        return values[0]
+    if len(values) != ndim:
+        raise ConfigError(
+            name,
+            f"--{name.replace('_', '-')} takes 1 or {ndim} values "
+            f"(one per axis of --input-size), got {len(values)}",
+        )
+    return tuple(values)
+
+
+def _layer_parser() -> _Parser:
+    p = _Parser(
+        prog=PROG,
+        description="Report a ConvTranspose layer: output size step by step, "
+        "kernel overlap and every replacement. Subcommands: solve, keras.",
+    )
+    p.add_argument("--in-channels", type=int, default=1)
+    p.add_argument("--out-channels", type=int, default=1)
+    _ints(p, "--kernel-size", None, "one int, or one per axis (H W)")
+    _ints(p, "--stride", [1], "one int, or one per axis")
+    _ints(p, "--padding", [0], "one int, or one per axis")
+    _ints(p, "--output-padding", [0], "one int, or one per axis")
+    _ints(p, "--dilation", [1], "one int, or one per axis")
+    p.add_argument("--groups", type=int, default=1)
+    p.add_argument("--no-bias", action="store_true", help="bias=False")
+    _ints(p, "--input-size", [16, 16], "spatial input size: L, H W or D H W (default 16 16)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--code", type=int, metavar="N", help="print the code of replacement N")
+    return p
+
+
+def _run_layer(argv: Sequence[str]) -> str:
+    from core.report import check_ndim, format_report, layer_report
+
+    args = _layer_parser().parse_args(argv)
+    if args.kernel_size is None:
+        raise ConfigError("kernel_size", "--kernel-size is required, e.g. --kernel-size 4")
+    ndim = check_ndim(args.input_size)
+    spatial = {
+        name: _one_or_all(getattr(args, name), name, ndim)
+        for name in ("kernel_size", "stride", "padding", "output_padding", "dilation")
+    }
+    layer = TransposedConv.make(
+        args.in_channels,
+        args.out_channels,
+        groups=args.groups,
+        bias=not args.no_bias,
+        ndim=ndim,
+        **spatial,
+    )
+    report = layer_report(layer, tuple(args.input_size))
+    if args.code is not None:
+        options = report["replacements"]
+        if not 1 <= args.code <= len(options):
+            raise ConfigError(
+                "code", f"--code must be between 1 and {len(options)}, got {args.code}"
+            )
+        return options[args.code - 1]["code"]
+    return json.dumps(report) if args.json else format_report(report)
+
+
+def _run_solve(argv: Sequence[str]) -> str:
+    from core.solver import solve_chain
+
+    p = _Parser(
+        prog=f"{PROG} solve",
+        description="ConvTranspose configs that take each size to "
+        "the next (one layer per step, the same config repeated).",
+    )
+    p.add_argument("sizes", type=int, nargs="+", help="e.g. 7 28, or a chain 4 8 16 32 64")
+    p.add_argument("--max-kernel", type=int, default=8)
+    p.add_argument("--max-stride", type=int, default=8)
+    p.add_argument("--max-dilation", type=int, default=3)
+    p.add_argument("--limit", type=int, default=10, help="rows to print (text form)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    found = solve_chain(
+        args.sizes,
+        max_kernel=args.max_kernel,
+        max_stride=args.max_stride,
+        max_dilation=args.max_dilation,
+    )
+    if args.json:
+        return json.dumps({"sizes": args.sizes, "solutions": [s.as_dict() for s in found]})
+    chain = " -> ".join(map(str, args.sizes))
+    if not found:
+        return f"No ConvTranspose config within the bounds maps {chain}."
+    lines = [f"{len(found)} configs map {chain} (best first):"]
+    for s in found[: max(args.limit, 1)]:
+        extra = f", dilation={s.dilation}" if s.dilation != 1 else ""
+        extra += f", output_padding={s.output_padding}" if s.output_padding else ""
+        lines.append(
+            f"  kernel_size={s.kernel_size}, stride={s.stride}, padding={s.padding}"
+            f"{extra}   # {s.notes}"
+        )
+    return "\n".join(lines)
+
+
+def _run_keras(argv: Sequence[str]) -> str:
+    from core.keras import from_keras
+
+    p = _Parser(prog=f"{PROG} keras", description="Translate keras Conv2DTranspose to torch.")
+    p.add_argument("--filters", type=int, required=True)
+    p.add_argument("--in-channels", type=int, required=True)
+    _ints(p, "--kernel-size", None, "one int or two (H W)")
+    _ints(p, "--strides", [1], "one int or two")
+    p.add_argument("--padding", default="valid", help="valid or same")
+    _ints(p, "--output-padding", None, "one int or two (default: None, as in Keras)")
+    _ints(p, "--dilation-rate", [1], "one int or two")
+    _ints(p, "--input-size", None, "H W (optional): also print the output size")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.kernel_size is None:
+        raise ConfigError("kernel_size", "--kernel-size is required, e.g. --kernel-size 3")
+    spatial = {
+        n: _one_or_all(getattr(args, n), n, 2)
+        for n in ("kernel_size", "strides", "output_padding", "dilation_rate")
+    }
+    size = _one_or_all(args.input_size, "input_size", 2)
+    t = from_keras(
+        args.filters, padding=args.padding, in_channels=args.in_channels, input_size=size, **spatial
+    )
+    if args.json:
+        return json.dumps(t.as_dict())
+    lines = [f"# torch equivalent of keras Conv2DTranspose({args.filters}, ...)"]
+    if t.output_size:
+        lines.append(f"# output size {' x '.join(map(str, t.output_size))}")
+    lines += [f"# {n}" for n in t.notes]
+    return "\n".join(lines) + "\n" + t.code()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 bad input)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"solve": _run_solve, "keras": _run_keras}
+    run, rest = (
+        (commands[argv[0]], argv[1:]) if argv and argv[0] in commands else (_run_layer, argv)
+    )
+    try:
+        text = run(rest)
+    except ConfigError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    return 0

@@ -1,0 +1,221 @@
+"""`TransposedConv`: a transposed convolution's hyper-parameters, validated as torch validates them.
+
+Every spatial parameter is a tuple with one entry per axis, so 1D, 2D and 3D layers share
+all arithmetic. Construction through `TransposedConv.make` accepts what
+`nn.ConvTranspose{1,2,3}d` accepts (an int or a per-axis sequence) and raises `ConfigError`
+for everything torch would refuse at construction or at its first forward call.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from core.errors import ConfigError
+
+IntOrTuple = int | Sequence[int]
+
+# Hard ceilings that keep every computation bounded (the hosted demo caps far lower).
+MAX_DIM = 1 << 20  # any size, channel count or kernel extent
+SPATIAL_NAMES = ("kernel_size", "stride", "padding", "output_padding", "dilation")
+_MINIMA = (
+    ("kernel_size", 1, "use e.g. 3 or 4"),
+    ("stride", 1, "use 1 to keep the resolution or 2 to double it"),
+    ("dilation", 1, "use 1 for an ordinary kernel"),
+    ("padding", 0, "use 0 or more (a transposed convolution's padding crops its output)"),
+)
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(
+            name, f"{name} must be an integer, got {value!r} ({type(value).__name__})"
+        )
+    value = int(value)
+    if abs(value) > MAX_DIM:
+        raise ConfigError(name, f"{name} {value} is too large: keep it within ±{MAX_DIM}")
+    return value
+
+
+def as_tuple(name: str, value: IntOrTuple, ndim: int) -> tuple[int, ...]:
+    """Turn torch's int-or-sequence argument into a tuple of `ndim` ints, or raise ConfigError."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Integral, Sequence)):
+        raise ConfigError(
+            name, f"{name} must be an int or {ndim} ints (one per axis), got {value!r}"
+        )
+    if isinstance(value, Sequence):
+        if len(value) != ndim:
+            raise ConfigError(
+                name,
+                f"{name} has {len(value)} values but the layer has {ndim} spatial axes: "
+                f"give one int or {ndim} ints",
+            )
+        return tuple(_as_int(name, v) for v in value)
+    return (_as_int(name, value),) * ndim
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The five numbers that decide one spatial axis of a transposed convolution."""
+
+    kernel_size: int
+    stride: int
+    padding: int
+    output_padding: int
+    dilation: int
+
+    @property
+    def span(self) -> int:
+        """Extent of the dilated kernel: d*(k-1) + 1."""
+        return self.dilation * (self.kernel_size - 1) + 1
+
+
+@dataclass(frozen=True)
+class TransposedConv:
+    """A validated `nn.ConvTranspose{1,2,3}d` configuration (padding_mode is always 'zeros')."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int = 1
+    bias: bool = True
+
+    @classmethod
+    def make(
+        cls,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple = 1,
+        padding: IntOrTuple = 0,
+        output_padding: IntOrTuple = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: IntOrTuple = 1,
+        ndim: int = 2,
+    ) -> TransposedConv:
+        """Validate torch-style arguments (same names and order as nn.ConvTranspose2d)."""
+        if ndim not in (1, 2, 3):
+            raise ConfigError("ndim", f"ndim must be 1, 2 or 3, got {ndim!r}")
+        spatial = {
+            "kernel_size": as_tuple("kernel_size", kernel_size, ndim),
+            "stride": as_tuple("stride", stride, ndim),
+            "padding": as_tuple("padding", padding, ndim),
+            "output_padding": as_tuple("output_padding", output_padding, ndim),
+            "dilation": as_tuple("dilation", dilation, ndim),
+        }
+        layer = cls(
+            in_channels=_as_int("in_channels", in_channels),
+            out_channels=_as_int("out_channels", out_channels),
+            groups=_as_int("groups", groups),
+            bias=bool(bias),
+            **spatial,
+        )
+        layer.validate()
+        return layer
+
+    @classmethod
+    def from_module(cls, module: Any) -> TransposedConv:
+        """Read the configuration of an `nn.ConvTranspose{1,2,3}d` instance."""
+        if getattr(module, "padding_mode", "zeros") != "zeros":
+            raise ConfigError("padding_mode", "ConvTranspose supports only padding_mode='zeros'")
+        return cls.make(
+            module.in_channels,
+            module.out_channels,
+            module.kernel_size,
+            module.stride,
+            module.padding,
+            module.output_padding,
+            module.groups,
+            module.bias is not None,
+            module.dilation,
+            ndim=len(module.kernel_size),
+        )
+
+    def validate(self) -> None:
+        """Raise ConfigError for anything torch refuses (construction or forward)."""
+        for name in ("in_channels", "out_channels"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.groups < 1:
+            raise ConfigError("groups", f"groups must be a positive integer, got {self.groups}")
+        for name in ("in_channels", "out_channels"):
+            channels = getattr(self, name)
+            if channels % self.groups:
+                divisors = [g for g in range(1, channels + 1) if channels % g == 0][-6:]
+                raise ConfigError(
+                    "groups",
+                    f"{name} {channels} must be divisible by groups {self.groups}: "
+                    f"use groups in {divisors} or change {name}",
+                )
+        for name, minimum, fix in _MINIMA:
+            for value in getattr(self, name):
+                if value < minimum:
+                    raise ConfigError(
+                        name, f"{name} must be at least {minimum} on every axis, got {value}: {fix}"
+                    )
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
+            if op < 0:
+                raise ConfigError("output_padding", f"output_padding must be at least 0, got {op}")
+            if op >= max(s, d):
+                top = max(s, d) - 1
+                allowed = {0: "0", 1: "0 or 1"}.get(top, f"a value in 0..{top}")
+                raise ConfigError(
+                    "output_padding",
+                    f"output_padding {op} must be smaller than stride {s} or dilation {d}: "
+                    f"use {allowed}",
+                )
+
+    @property
+    def ndim(self) -> int:
+        return len(self.kernel_size)
+
+    @property
+    def axes(self) -> tuple[Axis, ...]:
+        """Per-axis view: one `Axis` per spatial dimension (H, W for 2D)."""
+        return tuple(
+            Axis(*values)
+            for values in zip(
+                self.kernel_size,
+                self.stride,
+                self.padding,
+                self.output_padding,
+                self.dilation,
+                strict=True,
+            )
+        )
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `nn.ConvTranspose{ndim}d`, ints where all axes agree."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = value[0] if len(set(value)) == 1 else value
+            out[f.name] = value
+        return out
+
+    def torch_repr(self) -> str:
+        """The constructor call as it would be written in PyTorch source."""
+        kw = self.kwargs()
+        parts = [str(kw["in_channels"]), str(kw["out_channels"])]
+        parts.append(f"kernel_size={kw['kernel_size']}")
+        # torch's own order, so the text matches what print(model) shows.
+        defaults = {
+            "stride": 1,
+            "padding": 0,
+            "dilation": 1,
+            "output_padding": 0,
+            "groups": 1,
+            "bias": True,
+        }
+        for name, default in defaults.items():
+            if kw[name] != default:
+                parts.append(f"{name}={kw[name]}")
+        return f"nn.ConvTranspose{self.ndim}d({', '.join(parts)})"

@@ -1,0 +1,161 @@
+"""The inverse problem: which transposed convolutions take an input size to a wanted output size.
+
+Per axis, out = (in - 1)*s - 2p + d(k - 1) + op + 1, so for each kernel k, stride s and dilation d
+the padding and output_padding follow from 2p - op = (in - 1)*s + d(k - 1) + 1 - out. We enumerate
+k, s, d within bounds and keep the (p, op) pairs torch accepts, with p <= d(k - 1) so no output
+row is cropped past the kernel's reach.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from core.errors import ConfigError
+from core.layer import Axis
+from core.output_size import axis_output
+
+# Bounds on the search, large enough for any decoder, small enough to answer instantly.
+MAX_KERNEL = 16
+MAX_STRIDE = 16
+MAX_DILATION = 4
+MAX_SIZE = 1 << 16
+
+
+def taps_per_phase(axis: Axis) -> list[int]:
+    """Kernel taps that serve each output phase (position mod stride) away from the borders.
+
+    Output o receives tap j when (o + p - j*d) is a multiple of s, so phase r = (o + p) mod s is
+    served by the taps with j*d congruent to r mod s. Unequal counts are the checkerboard.
+    """
+    counts = [0] * axis.stride
+    for j in range(axis.kernel_size):
+        counts[(j * axis.dilation) % axis.stride] += 1
+    return counts
+
+
+def even_overlap(axis: Axis) -> bool:
+    """True when every output phase gets the same number of kernel taps (no checkerboard)."""
+    return len(set(taps_per_phase(axis))) == 1
+
+
+@dataclass(frozen=True)
+class Solution:
+    """One per-axis configuration that maps the input size(s) to the wanted output size(s)."""
+
+    kernel_size: int
+    stride: int
+    padding: int
+    output_padding: int
+    dilation: int
+    even_overlap: bool
+    notes: str
+
+    @property
+    def axis(self) -> Axis:
+        return Axis(self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation)
+
+    def rank_key(self) -> tuple:
+        """Sort key: even overlap, no output_padding, no dilation, about 2 taps per phase, small."""
+        return (
+            not self.even_overlap,
+            self.output_padding != 0,
+            self.dilation != 1,
+            abs(self.kernel_size - 2 * self.stride),
+            self.kernel_size,
+            self.padding,
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_size(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(name, f"{name} must be an integer, got {value!r}")
+    if not 1 <= value <= MAX_SIZE:
+        raise ConfigError(name, f"{name} must be between 1 and {MAX_SIZE}, got {value}")
+    return value
+
+
+def _check_bound(name: str, value: int, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+        raise ConfigError(name, f"{name} must be an integer between 1 and {limit}, got {value!r}")
+    return value
+
+
+def _notes(axis: Axis) -> str:
+    phases = taps_per_phase(axis)
+    if even_overlap(axis):
+        return f"even overlap: {phases[0]} tap(s) per output phase"
+    return f"uneven overlap (taps per phase {phases}): checkerboard-prone"
+
+
+def _candidates(n: int, m: int, max_kernel: int, max_stride: int, max_dilation: int):
+    for s in range(1, max_stride + 1):
+        for k in range(1, max_kernel + 1):
+            for d in range(1, (max_dilation if k > 1 else 1) + 1):
+                rest = (n - 1) * s + d * (k - 1) + 1 - m  # = 2p - op
+                for op in range(max(s, d)):
+                    if (rest + op) % 2 or not 0 <= (rest + op) // 2 <= d * (k - 1):
+                        continue
+                    axis = Axis(k, s, (rest + op) // 2, op, d)
+                    assert axis_output(axis, n) == m
+                    yield axis
+
+
+def solve(
+    input_size: int,
+    output_size: int,
+    *,
+    max_kernel: int = 8,
+    max_stride: int = 8,
+    max_dilation: int = 3,
+) -> list[Solution]:
+    """Every (k, s, p, op, d) within bounds that maps `input_size` to `output_size`, best first."""
+    return solve_chain(
+        [input_size, output_size],
+        max_kernel=max_kernel,
+        max_stride=max_stride,
+        max_dilation=max_dilation,
+    )
+
+
+def solve_chain(
+    sizes: Sequence[int],
+    *,
+    max_kernel: int = 8,
+    max_stride: int = 8,
+    max_dilation: int = 3,
+) -> list[Solution]:
+    """Configurations that, repeated as one layer per step, take sizes[0] -> sizes[1] -> ... .
+
+    `solve_chain([4, 8, 16, 32, 64])` answers "which single ConvTranspose config, stacked four
+    times, builds a 64x64 image from 4x4".
+    """
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+        raise ConfigError("sizes", f"give at least two sizes (input, output), got {sizes!r}")
+    if len(sizes) > 64:
+        raise ConfigError("sizes", f"a chain has at most 64 sizes, got {len(sizes)}")
+    sizes = [_check_size(f"sizes[{i}]", v) for i, v in enumerate(sizes)]
+    max_kernel = _check_bound("max_kernel", max_kernel, MAX_KERNEL)
+    max_stride = _check_bound("max_stride", max_stride, MAX_STRIDE)
+    max_dilation = _check_bound("max_dilation", max_dilation, MAX_DILATION)
+    common: set[Axis] | None = None
+    for n, m in itertools.pairwise(sizes):
+        found = set(_candidates(n, m, max_kernel, max_stride, max_dilation))
+        common = found if common is None else common & found
+    solutions = [
+        Solution(
+            a.kernel_size,
+            a.stride,
+            a.padding,
+            a.output_padding,
+            a.dilation,
+            even_overlap(a),
+            _notes(a),
+        )
+        for a in common or ()
+    ]
+    return sorted(solutions, key=Solution.rank_key)
