@@ -25,9 +25,17 @@ _LAZY = {
     "overlap_map": "core.overlap",
     "overlap_profile": "core.overlap",
     "stack_overlap": "core.overlap",
+    "overlap_stats": "core.overlap",
+    "overlap_summary": "core.overlap",
+    "overlap_ratio": "core.overlap",
+    "replacement_overlaps": "core.overlap",
+    "checkerboard_strength": "core.artifacts",
+    "checkerboard_energy": "core.artifacts",
     "convert_model": "core.convert",
     "fuse_model": "core.convert",
     "parse_model_text": "core.model_text",
+    "trace_shapes": "core.shape_trace",
+    "convert_text": "core.text_conversion",
 }
 
 __all__ = [

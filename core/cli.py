@@ -22,11 +22,17 @@ from core.layer import TransposedConv
 PROG = "python -m core"
 
 
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped, so an error stays one line
+    (argparse echoes unrecognized arguments verbatim, and they may hold newlines)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {_one_line(message)} (see --help)\n")
         raise SystemExit(2)
 
 
@@ -179,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         text = run(rest)
     except ConfigError as e:
-        sys.stderr.write(f"{PROG}: error: {e}\n")
+        sys.stderr.write(f"{PROG}: error: {_one_line(str(e))}\n")
         return 2
     sys.stdout.write(text.rstrip("\n") + "\n")
     return 0

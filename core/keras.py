@@ -86,7 +86,7 @@ def from_keras(
 ) -> KerasTranslation:
     """Torch equivalent of `keras.layers.Conv2DTranspose(filters, kernel_size, strides, padding,
     output_padding, dilation_rate=...)` applied to `in_channels` input channels."""
-    if padding not in ("valid", "same"):
+    if not isinstance(padding, str) or padding not in ("valid", "same"):
         raise ConfigError("padding", f"padding must be 'valid' or 'same', got {padding!r}")
     k = as_tuple("kernel_size", kernel_size, 2)
     s = as_tuple("strides", strides, 2)

@@ -101,8 +101,16 @@ class TransposedConv:
         ndim: int = 2,
     ) -> TransposedConv:
         """Validate torch-style arguments (same names and order as nn.ConvTranspose2d)."""
-        if ndim not in (1, 2, 3):
+        if (
+            isinstance(ndim, bool)
+            or not isinstance(ndim, numbers.Integral)
+            or ndim not in (1, 2, 3)
+        ):
             raise ConfigError("ndim", f"ndim must be 1, 2 or 3, got {ndim!r}")
+        try:
+            bias = bool(bias)
+        except (TypeError, ValueError) as exc:  # e.g. a numpy array of several values
+            raise ConfigError("bias", f"bias must be True or False, got {bias!r}") from exc
         spatial = {
             "kernel_size": as_tuple("kernel_size", kernel_size, ndim),
             "stride": as_tuple("stride", stride, ndim),
@@ -114,7 +122,7 @@ class TransposedConv:
             in_channels=_as_int("in_channels", in_channels),
             out_channels=_as_int("out_channels", out_channels),
             groups=_as_int("groups", groups),
-            bias=bool(bias),
+            bias=bias,
             **spatial,
         )
         layer.validate()

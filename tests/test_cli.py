@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -202,7 +204,7 @@ sizes = st.lists(st.integers(1, 6), min_size=2, max_size=2)
     n=sizes,
     g=st.integers(1, 2),
 )
-def test_json_output_size_agrees_with_torch(capsys, k, s, p, op, d, n, g):
+def test_json_output_size_agrees_with_torch(k, s, p, op, d, n, g):
     argv = ["--in-channels", str(2 * g), "--out-channels", str(g), "--groups", str(g), "--json"]
     for flag, values in (
         ("--kernel-size", k),
@@ -213,8 +215,9 @@ def test_json_output_size_agrees_with_torch(capsys, k, s, p, op, d, n, g):
         ("--input-size", n),
     ):
         argv += [flag, *map(str, values)]
-    status = main(argv)
-    captured = capsys.readouterr()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
     expected = torch_output_size(
         {
             "in_channels": 2 * g,
@@ -229,7 +232,7 @@ def test_json_output_size_agrees_with_torch(capsys, k, s, p, op, d, n, g):
         tuple(n),
     )
     if expected is None:
-        assert status == 2 and captured.out == "" and captured.err.count("\n") == 1
+        assert status == 2 and out.getvalue() == "" and err.getvalue().count("\n") == 1
     else:
-        assert status == 0, captured.err
-        assert json.loads(captured.out)["output_size"] == list(expected)
+        assert status == 0, err.getvalue()
+        assert json.loads(out.getvalue())["output_size"] == list(expected)

@@ -1,0 +1,425 @@
+"""Live generator: the same DCGAN-style generator with each upsampling layer, side by side."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import streamlit as st
+
+from core import generator as gen
+from core.errors import ConfigError
+from core.hosted import (
+    MAX_BATCH,
+    MAX_CHANNELS,
+    MAX_RESOLUTION,
+    MAX_STAGES,
+    MAX_STEPS,
+    heavy_run_slot,
+    slot_busy,
+)
+from core.images import load_upload
+from ui import charts, state, text
+
+CHANNEL_CHOICES = [c for c in (8, 16, 32, 64, 128, 256) if c <= MAX_CHANNELS]
+MODES = ("init", "fit")
+MODE_LABELS = {"init": "At initialisation", "fit": "Fit a target image"}
+WAIT_FOR_SLOT_S = 10.0  # how long a render waits for another session's heavy run
+PLOTLY_CONFIG = {"displaylogo": False}
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def cached_model(config_items: tuple[tuple[str, Any], ...], variant: str, seed: int):
+    """One generator variant, built once per configuration and shared by all sessions."""
+    return gen.build_generator(gen.GeneratorConfig(**dict(config_items)), variant, seed)
+
+
+@st.cache_resource(show_spinner=False)
+def device_names() -> list[str]:
+    return ["auto", *gen.available_devices()]
+
+
+def parse_variants(raw: str) -> list[str]:
+    chosen = [v for v in raw.split(",") if v]
+    if not chosen or any(v not in gen.VARIANTS for v in chosen):
+        raise ValueError(f"use a comma-separated subset of {', '.join(gen.VARIANTS)}")
+    return chosen
+
+
+def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[str, Any]]:
+    """Draw the generator's own settings; return its validated config (or None) and the rest."""
+    layer_axis = (cfg.kernel_size[1], cfg.stride[1], cfg.padding[1], cfg.output_padding[1])
+    st.markdown(
+        f"Every stage upsamples with the sidebar's geometry along W: kernel_size "
+        f"{layer_axis[0]}, stride {layer_axis[1]}, padding {layer_axis[2]}, output_padding "
+        f"{layer_axis[3]} (or a replacement of the same output size), starting from 4 × 4."
+    )
+    if cfg.per_axis and any(
+        getattr(cfg, f)[0] != getattr(cfg, f)[1]
+        for f in ("kernel_size", "stride", "padding", "output_padding")
+    ):
+        st.warning("The generator uses square layers: the sidebar's W values are used for H.")
+    if cfg.dilation != (1, 1):
+        st.warning("The generator's layers are not dilated: the sidebar's dilation is ignored.")
+
+    params = [
+        ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),
+        ("gen_ch", 64, state.bounded_int(CHANNEL_CHOICES[0], CHANNEL_CHOICES[-1])),
+        ("gen_norm", "batch", state.one_of(gen.NORMS)),
+        ("gen_act", "relu", state.one_of(gen.ACTIVATIONS)),
+        ("gen_rk", 3, state.bounded_int(1, 7)),
+        ("gen_rep", "resize-nearest", state.one_of(gen.REPLACEMENT_METHODS)),
+        ("gen_n", 8, state.bounded_int(1, MAX_BATCH)),
+        ("gen_seed", 0, state.bounded_int(0, 2**31 - 1)),
+    ]
+    for key, default, parse in params:
+        state.page_param(key, default, parse)
+    state.page_param("gen_variants", list(gen.VARIANTS), parse_variants)
+
+    a, b, c, d = st.columns(4)
+    stages = a.number_input(
+        "Upsampling stages",
+        1,
+        MAX_STAGES,
+        key="gen_stages",
+        help="Each stage applies the upsampling layer once after 4 × 4.",
+    )
+    channels = b.selectbox(
+        "Base channels",
+        CHANNEL_CHOICES,
+        key="gen_ch",
+        help="Channels after the stem; they halve every stage (floor 8).",
+    )
+    n_images = c.number_input("Images per variant", 1, MAX_BATCH, key="gen_n")
+    seed = d.number_input(
+        "Seed",
+        0,
+        2**31 - 1,
+        key="gen_seed",
+        help="Same seed, same weights and latents: results repeat.",
+    )
+    a, b, c, d = st.columns(4)
+    norm = a.selectbox("Normalisation", gen.NORMS, key="gen_norm")
+    activation = b.selectbox("Activation", gen.ACTIVATIONS, key="gen_act")
+    resize_kernel = c.number_input(
+        "Resize-conv kernel",
+        1,
+        7,
+        key="gen_rk",
+        help="Kernel of the Conv2d in the resize-conv and sub-pixel variants.",
+    )
+    replacement = d.selectbox(
+        "“Your replacement” method",
+        gen.REPLACEMENT_METHODS,
+        key="gen_rep",
+        help="The custom variant: this replacement of the very same "
+        "seeded ConvTranspose2d (core.weights.replace_conv_transpose).",
+    )
+    variants = st.multiselect(
+        "Variants", gen.VARIANTS, key="gen_variants", format_func=gen.VARIANT_LABELS.get
+    )
+    for key, _, _ in params:
+        state.remember(key)
+    state.remember("gen_variants", ",".join)
+
+    chosen: dict[str, Any] = {
+        "variants": tuple(variants),
+        "n_images": int(n_images),
+        "seed": int(seed),
+    }
+    try:
+        config = gen.GeneratorConfig(
+            stages=int(stages),
+            base_channels=int(channels),
+            kernel_size=layer_axis[0],
+            stride=layer_axis[1],
+            padding=layer_axis[2],
+            output_padding=layer_axis[3],
+            norm=norm,
+            activation=activation,
+            resize_kernel=int(resize_kernel),
+            replacement=replacement,
+        )
+        if not variants:
+            raise ConfigError("variants", "pick at least one variant to compare")
+    except ConfigError as err:
+        state.show_error(err)
+        return None, chosen
+    st.caption(
+        f"Image size {text.size(config.image_size)} px · sizes per stage "
+        f"{' → '.join(map(str, config.sizes))} · channels {' → '.join(map(str, config.channels))}"
+        f" · caps for the hosted demo: {MAX_STAGES} stages, {MAX_CHANNELS} channels, "
+        f"{MAX_BATCH} images, {MAX_STEPS} fit steps, {MAX_RESOLUTION} px images."
+    )
+    return config, chosen
+
+
+def device_row() -> tuple[str, str, str | None]:
+    """Device and precision pickers; returns (device, precision, label or None on error)."""
+    state.page_param("gen_device", "auto", lambda raw: raw)
+    if st.session_state["gen_device"] not in device_names():
+        st.session_state["gen_device"] = "auto"
+    left, middle, right = st.columns([1, 1, 2], vertical_alignment="bottom")
+    device = left.selectbox(
+        "Device",
+        device_names(),
+        key="gen_device",
+        help="auto: CUDA if available, else Apple MPS, else CPU.",
+    )
+    precision = middle.selectbox(
+        "Precision",
+        gen.PRECISIONS,
+        key="gen_precision",
+        help="auto: bfloat16/float16 autocast on a GPU, float32 on CPU.",
+    )
+    state.remember("gen_device")
+    try:
+        picked = gen.pick_device(device)
+        label = gen.device_label(picked, gen.resolve_precision(picked, precision))
+    except ConfigError as err:
+        state.show_error(err, right)
+        return device, precision, None
+    right.info(f"Running on **{label}**", icon=":material/memory:")
+    return device, precision, label
+
+
+def variant_columns(result: dict[str, Any], key: str) -> None:
+    """Images, zoomed crop, spectrum and checkerboard strength per variant, side by side."""
+    names = list(result["variants"])
+    columns = st.columns(len(names))
+    for col, name in zip(columns, names, strict=True):
+        v = result["variants"][name]
+        with col:
+            st.markdown(f"**{v['label']}**")
+            strength = v["checkerboard_strength"]
+            st.metric(
+                "Checkerboard strength",
+                f"{strength:.3f}",
+                help="Share of the output's variance in the period-stride pattern: "
+                "0 none, 1 all of it.",
+            )
+            image = v.get("grid", v.get("final_image"))
+            st.image(
+                image,
+                caption="images (contrast-stretched)"
+                if "grid" in v
+                else f"final image · PSNR {v['psnr']:.1f} dB",
+            )
+            if "crop" in v:
+                st.image(v["crop"], caption="centre crop of image 1, enlarged")
+            st.plotly_chart(
+                charts.spectrum_figure(
+                    v["spectrum"],
+                    result["frequency_y"],
+                    result["frequency_x"],
+                    result["marks"],
+                    title="power spectrum",
+                    height=230,
+                ),
+                width="stretch",
+                key=f"{key}_spectrum_{name}",
+                config=PLOTLY_CONFIG,
+            )
+
+
+def run_key(*parts: Any) -> str:
+    """A short fingerprint of what a run depends on (to reuse its result)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def init_section(
+    config: gen.GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
+) -> None:
+    st.caption(
+        "Random weights, no training: the ConvTranspose2d variant already prints a grid "
+        "pattern where kernel_size is not divisible by stride, and its spectrum has energy at "
+        "the circled checkerboard frequencies (Odena et al. 2016). Resize-convolutions and "
+        "sub-pixel convolution with ICNR initialisation (Aitken et al. 2017) start clean."
+    )
+    key = run_key(config, chosen, device, precision)
+    if st.session_state.get("gen_init_key") != key:
+        models = {
+            v: cached_model(tuple(config.to_dict().items()), v, chosen["seed"])
+            for v in chosen["variants"]
+        }
+        try:
+            with st.spinner("Rendering…"), heavy_run_slot(timeout=WAIT_FOR_SLOT_S):
+                result = gen.render_at_init(
+                    config,
+                    chosen["variants"],
+                    chosen["n_images"],
+                    chosen["seed"],
+                    device,
+                    precision=precision,
+                    models=models,
+                )
+        except ConfigError as err:
+            state.show_error(err)
+            return
+        st.session_state["gen_init_result"] = result
+        st.session_state["gen_init_key"] = key
+    result = st.session_state["gen_init_result"]
+    st.caption(
+        f"{result['n_images']} images per variant, {text.size(result['image_size'])} px, "
+        f"seed {result['seed']}, on {result['device_label']} in "
+        f"{result['seconds']:.2f} s. Spectra: mean log10 power over the images, zero "
+        "frequency in the centre, brighter is stronger; red circles mark the "
+        "checkerboard frequencies of the stride."
+    )
+    variant_columns(result, "init")
+
+
+def fit_section(
+    config: gen.GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
+) -> None:
+    st.caption(
+        "Deep-image-prior style: each variant is trained (Adam, MSE) to reproduce the target "
+        "from one fixed latent. Watch the ConvTranspose2d variant fight its own grid while the "
+        "resize-convolutions converge to smooth images."
+    )
+    state.page_param(
+        "gen_steps", min(gen.DEFAULT_FIT_STEPS, MAX_STEPS), state.bounded_int(1, MAX_STEPS)
+    )
+    left, middle, right = st.columns(3)
+    steps = left.number_input(
+        "Steps", 1, MAX_STEPS, key="gen_steps", help=f"Capped at {MAX_STEPS} for the hosted demo."
+    )
+    state.remember("gen_steps")
+    lr = middle.number_input(
+        "Learning rate", 1e-4, 1.0, gen.DEFAULT_LR, format="%.4f", key="gen_lr"
+    )
+    upload = right.file_uploader(
+        "Target image (PNG or JPEG; default: drawn in code)",
+        type=["png", "jpg", "jpeg"],
+        key="gen_upload",
+    )
+    target = None
+    target_id: Any = "default"
+    if upload is not None:
+        try:
+            target = load_upload(upload.getvalue(), config.image_size)
+        except ConfigError as err:
+            state.show_error(err)
+            return
+        target_id = (upload.name, upload.size, upload.file_id)
+    key = run_key(
+        config,
+        chosen["variants"],
+        chosen["seed"],
+        device,
+        precision,
+        int(steps),
+        float(lr),
+        target_id,
+    )
+    clicked = st.button("Fit", type="primary", icon=":material/play_arrow:", key="gen_fit")
+    if clicked:
+        progress = st.progress(0.0, text="Starting…")
+        frames = st.columns(len(chosen["variants"]))
+        slots = [col.empty() for col in frames]
+        labels = gen.VARIANT_LABELS
+        curve = st.empty()
+
+        def on_block(fraction: float, images: dict, losses: dict) -> None:
+            progress.progress(fraction, text=f"Training… {fraction:.0%}")
+            for slot, (name, image) in zip(slots, images.items(), strict=False):
+                slot.image(image, caption=labels[name])
+            curve.plotly_chart(
+                charts.loss_figure(losses, labels), width="stretch", config=PLOTLY_CONFIG
+            )
+
+        try:
+            with heavy_run_slot(timeout=0):
+                result = gen.fit(
+                    config,
+                    chosen["variants"],
+                    target,
+                    int(steps),
+                    float(lr),
+                    chosen["seed"],
+                    device,
+                    on_block,
+                    precision=precision,
+                )
+        except ConfigError as err:
+            progress.empty()
+            state.show_error(err)
+            return
+        progress.progress(
+            1.0, text=f"Done in {result['seconds']:.1f} s on {result['device_label']}."
+        )
+        for slot in slots:
+            slot.empty()
+        curve.empty()
+        st.session_state["gen_fit_result"] = result
+        st.session_state["gen_fit_key"] = key
+    result = st.session_state.get("gen_fit_result")
+    if result is None or st.session_state.get("gen_fit_key") != key:
+        st.info(
+            "Press **Fit** to train every variant on the target"
+            + (" (settings changed since the last fit)." if result is not None else ".")
+        )
+        return
+    left, right = st.columns([1, 3])
+    with left:
+        st.image(result["target"], caption="target")
+        st.plotly_chart(
+            charts.spectrum_figure(
+                result["target_spectrum"],
+                result["frequency_y"],
+                result["frequency_x"],
+                result["marks"],
+                title="target spectrum (log)",
+                height=260,
+            ),
+            width="stretch",
+            key="fit_target_spectrum",
+            config=PLOTLY_CONFIG,
+        )
+    with right:
+        losses = {name: v["losses"] for name, v in result["variants"].items()}
+        st.plotly_chart(
+            charts.loss_figure(losses, gen.VARIANT_LABELS),
+            width="stretch",
+            key="fit_losses",
+            config=PLOTLY_CONFIG,
+        )
+    st.caption(
+        f"{result['steps_done']} steps, lr {result['lr']:g}, seed {result['seed']}, on "
+        f"{result['device_label']} in {result['seconds']:.1f} s."
+    )
+    variant_columns(result, "fit")
+
+
+@st.fragment
+def generator_body(cfg: state.LayerConfig) -> None:
+    """Everything below the title: a fragment, so its widgets rerun only this part."""
+    with st.expander("Generator settings", expanded=True, icon=":material/settings:"):
+        config, chosen = settings(cfg)
+    device, precision, label = device_row()
+    state.page_param("gen_mode", "init", state.one_of(MODES))
+    mode = st.segmented_control(
+        "Mode", MODES, format_func=MODE_LABELS.get, key="gen_mode", required=True
+    )
+    state.remember("gen_mode")
+    try:
+        if config is None or label is None:
+            return
+        if slot_busy():
+            st.caption("Another run is in progress on this server; yours starts when it ends.")
+        if mode == "fit":
+            fit_section(config, chosen, device, precision)
+        else:
+            init_section(config, chosen, device, precision)
+    finally:
+        state.sync_url()  # a fragment rerun does not reach app.py's sync
+
+
+st.title("Live generator")
+st.caption(
+    "One DCGAN-style generator (latent → 4 × 4 → … → image), built in variants that share "
+    "everything but the upsampling layer: ConvTranspose2d, resize-convolution (nearest, "
+    "bilinear), sub-pixel convolution with ICNR initialisation, and your chosen replacement."
+)
+generator_body(state.config())
+st.caption(text.cite("odena", "shi", "aitken"))

@@ -1,0 +1,397 @@
+"""Overlap: where the kernels of a transposed convolution pile up (the checkerboard), drawn."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import figures
+from core.errors import ConfigError
+from core.layer import TransposedConv
+from core.overlap import (
+    REPLACEMENT_METHODS,
+    overlap_map,
+    overlap_profile,
+    overlap_stats,
+    replacement_overlap,
+    stack_overlap,
+    stack_stage_maps,
+)
+from ui import caps, state, text
+
+PLOTLY_CONFIG = {"displaylogo": False}
+FIELDS = ("kernel_size", "stride", "padding", "output_padding", "dilation")
+SHORT = {"kernel_size": "k", "stride": "s", "padding": "p", "output_padding": "op", "dilation": "d"}
+LIMITS = {name: (state.FIELDS[name].minimum, state.FIELDS[name].maximum) for name in FIELDS}
+
+
+def sized(fig: go.Figure, height: int) -> go.Figure:
+    """Give a square map room: plotly otherwise draws it at a small default height."""
+    return fig.update_layout(height=height)
+
+
+def panels(fig: go.Figure, count: int) -> go.Figure:
+    """Height for `count` square panels side by side in the page's width."""
+    return fig.update_layout(height=int(130 + 880 / max(count, 2)))
+
+
+def ratio_text(ratio: float) -> str:
+    return "∞ (holes)" if math.isinf(ratio) else f"{ratio:.3g}"
+
+
+def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
+    """Numbers, heatmap, 1D profile and phase table of the sidebar's layer."""
+    n = cfg.input_arg()
+    try:
+        stats = overlap_stats(layer, n)
+        counts = overlap_map(layer, n)
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    a, b, c, d = st.columns(4)
+    a.metric("Output (H × W)", f"{text.size(stats.output_size)} px")
+    b.metric(
+        "Interior max / min",
+        ratio_text(stats.overlap_ratio),
+        help="Largest over smallest count away from the borders: 1 is even (no "
+        "checkerboard from the geometry); ∞ means some pixels receive nothing.",
+    )
+    c.metric(
+        "Pattern period (H × W)",
+        f"{text.size(stats.period)} px",
+        help="The interior counts repeat with this period (a divisor of the stride).",
+    )
+    d.metric(
+        "Interior counts",
+        f"{stats.interior_min} … {stats.interior_max}",
+        help="Fewest and most contributions per output pixel in the interior.",
+    )
+
+    chart, words = st.columns([3, 1])
+    with chart:
+        st.plotly_chart(
+            sized(
+                figures.overlap_heatmap(
+                    counts,
+                    interior=stats.interior,
+                    title=f"Contributions per output pixel · {text.size(cfg.input_size)} px input",
+                ),
+                560,
+            ),
+            width="stretch",
+            key="ov_heatmap",
+            config=PLOTLY_CONFIG,
+        )
+    with words:
+        st.markdown(
+            "**Reading the map.** Each cell is an output pixel; its colour and number say how "
+            "many kernel taps reach it. The dashed box is the interior, free of border "
+            "effects. Where kernel_size is not divisible by stride, neighbouring pixels get "
+            "different counts: a periodic pattern the network must learn to cancel "
+            "(Odena et al. 2016)."
+        )
+        st.caption(
+            "One channel, all-ones input and kernel; the 2D map is the outer product "
+            "of the per-axis profiles below."
+        )
+
+    differ = cfg.per_axis and (
+        layer.axes[0] != layer.axes[1] or cfg.input_size[0] != cfg.input_size[1]
+    )
+    axes = [(0, "H"), (1, "W")] if differ else [(1, "W")]
+    chart, words = st.columns([3, 1])
+    with chart:
+        for index, name in axes:
+            profile = overlap_profile(layer.axes[index], cfg.input_size[index])
+            label = name if differ else "W (H is the same)"
+            st.plotly_chart(
+                figures.overlap_bar(
+                    profile,
+                    axis_name=name,
+                    interior=stats.axes[index].interior,
+                    title=f"Overlap profile along {label}",
+                ),
+                width="stretch",
+                key=f"ov_profile_{name}",
+                config=PLOTLY_CONFIG,
+            )
+        rows = [
+            {
+                "axis": name,
+                "phase (o mod s)": phase,
+                "taps": len(taps),
+                "kernel taps j": ", ".join(map(str, taps)) or "none",
+            }
+            for name, table in zip("HW", stats.phase_tables[0], strict=True)
+            for phase, taps in enumerate(table)
+        ]
+        st.markdown("**Kernel taps per output phase** (away from the borders)")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="ov_phases")
+    with words:
+        st.markdown(
+            "**One axis.** The same counts along a single row. Grey bands: the borders, where "
+            "fewer input pixels reach. In the interior the pattern repeats every stride pixels."
+        )
+        st.markdown(
+            "**Phases.** Output pixel o is in phase o mod s; the table lists which kernel taps "
+            "reach each phase. Equal tap counts in every phase mean even overlap."
+        )
+
+
+# ----------------------------------------------------------------------------- stack builder
+
+
+def parse_stack(raw: str) -> list[tuple[int, ...]]:
+    """'3.2.1.1.1_4.2.1.0.1' -> [(3, 2, 1, 1, 1), (4, 2, 1, 0, 1)] (k, s, p, op, d per layer)."""
+    if raw == "":
+        return []
+    layers = []
+    for part in raw.split("_"):
+        values = tuple(int(v) for v in part.split("."))
+        if len(values) != len(FIELDS):
+            raise ValueError("each layer needs k.s.p.op.d")
+        for name, value in zip(FIELDS, values, strict=True):
+            low, high = LIMITS[name]
+            if not low <= value <= high:
+                raise ValueError(f"{name} {value} outside {low}..{high}")
+        layers.append(values)
+    if len(layers) > caps.MAX_STACK_LAYERS - 1:
+        raise ValueError(f"at most {caps.MAX_STACK_LAYERS} layers")
+    return layers
+
+
+def format_stack(layers: list[tuple[int, ...]]) -> str:
+    return "_".join(".".join(map(str, values)) for values in layers)
+
+
+def geometry(layer: TransposedConv) -> tuple[int, ...]:
+    """A layer's geometry along W (k, s, p, op, d): the starting point for a new layer."""
+    axis = layer.axes[1]
+    return (axis.kernel_size, axis.stride, axis.padding, axis.output_padding, axis.dilation)
+
+
+def _row_keys(i: int) -> list[str]:
+    return [f"ov_l{i}_{SHORT[name]}" for name in FIELDS]
+
+
+def add_layer(fallback: tuple[int, ...]) -> None:
+    extra = list(st.session_state["ov_stack"])
+    extra.append(extra[-1] if extra else fallback)
+    st.session_state["ov_stack"] = extra
+
+
+def remove_layer() -> None:
+    extra = list(st.session_state["ov_stack"])[:-1]
+    for key in _row_keys(len(extra)):
+        st.session_state.pop(key, None)
+    st.session_state["ov_stack"] = extra
+
+
+def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
+    """Add/remove layers after the sidebar's; the stack's map and how it builds up."""
+    st.subheader("Stacked layers")
+    st.caption(
+        "A generator stacks several upsampling layers (4 → 8 → 16 → 32 → 64): each layer "
+        "scatters the previous layer's uneven map again, so the patterns multiply. Layer 1 is "
+        "the one in the sidebar; add layers below."
+    )
+    state.page_param("ov_stack", [geometry(layer)] * 2, parse_stack)
+    extra_layers: list[tuple[int, ...]] = list(st.session_state["ov_stack"])
+    st.markdown(f"**Layer 1** (sidebar): `{layer.torch_repr()}`")
+    for i, values in enumerate(extra_layers):
+        columns = st.columns(6, vertical_alignment="bottom")
+        columns[0].markdown(f"**Layer {i + 2}**")
+        new_values = []
+        for col, name, key, value in zip(columns[1:], FIELDS, _row_keys(i), values, strict=True):
+            if key not in st.session_state:
+                st.session_state[key] = value
+            low, high = LIMITS[name]
+            new_values.append(int(col.number_input(name, low, high, key=key)))
+        extra_layers[i] = tuple(new_values)
+    st.session_state["ov_stack"] = extra_layers
+    state.remember("ov_stack", format_stack)
+    left, right, _ = st.columns([1, 1, 4])
+    left.button(
+        "Add layer",
+        icon=":material/add:",
+        on_click=add_layer,
+        args=(geometry(layer),),
+        key="ov_add",
+        disabled=len(extra_layers) >= caps.MAX_STACK_LAYERS - 1,
+        width="stretch",
+    )
+    right.button(
+        "Remove last",
+        icon=":material/remove:",
+        on_click=remove_layer,
+        key="ov_remove",
+        disabled=not extra_layers,
+        width="stretch",
+    )
+
+    n = cfg.input_arg()
+    stack = [layer]
+    try:
+        channels = layer.out_channels
+        for i, (k, s, p, op, d) in enumerate(extra_layers):
+            try:
+                stack.append(TransposedConv.make(channels, channels, k, s, p, op, dilation=d))
+            except ConfigError as err:
+                raise ConfigError(err.parameter, f"layer {i + 2}: {err.message}") from None
+        counts = stack_overlap(stack, n)
+        stats = overlap_stats(stack, n)
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    a, b, c = st.columns(3)
+    a.metric("Stack output (H × W)", f"{text.size(stats.output_size)} px")
+    b.metric("Interior max / min", ratio_text(stats.overlap_ratio))
+    c.metric("Pattern period (H × W)", f"{text.size(stats.period)} px")
+    chart, words = st.columns([3, 1])
+    with chart:
+        st.plotly_chart(
+            sized(
+                figures.overlap_heatmap(
+                    counts, interior=stats.interior, title=f"{len(stack)} stacked layers"
+                ),
+                560,
+            ),
+            width="stretch",
+            key="ov_stack_heatmap",
+            config=PLOTLY_CONFIG,
+        )
+    with words:
+        st.markdown(
+            "**The stack's map.** All-ones input through every layer with all-ones kernels. "
+            "Stride-s layers in a row give a pattern whose period is the product of the "
+            "strides: the coarse blotches of a generator's artifacts."
+        )
+    flag = {"1": True, "0": False}
+    state.page_param("ov_stages", False, flag.__getitem__)
+    show_stages = st.toggle(
+        "Show the map after each layer",
+        key="ov_stages",
+        help="Side by side, how the pattern compounds layer by layer (a larger page to draw).",
+    )
+    state.remember("ov_stages", lambda v: "1" if v else "0")
+    if show_stages and len(stack) > 1:
+        try:
+            stages = stack_stage_maps(stack, n)
+        except ConfigError as err:
+            state.show_error(err)
+            return
+        shown = list(enumerate(stages))[-figures.MAX_PANELS :]
+        st.plotly_chart(
+            panels(
+                figures.comparison_figure(
+                    {f"after layer {i + 1}": m for i, m in shown},
+                    title="After each layer (each map relative to its own maximum)",
+                ),
+                len(shown),
+            ),
+            width="stretch",
+            key="ov_stages_chart",
+            config=PLOTLY_CONFIG,
+        )
+
+
+# ----------------------------------------------------------------------------- replacements
+
+
+def parse_methods(raw: str) -> list[str]:
+    methods = [m for m in raw.split(",") if m]
+    unknown = [m for m in methods if m not in REPLACEMENT_METHODS]
+    if unknown or len(methods) > figures.MAX_PANELS - 1:
+        raise ValueError(f"use up to {figures.MAX_PANELS - 1} of {', '.join(REPLACEMENT_METHODS)}")
+    return methods
+
+
+def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
+    st.subheader("Replacements side by side")
+    st.caption(
+        "The exact equivalents (sub-pixel, zero insertion) compute the same operator, so they "
+        "keep the original's pattern. Resize-convolutions upsample first, then convolve with "
+        "stride 1: every interior pixel gets the same count (Odena et al. 2016). A sub-pixel "
+        "layer can also start artifact-free with ICNR initialisation (Aitken et al. 2017)."
+    )
+    state.page_param("ov_methods", ["subpixel", "resize-nearest"], parse_methods)
+    methods = st.multiselect(
+        "Compare with", REPLACEMENT_METHODS, key="ov_methods", max_selections=figures.MAX_PANELS - 1
+    )
+    state.remember("ov_methods", ",".join)
+    n = cfg.input_arg()
+    try:
+        maps = {"ConvTranspose2d": overlap_map(layer, n)}
+        for method in methods:
+            maps[method] = replacement_overlap(method, layer, n)
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    st.plotly_chart(
+        panels(
+            figures.comparison_figure(
+                maps, title="The original and its replacements (each relative to its maximum)"
+            ),
+            len(maps),
+        ),
+        width="stretch",
+        key="ov_compare",
+        config=PLOTLY_CONFIG,
+    )
+
+
+# ----------------------------------------------------------------------------- animation
+
+
+@st.fragment
+def scatter_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
+    """The scatter animation, in a fragment: its own slider reruns only this part."""
+    st.subheader("One input pixel at a time")
+    st.caption(
+        "The transposed convolution as a scatter (Dumoulin & Visin 2016): each input pixel "
+        "adds a copy of the kernel to the output, stride pixels apart; where copies overlap, "
+        "counts add up. Press Play or drag the slider; the dashed box is what remains after "
+        "cropping `padding`."
+    )
+    limit = figures.MAX_ANIMATION_INPUT
+    state.page_param("ov_anim_n", min(max(cfg.input_size), 4), state.bounded_int(1, limit))
+    small = st.slider(
+        "Input size for the animation (px)",
+        1,
+        limit,
+        key="ov_anim_n",
+        help=f"One frame per input pixel, so at most {limit} × {limit}.",
+    )
+    state.remember("ov_anim_n")
+    try:
+        fig = figures.scatter_animation(layer, small)
+    except ConfigError as err:
+        state.show_error(err)
+    else:
+        st.plotly_chart(fig, width="stretch", key="ov_anim", config=PLOTLY_CONFIG)
+    state.sync_url()  # a fragment rerun does not reach app.py's sync
+
+
+st.title("Overlap")
+st.caption(
+    "How many (input pixel, kernel tap) pairs land on each output pixel: the layer run on an "
+    "all-ones input with an all-ones kernel. Uneven counts in the interior are the checkerboard "
+    "that a transposed convolution prints even before training (Odena et al. 2016)."
+)
+_cfg = state.config()
+_layer, _err = state.current_layer(_cfg)
+if _layer is None:
+    state.show_error(_err)
+    st.info(
+        "The overlap needs a layer torch accepts: fix the parameter named above in the "
+        "sidebar, or press **Reset everything**."
+    )
+else:
+    single_layer_section(_layer, _cfg)
+    stack_section(_layer, _cfg)
+    replacements_section(_layer, _cfg)
+    scatter_section(_layer, _cfg)
+st.caption(text.cite("odena", "dumoulin", "shi", "aitken"))

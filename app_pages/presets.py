@@ -1,0 +1,151 @@
+"""Presets: common ConvTranspose2d layers, and the article's wrong replacements with real sizes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import ConfigError
+from core.presets import ARTICLE_CASES, PRESETS, ArticleCase, Preset
+from core.solver import even_overlap, taps_per_phase
+from core.text_conversion import convert_text
+from ui import state, text
+
+FIX_METHOD = "resize-nearest"  # the replacement the article meant, done right
+
+
+def load(preset: Preset) -> None:
+    state.load_config(state.LayerConfig.from_layer(preset.layer, preset.input_size))
+
+
+def preset_card(preset: Preset) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{preset.title}**")
+        st.caption(preset.source)
+        st.code(preset.layer.torch_repr(), language="python", wrap_lines=True)
+        phases = [taps_per_phase(a) for a in preset.layer.axes]
+        even = all(even_overlap(a) for a in preset.layer.axes)
+        st.markdown(
+            f"{preset.input_size} × {preset.input_size} → **{text.size(preset.output_size)} px**"
+            f" · overlap {'even' if even else 'uneven'} (taps per phase {phases[0]})"
+        )
+        st.caption(preset.note)
+        if st.button(
+            "Open in the designer",
+            key=f"pr_open_{preset.key}",
+            icon=":material/tune:",
+            on_click=load,
+            args=(preset,),
+            width="stretch",
+        ):
+            st.switch_page("app_pages/designer.py")
+
+
+def article_case(case: ArticleCase) -> None:
+    sizes = case.sizes()
+    original, article = sizes["original"], sizes["article"]
+    with st.container(border=True):
+        st.markdown(f"#### {case.title}")
+        st.caption(case.mistake)
+        try:
+            fixed = convert_text(case.original, case.input_shape, FIX_METHOD)
+        except ConfigError as err:
+            state.show_error(err)
+            fixed = None
+        fixed_size = (
+            None if fixed is None or fixed.output_shape is None else tuple(fixed.output_shape[2:])
+        )
+        rows = [
+            {
+                "": "original",
+                "output (px)": text.size(original),
+                "matches": True,
+            },
+            {
+                "": "the article's",
+                "output (px)": text.size(article),
+                "matches": article == original,
+            },
+        ]
+        if fixed_size is not None:
+            rows.append(
+                {
+                    "": "padding solved",
+                    "output (px)": text.size(fixed_size),
+                    "matches": fixed_size == original,
+                }
+            )
+        left, right = st.columns([2, 3])
+        with left:
+            n = case.input_shape[2]
+            st.markdown(
+                f"On a {n} × {n} px input the article's replacement gives "
+                f":red[**{text.size(article)} px**] where the original gives "
+                f":green[**{text.size(original)} px**]. Sizes traced by core with torch's "
+                "arithmetic:"
+            )
+            st.dataframe(
+                pd.DataFrame(rows),
+                hide_index=True,
+                width="stretch",
+                key=f"pr_sizes_{case.key}",
+                column_config={
+                    "": st.column_config.TextColumn("layers"),
+                    "output (px)": st.column_config.TextColumn("output (px)"),
+                    "matches": st.column_config.CheckboxColumn("same as original"),
+                },
+            )
+            st.caption(
+                f"“padding solved”: Upsample + Conv2d ({FIX_METHOD}) with the padding "
+                "computed by Deconv Lab; its code is under “Done right”."
+            )
+            layers = case.original_layers()
+            first = layers[0]
+            cfg = state.LayerConfig.from_layer(first, n)
+            label = (
+                "Open the original in the designer"
+                if len(layers) == 1
+                else "Open its first layer in the designer"
+            )
+            if st.button(
+                label,
+                key=f"pr_case_{case.key}",
+                icon=":material/tune:",
+                on_click=state.load_config,
+                args=(cfg,),
+            ):
+                st.switch_page("app_pages/designer.py")
+        with right:
+            original_tab, article_tab, fixed_tab = st.tabs(
+                ["Original", "The article's replacement", "Done right"]
+            )
+            with original_tab:
+                st.code(case.original, language="python", wrap_lines=True)
+            with article_tab:
+                st.code(case.article, language="python", wrap_lines=True)
+            with fixed_tab:
+                if fixed is not None:
+                    text.code_block(fixed.code, f"{case.key}_fixed.py", key=f"pr_dl_{case.key}")
+
+
+st.title("Presets")
+st.caption(
+    "Layers people actually use. Open one in the designer to see its arithmetic, its "
+    "replacements and their code; the overlap page then shows its checkerboard."
+)
+
+columns = st.columns(3)
+for i, preset in enumerate(PRESETS):
+    with columns[i % 3]:
+        preset_card(preset)
+
+st.subheader("The article's three wrong replacements")
+st.caption(
+    "The article this project started from replaces ConvTranspose2d with Upsample + Conv2d "
+    "three times, and gets the output size wrong each time. The layers below are the ones it "
+    "wrote; every size is computed here, and the last row is the same replacement with its "
+    "padding solved so that the size matches (Odena et al. 2016 for why resize-convolution)."
+)
+for case in ARTICLE_CASES:
+    article_case(case)
+st.caption(text.cite("odena", "dumoulin"))

@@ -1,0 +1,337 @@
+"""Copy-paste PyTorch snippets for the replacements in `core.replacements`.
+
+Every snippet imports what it uses (torch only), binds the replacement module to `layer`, and
+contains nothing but numbers derived from the validated layer configuration: no user text ever
+reaches generated code. `*_weight_code` snippets continue a `code` snippet and copy the weights
+of an existing `nn.ConvTranspose2d` named `original` into `layer`. No torch import here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+IMPORTS = "import torch\nfrom torch import nn\n"
+IMPORTS_F = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
+
+
+def _pair(values: Sequence[int]) -> str:
+    """torch style: one int where both axes agree, else a tuple."""
+    a, b = (int(v) for v in values)
+    return f"{a}" if a == b else f"({a}, {b})"
+
+
+def _tuple(values: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(v)) for v in values) + ")"
+
+
+def conv2d_call(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    bias: bool,
+) -> str:
+    """`nn.Conv2d(...)` with the defaults left out."""
+    parts = [str(int(in_channels)), str(int(out_channels)), f"kernel_size={_pair(kernel_size)}"]
+    if any(padding):
+        parts.append(f"padding={_pair(padding)}")
+    if any(d != 1 for d in dilation):
+        parts.append(f"dilation={_pair(dilation)}")
+    if groups != 1:
+        parts.append(f"groups={int(groups)}")
+    if not bias:
+        parts.append("bias=False")
+    return f"nn.Conv2d({', '.join(parts)})"
+
+
+def _shapes(
+    torch_repr: str,
+    in_channels: int,
+    sizes: Sequence[int],
+    out_channels: int,
+    out: Sequence[int],
+    exact: bool,
+) -> str:
+    what = "exactly (same outputs)" if exact else "with the same output size"
+    return (
+        f"# Replaces, {what}:\n#   {torch_repr}\n"
+        f"# layer(torch.randn(1, {in_channels}, {sizes[0]}, {sizes[1]})).shape == "
+        f"(1, {out_channels}, {out[0]}, {out[1]})\n"
+    )
+
+
+def _regroup(
+    groups: int, in_group: int, out_group: int, out: int, kh: int, kw: int, source: str
+) -> str:
+    """Lines turning `source` (in, out/groups, kh, kw) into w (out, in/groups, kh, kw)."""
+    if groups == 1:
+        return f"    # (in, out, kh, kw) -> (out, in, kh, kw)\n    w = {source}.transpose(0, 1)\n"
+    return (
+        "    # (in, out/groups, kh, kw) -> (out, in/groups, kh, kw), group by group\n"
+        f"    w = {source}.view({groups}, {in_group}, {out_group}, {kh}, {kw})\n"
+        f"    w = w.transpose(1, 2).reshape({out}, {in_group}, {kh}, {kw})\n"
+    )
+
+
+_CARRY = (
+    "\n# Carry the weights of `original` (a trained nn.ConvTranspose2d) into `layer`{how}.\n"
+    "layer = layer.to(original.weight.device, original.weight.dtype)\n"
+    "with torch.no_grad():\n"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sub-pixel
+
+_SUBPIXEL_SQUARE = '''
+
+class SubPixelConvTranspose2d(nn.Module):
+    """Exact stand-in for a ConvTranspose2d: one Conv2d at the input's resolution computes all
+    stride x stride output phases, PixelShuffle interleaves them, a crop trims the borders."""
+
+    def __init__(self, conv: nn.Conv2d, stride: int, crop: tuple[int, int, int, int]):
+        super().__init__()
+        self.conv = conv
+        self.shuffle = nn.PixelShuffle(stride)
+        self.crop = crop  # (left, right, top, bottom): output pixels to remove
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.shuffle(self.conv(x))
+        left, right, top, bottom = self.crop
+        return y[..., top : y.shape[-2] - bottom, left : y.shape[-1] - right]
+
+'''
+
+_SUBPIXEL_RECT = '''
+
+class SubPixelConvTranspose2d(nn.Module):
+    """Exact stand-in for a ConvTranspose2d: one Conv2d at the input's resolution computes all
+    stride_h x stride_w output phases, a pixel shuffle interleaves them, a crop trims borders."""
+
+    def __init__(self, conv: nn.Conv2d, stride: tuple[int, int], crop: tuple[int, int, int, int]):
+        super().__init__()
+        self.conv = conv
+        self.stride = stride
+        self.crop = crop  # (left, right, top, bottom): output pixels to remove
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        n, c, h, w = y.shape
+        sh, sw = self.stride
+        # PixelShuffle with a different factor per axis: channel c*sh*sw + i*sw + j -> phase (i, j)
+        y = y.view(n, c // (sh * sw), sh, sw, h, w).permute(0, 1, 4, 2, 5, 3)
+        y = y.reshape(n, c // (sh * sw), h * sh, w * sw)
+        left, right, top, bottom = self.crop
+        return y[..., top : y.shape[-2] - bottom, left : y.shape[-1] - right]
+
+'''
+
+
+def subpixel_code(
+    torch_repr: str,
+    conv: str,
+    stride: Sequence[int],
+    crop: Sequence[int],
+    in_channels: int,
+    sizes: Sequence[int],
+    out_channels: int,
+    out: Sequence[int],
+) -> str:
+    """Conv2d + PixelShuffle as nn.Sequential when nothing needs cropping, else a small class."""
+    head = IMPORTS
+    shapes = _shapes(torch_repr, in_channels, sizes, out_channels, out, exact=True)
+    square = stride[0] == stride[1]
+    if square and not any(crop):
+        return (
+            f"{head}\n{shapes}layer = nn.Sequential(\n    {conv},\n"
+            f"    nn.PixelShuffle({int(stride[0])}),\n)\n"
+        )
+    body = _SUBPIXEL_SQUARE if square else _SUBPIXEL_RECT
+    stride_arg = str(int(stride[0])) if square else _tuple(stride)
+    return (
+        f"{head}{body}\n{shapes}layer = SubPixelConvTranspose2d(\n    {conv},\n"
+        f"    stride={stride_arg},\n    crop={_tuple(crop)},  # (left, right, top, bottom)\n)\n"
+    )
+
+
+def subpixel_weight_code(
+    groups: int,
+    in_group: int,
+    out_group: int,
+    out: int,
+    kh: int,
+    kw: int,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    reach: Sequence[int],
+    bias: bool,
+    sequential: bool,
+) -> str:
+    """Each tap of the original goes to its output phase and input-pixel shift in the conv."""
+    sh, sw = (int(v) for v in stride)
+    dh, dw = (int(v) for v in dilation)
+    rh, rw = (int(v) for v in reach)
+    conv = "layer[0]" if sequential else "layer.conv"
+
+    def times(name: str, d: int) -> str:
+        return name if d == 1 else f"{name} * {d}"
+
+    lines = _CARRY.format(how=" (exact)") + _regroup(
+        groups, in_group, out_group, out, kh, kw, "original.weight"
+    )
+    lines += (
+        f"    phases = w.new_zeros({out}, {sh}, {sw}, {in_group}, {rh + 1}, {rw + 1})\n"
+        f"    for jh in range({kh}):\n"
+        f"        for jw in range({kw}):\n"
+        "            # tap j lands j*dilation output pixels after its input pixel: in phase\n"
+        "            # (j*dilation) % stride, (j*dilation) // stride input pixels later\n"
+        f"            ph, pw = {times('jh', dh)} % {sh}, {times('jw', dw)} % {sw}\n"
+        f"            th, tw = {rh} - {times('jh', dh)} // {sh}, {rw} - {times('jw', dw)} // {sw}\n"
+        "            phases[:, ph, pw, :, th, tw] = w[:, :, jh, jw]\n"
+        f"    shape = ({out * sh * sw}, {in_group}, {rh + 1}, {rw + 1})\n"
+        f"    {conv}.weight.copy_(phases.reshape(shape))\n"
+    )
+    if bias:
+        lines += f"    {conv}.bias.copy_(original.bias.repeat_interleave({sh * sw}))\n"
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Zero insertion
+
+_ZERO_INSERTION = '''
+
+class ZeroInsertionConvTranspose2d(nn.Module):
+    """Exact stand-in for a ConvTranspose2d: insert stride - 1 zeros between input pixels,
+    {pad_doc}then run an ordinary Conv2d with the flipped, regrouped kernel."""
+
+    def __init__(self, conv: nn.Conv2d, stride: tuple[int, int]{pad_arg}):
+        super().__init__()
+        self.conv = conv
+        self.stride = stride{pad_set}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        sh, sw = self.stride
+        z = x.new_zeros(n, c, (h - 1) * sh + 1, (w - 1) * sw + 1)
+        z[:, :, ::sh, ::sw] = x  # the "bed of nails"
+        return self.conv({conv_input})
+
+'''
+
+
+def zero_insertion_code(
+    torch_repr: str,
+    conv: str,
+    stride: Sequence[int],
+    extra: Sequence[int],
+    in_channels: int,
+    sizes: Sequence[int],
+    out_channels: int,
+    out: Sequence[int],
+) -> str:
+    padded = any(extra)
+    body = _ZERO_INSERTION.format(
+        pad_doc="pad (negative values crop), " if padded else "",
+        pad_arg=", pad: tuple[int, int, int, int]" if padded else "",
+        pad_set=(
+            "\n        self.pad = pad  # (left, right, top, bottom) beyond the conv's padding"
+            if padded
+            else ""
+        ),
+        conv_input="F.pad(z, self.pad)" if padded else "z",
+    )
+    shapes = _shapes(torch_repr, in_channels, sizes, out_channels, out, exact=True)
+    pad_line = f"    pad={_tuple(extra)},  # (left, right, top, bottom)\n" if padded else ""
+    return (
+        f"{IMPORTS_F if padded else IMPORTS}{body}\n{shapes}layer = ZeroInsertionConvTranspose2d(\n"
+        f"    {conv},\n    stride={_tuple(stride)},\n{pad_line})\n"
+    )
+
+
+def zero_insertion_weight_code(
+    groups: int, in_group: int, out_group: int, out: int, kh: int, kw: int, bias: bool
+) -> str:
+    lines = _CARRY.format(how=" (exact)") + _regroup(
+        groups, in_group, out_group, out, kh, kw, "original.weight"
+    )
+    lines += "    layer.conv.weight.copy_(w.flip(-2, -1))  # flipped in both spatial axes\n"
+    if bias:
+        lines += "    layer.conv.bias.copy_(original.bias)\n"
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Resize-convolution
+
+
+def resize_code(
+    torch_repr: str,
+    mode: str,
+    stride: Sequence[int],
+    pads: Sequence[int] | None,
+    conv: str,
+    in_channels: int,
+    sizes: Sequence[int],
+    out_channels: int,
+    out: Sequence[int],
+) -> str:
+    """nn.Sequential(Upsample, [ZeroPad2d], Conv2d); `pads` None when the conv pads itself."""
+    corners = "" if mode == "nearest" else ", align_corners=False"
+    quoted = f'"{mode}"'
+    lines = [f"    nn.Upsample(scale_factor={_pair(stride)}, mode={quoted}{corners}),"]
+    if pads is not None:
+        lines.append(
+            f"    nn.ZeroPad2d({_tuple(pads)}),  # (left, right, top, bottom); negative values crop"
+        )
+    lines.append(f"    {conv},")
+    shapes = _shapes(torch_repr, in_channels, sizes, out_channels, out, exact=False)
+    return f"{IMPORTS}\n{shapes}layer = nn.Sequential(\n" + "\n".join(lines) + "\n)\n"
+
+
+def _matrix(rows: Sequence[Sequence[float]]) -> str:
+    body = "".join(f"        [{', '.join(repr(float(v)) for v in r)}],\n" for r in rows)
+    return f"torch.tensor(\n    [\n{body}    ],\n    dtype=torch.float64,\n)"
+
+
+def _slice(start: int, taps: int, step: int) -> str:
+    stop = start + step * (taps - 1) + 1
+    return f"{start}:{stop}" + (f":{step}" if step > 1 else "")
+
+
+def resize_weight_code(
+    groups: int,
+    in_group: int,
+    out_group: int,
+    out: int,
+    kh: int,
+    kw: int,
+    dilation: Sequence[int],
+    bias: bool,
+    rows: Sequence[Sequence],
+    start: Sequence[int],
+) -> str:
+    """Least-squares fit of the conv weights to the original's effective kernel."""
+    dh, dw = (int(v) for v in dilation)
+    sh0, sw0 = (int(v) for v in start)
+    lines = (
+        "\n# taps_h[i, j]: the weight with which conv tap j, after the upsampling, carries an input\n"
+        "# pixel to row i of a grid of output offsets (the rows of `target` below); taps_w: columns.\n"
+        f"taps_h = {_matrix(rows[0])}\n"
+        f"taps_w = {_matrix(rows[1])}\n"
+    )
+    lines += _CARRY.format(how=" (least squares)")
+    lines += "    w = original.weight.detach().cpu().double()  # fitted in float64\n"
+    lines += _regroup(groups, in_group, out_group, out, kh, kw, "w")
+    lines += (
+        "    # the original's kernel on the same grid of output offsets\n"
+        f"    target = w.new_zeros({out}, {in_group}, {len(rows[0])}, {len(rows[1])})\n"
+        f"    target[:, :, {_slice(sh0, kh, dh)}, {_slice(sw0, kw, dw)}] = w\n"
+        "    fit = torch.linalg.pinv(taps_h) @ target @ torch.linalg.pinv(taps_w).T\n"
+        "    layer[-1].weight.copy_(fit)\n"
+    )
+    if bias:
+        lines += "    layer[-1].bias.copy_(original.bias)\n"
+    return lines

@@ -1,0 +1,639 @@
+"""Convert a pasted model text: trace it, rewrite every ConvTranspose2d, write the new model's code.
+
+`convert_text(text, input_shape, method)` parses what `print(model)` shows (or a plain list of
+layers), traces the shapes from `input_shape`, replaces every ConvTranspose2d by the best-ranked
+replacement of the chosen method from `core.replacements.list_replacements`, and returns the
+per-layer table and a standalone PyTorch file that builds the converted model as `model`.
+
+The generated code holds nothing the user typed except validated numbers and names: layer types
+come from Deconv Lab's own list of torch layers, argument names from torch's signatures, string
+values from torch's allowed choices, module names only if they are plain identifiers (others are
+renamed), and the replacement snippets are written by `core.codegen` from numbers. Unknown
+layers become `nn.Identity()` placeholders with a comment.
+
+Plain Python (no torch), so the app can call it on every change.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.errors import ConfigError
+from core.model_text import ParsedLayer, Value, is_safe_child_name, parse_model_text
+from core.shape_trace import (
+    ERROR,
+    KNOWN_LAYERS,
+    REQUIRED,
+    SKIPPED,
+    ShapeTrace,
+    bind_arguments,
+    defaults_of,
+    trace_shapes,
+    transposed_conv,
+)
+
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_CHOICE_RE = re.compile(r"[a-z][a-z\-]{0,19}")
+
+
+@dataclass(frozen=True)
+class ConvertedLayer:
+    """One row of the conversion table (shapes include the batch dimension)."""
+
+    path: str
+    type_name: str
+    before: str  # the layer as parsed
+    after: str  # the replacement's name, or "unchanged"
+    in_shape: tuple[int, ...] | None
+    out_shape_before: tuple[int, ...] | None
+    out_shape_after: tuple[int, ...] | None
+    method: str | None  # None where the layer was kept
+    exact: bool | None  # None where the layer was kept
+    status: str  # the trace's status for this layer
+    note: str = ""
+
+    @property
+    def replaced(self) -> bool:
+        return self.method is not None
+
+    def as_dict(self) -> dict:
+        def listed(shape: tuple[int, ...] | None) -> list[int] | None:
+            return list(shape) if shape is not None else None
+
+        return {
+            "path": self.path,
+            "type": self.type_name,
+            "before": self.before,
+            "after": self.after,
+            "in_shape": listed(self.in_shape),
+            "out_shape_before": listed(self.out_shape_before),
+            "out_shape_after": listed(self.out_shape_after),
+            "method": self.method,
+            "exact": self.exact,
+            "status": self.status,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class TextConversion:
+    """The result of `convert_text`: the table, the code, the trace and model-level notes."""
+
+    method: str
+    input_shape: tuple[int, ...]
+    rows: tuple[ConvertedLayer, ...]
+    code: str
+    trace: ShapeTrace
+    notes: tuple[str, ...] = ()
+
+    @property
+    def replaced(self) -> int:
+        """How many transposed convolutions were rewritten."""
+        return sum(row.replaced for row in self.rows)
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        return self.trace.output_shape
+
+    def as_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape) if self.output_shape else None,
+            "replaced": self.replaced,
+            "rows": [row.as_dict() for row in self.rows],
+            "code": self.code,
+            "notes": list(self.notes),
+            "trace": self.trace.as_dict(),
+        }
+
+
+# ----------------------------------------------------------------------------------- examples
+
+
+@dataclass(frozen=True)
+class ExampleText:
+    """A model text to try, with the input shape it is meant for."""
+
+    title: str
+    text: str
+    input_shape: tuple[int, ...]
+    about: str
+
+
+ARTICLE_GENERATOR = """\
+# The article's three-layer generator: 8x8 -> 64x64 with k=4, s=2, p=1.
+# Its own "Upsample(2) + Conv2d(k=4, p=1)" rewrite ends at 57x57; converting it here keeps 64x64.
+nn.ConvTranspose2d(256, 128, kernel_size=4, stride=2, padding=1)
+nn.BatchNorm2d(128)
+nn.ReLU()
+nn.ConvTranspose2d(128, 64, kernel_size=4, stride=2, padding=1)
+nn.BatchNorm2d(64)
+nn.ReLU()
+nn.ConvTranspose2d(64, 3, kernel_size=4, stride=2, padding=1)
+nn.Tanh()
+"""
+
+DCGAN_GENERATOR = "\n".join(
+    [
+        "Generator(",
+        "  (main): Sequential(",
+        "    (0): ConvTranspose2d(100, 512, kernel_size=(4, 4), stride=(1, 1), bias=False)",
+        "    (1): BatchNorm2d(512, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "    (2): ReLU(inplace=True)",
+        "    (3): ConvTranspose2d(512, 256, kernel_size=(4, 4), stride=(2, 2), "
+        "padding=(1, 1), bias=False)",
+        "    (4): BatchNorm2d(256, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "    (5): ReLU(inplace=True)",
+        "    (6): ConvTranspose2d(256, 128, kernel_size=(4, 4), stride=(2, 2), "
+        "padding=(1, 1), bias=False)",
+        "    (7): BatchNorm2d(128, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "    (8): ReLU(inplace=True)",
+        "    (9): ConvTranspose2d(128, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), "
+        "bias=False)",
+        "    (10): BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "    (11): ReLU(inplace=True)",
+        "    (12): ConvTranspose2d(64, 3, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), "
+        "bias=False)",
+        "    (13): Tanh()",
+        "  )",
+        ")",
+        "",
+    ]
+)
+
+UNET_DECODER = "\n".join(
+    [
+        "UNetDecoder(",
+        "  (ups): ModuleList(",
+        "    (0): Up(",
+        "      (up): ConvTranspose2d(256, 128, kernel_size=(2, 2), stride=(2, 2))",
+        "      (conv): DoubleConv(",
+        "        (block): Sequential(",
+        "          (0): Conv2d(256, 128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "bias=False)",
+        "          (1): BatchNorm2d(128, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "          (2): ReLU(inplace=True)",
+        "          (3): Conv2d(128, 128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "bias=False)",
+        "          (4): BatchNorm2d(128, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "          (5): ReLU(inplace=True)",
+        "        )",
+        "      )",
+        "    )",
+        "    (1): Up(",
+        "      (up): ConvTranspose2d(128, 64, kernel_size=(2, 2), stride=(2, 2))",
+        "      (conv): DoubleConv(",
+        "        (block): Sequential(",
+        "          (0): Conv2d(128, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "bias=False)",
+        "          (1): BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "          (2): ReLU(inplace=True)",
+        "          (3): Conv2d(64, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "bias=False)",
+        "          (4): BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "          (5): ReLU(inplace=True)",
+        "        )",
+        "      )",
+        "    )",
+        "    (2): Up(",
+        "      (up): ConvTranspose2d(64, 32, kernel_size=(2, 2), stride=(2, 2))",
+        "      (conv): DoubleConv(",
+        "        (block): Sequential(",
+        "          (0): Conv2d(64, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "bias=False)",
+        "          (1): BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "          (2): ReLU(inplace=True)",
+        "          (3): Conv2d(32, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "bias=False)",
+        "          (4): BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+        "track_running_stats=True)",
+        "          (5): ReLU(inplace=True)",
+        "        )",
+        "      )",
+        "    )",
+        "  )",
+        "  (head): Conv2d(32, 2, kernel_size=(1, 1), stride=(1, 1))",
+        ")",
+        "",
+    ]
+)
+
+EXAMPLES: dict[str, ExampleText] = {
+    "article": ExampleText(
+        "The article's three-layer generator",
+        ARTICLE_GENERATOR,
+        (1, 256, 8, 8),
+        "A plain list of layers. The article's own resize-conv rewrite gives 57x57 instead of "
+        "64x64; the conversion here keeps every size.",
+    ),
+    "dcgan": ExampleText(
+        "DCGAN generator (print(model))",
+        DCGAN_GENERATOR,
+        (1, 100, 1, 1),
+        "The PyTorch DCGAN tutorial's generator: latent 100x1x1 -> 3x64x64.",
+    ),
+    "unet": ExampleText(
+        "U-Net decoder (print(model))",
+        UNET_DECODER,
+        (1, 256, 8, 8),
+        "Each Up block concatenates a skip connection that print(model) does not show: the "
+        "trace flags the channel jump on the first Conv2d of each block and carries on.",
+    ),
+}
+
+
+# ----------------------------------------------------------------------------------- code
+
+
+def _literal(value: Value) -> str:
+    """Python source for a parsed value; refuses anything but numbers, bools, None, tuples and
+    short lowercase choice strings (the only strings torch's layers take)."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'float("nan")'
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else '-float("inf")'
+        return repr(float(value))
+    if isinstance(value, tuple):
+        inner = ", ".join(_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, str) and _CHOICE_RE.fullmatch(value):
+        return f'"{value}"'  # lowercase letters and dashes only
+    raise ConfigError("text", "a value that cannot be written into code safely")
+
+
+def _layer_call(layer: ParsedLayer) -> str:
+    """`nn.Type(required..., name=value...)` for a known torch layer, defaults left out."""
+    params, _ = bind_arguments(layer)
+    defaults = defaults_of(layer.type_name)
+    parts = []
+    for name, default in defaults.items():
+        if name not in params:
+            continue
+        value = _compact(name, params[name])
+        if default is REQUIRED:
+            parts.append(_literal(value))
+        elif not _same_value(value, default):
+            parts.append(f"{name}={_literal(value)}")
+    return f"nn.{layer.type_name}({', '.join(parts)})"
+
+
+def _same_value(value: Value, default: object) -> bool:
+    if isinstance(value, tuple) and value and type(default) is int:
+        return all(type(v) is int and v == default for v in value)
+    return type(value) is type(default) and value == default
+
+
+_PER_AXIS = frozenset({"kernel_size", "stride", "padding", "output_padding", "dilation"})
+
+
+def _compact(name: str, value: Value) -> Value:
+    """torch style: `kernel_size=(4, 4)` written as `kernel_size=4`."""
+    if (
+        name in _PER_AXIS
+        and isinstance(value, tuple)
+        and len(set(value)) == 1
+        and all(type(v) is int for v in value)
+    ):
+        return value[0]
+    return value
+
+
+def _identifier(path: str, used: set[str]) -> str:
+    base = "replaced_" + re.sub(r"[^A-Za-z0-9_]", "_", path or "root")
+    base = base[:60] if _IDENT_RE.fullmatch(base[:60]) else "replaced_layer"
+    name, k = base, 2
+    while name in used:
+        name, k = f"{base}_{k}", k + 1
+    used.add(name)
+    return name
+
+
+@dataclass
+class _Chosen:
+    variable: str
+    header: str  # comment line naming the layer and its replacement
+    snippet: str  # the replacement's code, imports removed
+
+
+class _CodeWriter:
+    """Write the converted model as nn.Sequential trees, replacements as module-level snippets."""
+
+    def __init__(self, chosen: dict[str, _Chosen], renamed: dict[str, str]) -> None:
+        self.chosen = chosen
+        self.renamed = renamed
+        self.uses_ordered_dict = False
+        self.placeholders = 0
+
+    def module(self, layer: ParsedLayer, indent: int) -> str:
+        if layer.path in self.chosen:
+            return self.chosen[layer.path].variable
+        if layer.is_container:
+            return self.container(layer, indent)
+        if layer.type_name in KNOWN_LAYERS:
+            try:
+                return _layer_call(layer)
+            except ConfigError:
+                self.placeholders += 1
+                return (
+                    f"nn.Identity()  # placeholder: the arguments of this {layer.type_name} "
+                    "could not be read"
+                )
+        self.placeholders += 1
+        kind = layer.type_name if _IDENT_RE.fullmatch(layer.type_name) else "layer"
+        return f"nn.Identity()  # placeholder for {kind}, unknown to Deconv Lab: put yours here"
+
+    def container(self, layer: ParsedLayer, indent: int) -> str:
+        pad = " " * (indent + 4)
+        names = [self.renamed.get(child.path, child.name) for child in layer.children]
+        if not layer.children:
+            return "nn.Sequential()"
+        plain = names == [str(i) for i in range(len(names))]
+        lines = []
+        for name, child in zip(names, layer.children, strict=True):
+            code = self.module(child, indent + (4 if plain else 8))
+            code, comment = _split_comment(code)
+            if plain:
+                lines.append(f"{pad}{code},{comment}")
+            else:
+                lines.append(f'{pad}    ("{name}", {code}),{comment}')
+        if plain:
+            return "nn.Sequential(\n" + "\n".join(lines) + f"\n{' ' * indent})"
+        self.uses_ordered_dict = True
+        return (
+            "nn.Sequential(\n"
+            + f"{pad}OrderedDict([\n"
+            + "\n".join(lines)
+            + f"\n{pad}])\n{' ' * indent})"
+        )
+
+
+def _split_comment(code: str) -> tuple[str, str]:
+    """Move a trailing `# comment` of a one-line module after the comma that follows it."""
+    if "\n" not in code and "  # " in code:
+        body, comment = code.split("  # ", 1)
+        return body, f"  # {comment}"
+    return code, ""
+
+
+def _split_snippet(code: str) -> tuple[list[str], str]:
+    """(import lines, the rest) of a replacement snippet from core.codegen."""
+    imports, rest = [], []
+    for line in code.splitlines():
+        if line.startswith(("import ", "from ")):
+            imports.append(line)
+        else:
+            rest.append(line)
+    return imports, "\n".join(rest).strip("\n")
+
+
+def _safe_names(root: ParsedLayer) -> tuple[dict[str, str], list[str]]:
+    """Child names that may not go into code, renamed `child<i>`; notes saying so."""
+    renamed: dict[str, str] = {}
+    notes = []
+    for layer in root.walk():
+        taken = {c.name for c in layer.children if is_safe_child_name(c.name)}
+        for i, child in enumerate(layer.children):
+            if not is_safe_child_name(child.name):
+                new = f"child{i}"
+                while new in taken:
+                    new += "_"
+                taken.add(new)
+                renamed[child.path] = new
+                notes.append(
+                    f"a module name under {layer.path or 'the model'} is not a plain "
+                    f"identifier: called {new} in the code"
+                )
+    return renamed, notes
+
+
+def _code_path(path: str, renamed: dict[str, str]) -> str:
+    """The dotted path with renamed segments, as it will be in the generated model."""
+    parts = path.split(".") if path else []
+    out = []
+    for i in range(len(parts)):
+        full = ".".join(parts[: i + 1])
+        out.append(renamed.get(full, parts[i]))
+    return ".".join(out)
+
+
+def _write_code(
+    root: ParsedLayer,
+    method: str,
+    chosen: dict[str, _Chosen],
+    imports: list[str],
+    renamed: dict[str, str],
+    warnings: list[str],
+) -> str:
+    writer = _CodeWriter(chosen, renamed)
+    body = (
+        writer.module(root, 0)
+        if root.is_container
+        else writer.container(ParsedLayer("", "", "Sequential", children=(root,)), 0)
+    )
+    header = [
+        f'"""Converted by Deconv Lab: every ConvTranspose2d rewritten with the "{method}" method.',
+        "",
+        "Built from the pasted model text: custom modules become nn.Sequential containers",
+        "that run their children in the printed order, and weights start fresh",
+        "(core.convert.convert_model carries trained weights in a live model).",
+        '"""',
+        "",
+    ]
+    wanted = ["import torch", "from torch import nn", *imports]
+    if writer.uses_ordered_dict:
+        wanted.append("from collections import OrderedDict")
+    # stdlib first, then torch; plain imports before from-imports (isort's order)
+    ordered = sorted(dict.fromkeys(wanted), key=lambda s: ("torch" in s, s.startswith("from"), s))
+    if writer.uses_ordered_dict:
+        ordered.insert(1, "")
+    header += ordered
+    lines = [*header, ""]
+    if writer.placeholders:
+        warnings = [
+            f"{writer.placeholders} layer(s) could not be written and are "
+            "nn.Identity() placeholders: see the comments below.",
+            *warnings,
+        ]
+    for note in warnings:
+        lines += textwrap.wrap(note, 96, initial_indent="# NOTE: ", subsequent_indent="# ")
+    if warnings:
+        lines.append("")
+    seen_blocks: set[str] = set()
+    for item in chosen.values():
+        lines += ["", item.header]
+        for block in _class_blocks(item.snippet):
+            if block in seen_blocks:
+                item.snippet = item.snippet.replace(block, "").strip("\n")
+            seen_blocks.add(block)
+        lines += [item.snippet, f"{item.variable} = layer", ""]
+    lines += ["", f"model = {body}", ""]
+    return "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
+
+
+def _class_blocks(snippet: str) -> list[str]:
+    """Top-level `class ...:` blocks of a snippet (each up to the next top-level line)."""
+    blocks, current = [], None
+    for line in snippet.splitlines():
+        if line.startswith("class "):
+            current = [line]
+            blocks.append(current)
+        elif current is not None and (not line or line.startswith((" ", "\t"))):
+            current.append(line)
+        else:
+            current = None
+    return ["\n".join(b).rstrip("\n") for b in blocks]
+
+
+# ----------------------------------------------------------------------------------- convert
+
+
+def _check_method(method: object) -> str:
+    from core.replacements import METHODS
+
+    if method not in METHODS:
+        raise ConfigError(
+            "method", f"method must be one of {', '.join(METHODS)}; got {method!r}"[:300]
+        )
+    return method  # type: ignore[return-value]
+
+
+def convert_text(text: str, input_shape: Sequence[int], method: str) -> TextConversion:
+    """Parse, trace and convert a pasted model; see the module docstring.
+
+    `input_shape` includes the batch dimension, e.g. (1, 100, 1, 1) for a DCGAN latent.
+    `method` is one of core.replacements.METHODS ("subpixel", "zero-insertion",
+    "resize-nearest", "resize-bilinear", "resize-bicubic"). Raises ConfigError for unparseable
+    text, a bad input shape or an unknown method; layer problems are reported on their rows.
+    """
+    from core.replacements import list_replacements
+
+    method = _check_method(method)
+    root = parse_model_text(text)
+    trace = trace_shapes(root, input_shape)
+    renamed, notes = _safe_names(root)
+    leaves = {leaf.path: leaf for leaf in root.leaves()}
+    rows: list[ConvertedLayer] = []
+    chosen: dict[str, _Chosen] = {}
+    imports: list[str] = []
+    used: set[str] = set()
+    for row in trace.rows:
+        leaf = leaves[row.path]
+        kept = ConvertedLayer(
+            row.path,
+            row.type_name,
+            row.text,
+            "unchanged",
+            row.in_shape,
+            row.out_shape,
+            row.out_shape,
+            None,
+            None,
+            row.status,
+            row.note,
+        )
+        if row.type_name not in ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"):
+            rows.append(kept)
+            continue
+        reason = ""
+        if row.type_name != "ConvTranspose2d":
+            reason = "not converted: replacements cover ConvTranspose2d only"
+        elif row.status in (ERROR, SKIPPED) or row.in_shape is None:
+            reason = "not converted: the trace did not reach this layer with a valid shape"
+        if reason:
+            rows.append(_with_note(kept, reason))
+            continue
+        spec = transposed_conv(leaf)
+        sizes = tuple(row.in_shape[-2:])
+        found = [r for r in list_replacements(spec, sizes) if r.method == method]
+        if not found:
+            rows.append(
+                _with_note(
+                    kept,
+                    f"not converted: no {method} replacement for this "
+                    "layer (with stride 1 it is an ordinary convolution)",
+                )
+            )
+            continue
+        best = found[0]
+        out_after = (*row.out_shape[:-3], spec.out_channels, *best.output_size)
+        note = row.note
+        if out_after != row.out_shape:  # pragma: no cover - list_replacements guarantees it
+            note = f"{note}; the replacement's output differs".lstrip("; ")
+        rows.append(
+            ConvertedLayer(
+                row.path,
+                row.type_name,
+                row.text,
+                best.name,
+                row.in_shape,
+                row.out_shape,
+                out_after,
+                best.method,
+                best.exact,
+                row.status,
+                note,
+            )
+        )
+        code_path = _code_path(row.path, renamed)
+        snippet_imports, snippet = _split_snippet(best.code)
+        imports += snippet_imports
+        exactness = "exact" if best.exact else "same size, not exact"
+        chosen[row.path] = _Chosen(
+            _identifier(code_path, used),
+            f"# {code_path or 'model'}: {best.name} ({exactness})",
+            snippet,
+        )
+    warnings = []
+    if trace.stopped_at is not None:
+        warnings.append(
+            f"the shape trace stopped at {_code_path(trace.stopped_at, renamed)}: "
+            "this model fails for the given input shape."
+        )
+    if any(r.status == "mismatch" for r in trace.rows):
+        warnings.append(
+            "some layers do not receive the channels they expect (skip "
+            "connections?): this plain Sequential will not run as it is; copy the "
+            "replaced layers into your own model."
+        )
+    if any(leaf.type_name == "Upsample" for leaf in leaves.values()):
+        notes.append("print(model) does not show Upsample's align_corners: check it in the code")
+    code = _write_code(root, method, chosen, imports, renamed, warnings)
+    return TextConversion(
+        method, trace.input_shape, tuple(rows), code, trace, (*trace.notes, *notes)
+    )
+
+
+def _with_note(row: ConvertedLayer, note: str) -> ConvertedLayer:
+    joined = f"{row.note}; {note}" if row.note else note
+    return ConvertedLayer(
+        row.path,
+        row.type_name,
+        row.before,
+        row.after,
+        row.in_shape,
+        row.out_shape_before,
+        row.out_shape_after,
+        None,
+        None,
+        row.status,
+        joined,
+    )

@@ -1,0 +1,268 @@
+"""Carry trained weights between a ConvTranspose2d and its replacements, both ways.
+
+`replace_conv_transpose` turns a trained nn.ConvTranspose2d into an exact equivalent (sub-pixel
+or zero insertion) or into the least-squares closest resize-convolution, and says how far the
+result is from the original. `fuse_resize_conv` goes the other way: nearest Upsample + Conv2d
+is exactly one ConvTranspose2d (kernel k + s - 1, box-summed taps), cheaper to run.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from core.errors import ConfigError
+from core.layer import TransposedConv, as_tuple
+from core.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d, regroup
+from core.replacements import METHODS, resize_geometry, resize_matrix
+
+EXACT = {"subpixel": SubPixelConvTranspose2d, "zero-insertion": ZeroInsertionConvTranspose2d}
+PROBE_CHANNELS = 64  # input channels probed at once when measuring an exact module's error
+
+
+def _check_conv_transpose(layer: object) -> TransposedConv:
+    if not isinstance(layer, nn.ConvTranspose2d):
+        raise ConfigError(
+            "layer",
+            f"layer must be an nn.ConvTranspose2d, got {type(layer).__name__}; "
+            "replacements are computed for 2D transposed convolutions only",
+        )
+    return TransposedConv.from_module(layer)
+
+
+def replace_conv_transpose(
+    layer: nn.ConvTranspose2d, method: str, *, kernel_size: int | Sequence[int] | None = None
+) -> tuple[nn.Module, float]:
+    """A replacement of `layer` with its weights, and its relative error.
+
+    method: "subpixel" or "zero-insertion" (exact: same outputs, borders included, error ~1e-16),
+    or "resize-nearest", "resize-bilinear", "resize-bicubic": Upsample(stride) + [ZeroPad2d] +
+    Conv2d(kernel_size; default `core.replacements.matched_kernel`), padded so that the output
+    size equals the original's for every input, whose conv weights are the least-squares fit of
+    the original operator; the bias is copied. The module has the layer's device and dtype.
+
+    relative_error = ||A - B||_F / ||A||_F of the two linear maps (bias excluded) on an unbounded
+    grid, per input pixel: both are shift-equivariant with step s, so each is fixed by its
+    effective kernel, the response K[c_in, c_out, delta_h, delta_w] at output i*s + delta to a
+    unit input at pixel i of channel c_in, and ||A||_F^2 per input pixel = sum K_A^2. For the
+    resize methods K_B is linear in the conv weights and the fit minimises ||K_A - K_B||, so a
+    layer that is truly such a resize-conv comes back with error ~0. For the exact methods K_B is
+    measured by feeding unit impulses (float64) to the built module. Borders are not part of the
+    measure; there interpolation clamps, so a resize-conv differs more near the edges.
+    """
+    config = _check_conv_transpose(layer)
+    if method not in METHODS:
+        raise ConfigError("method", f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method in EXACT:
+        if kernel_size is not None:
+            raise ConfigError(
+                "kernel_size",
+                f"kernel_size applies to resize methods only; the "
+                f"{method} equivalent's kernel follows from the layer",
+            )
+        module = EXACT[method].from_conv_transpose(layer)
+        return module, _probed_error(layer, module, config)
+    return _fit_resize(layer, config, method.removeprefix("resize-"), kernel_size)
+
+
+def _fit_resize(
+    layer: nn.ConvTranspose2d,
+    config: TransposedConv,
+    mode: str,
+    kernel_size: int | Sequence[int] | None,
+) -> tuple[nn.Module, float]:
+    if kernel_size is not None:
+        kernel_size = as_tuple("kernel_size", kernel_size, 2)
+        if min(kernel_size) < 1 or max(kernel_size) > 64:
+            raise ConfigError(
+                "kernel_size", f"kernel_size must be within 1..64 on both axes, got {kernel_size}"
+            )
+    geo_h, geo_w = resize_geometry(config, mode, kernel_size)
+    pads = (geo_w.pad_before, geo_w.pad_after, geo_h.pad_before, geo_h.pad_after)
+    symmetric = pads[0] == pads[1] >= 0 and pads[2] == pads[3] >= 0
+    device, dtype = layer.weight.device, layer.weight.dtype
+    conv = nn.Conv2d(
+        config.in_channels,
+        config.out_channels,
+        (geo_h.kernel_size, geo_w.kernel_size),
+        padding=(pads[2], pads[0]) if symmetric else 0,
+        dilation=config.dilation,
+        groups=config.groups,
+        bias=config.bias,
+        device=device,
+        dtype=dtype,
+    )
+    extra = {} if mode == "nearest" else {"align_corners": False}
+    stride = config.stride if config.stride[0] != config.stride[1] else config.stride[0]
+    parts: list[nn.Module] = [nn.Upsample(scale_factor=stride, mode=mode, **extra)]
+    if not symmetric:
+        parts.append(nn.ZeroPad2d(pads))
+    module = nn.Sequential(*parts, conv)
+
+    (_, start_h, rows_h), (_, start_w, rows_w) = (
+        resize_matrix(a, mode, g) for a, g in zip(config.axes, (geo_h, geo_w), strict=True)
+    )
+    taps_h = torch.tensor(rows_h, dtype=torch.float64)
+    taps_w = torch.tensor(rows_w, dtype=torch.float64)
+    w = regroup(layer.weight.detach().to("cpu", torch.float64), config.groups)
+    (dh, dw), (kh, kw) = config.dilation, config.kernel_size
+    target = w.new_zeros(w.shape[0], w.shape[1], len(rows_h), len(rows_w))
+    target[
+        :, :, start_h : start_h + dh * (kh - 1) + 1 : dh, start_w : start_w + dw * (kw - 1) + 1 : dw
+    ] = w
+    fit = torch.linalg.pinv(taps_h) @ target @ torch.linalg.pinv(taps_w).T
+    residual = target - taps_h @ fit @ taps_w.T
+    with torch.no_grad():
+        conv.weight.copy_(fit)
+        if layer.bias is not None:
+            conv.bias.copy_(layer.bias)
+    return module, _ratio(residual.norm().item(), target.norm().item())
+
+
+def _ratio(difference: float, reference: float) -> float:
+    if reference == 0:
+        return 0.0 if difference == 0 else math.inf
+    return difference / reference
+
+
+def _probed_error(layer: nn.ConvTranspose2d, module: nn.Module, config: TransposedConv) -> float:
+    """||K_A - K_B|| / ||K_A|| with both effective kernels read off by unit impulses (float64)
+    at one input pixel whose whole response lies inside the output."""
+    original = copy.deepcopy(layer).to("cpu", torch.float64)
+    replacement = copy.deepcopy(module).to("cpu", torch.float64)
+    pixel = [-(-p // s) for p, s in zip(config.padding, config.stride, strict=True)]
+    size = [
+        i + -(-p // s) + 2 for i, p, s in zip(pixel, config.padding, config.stride, strict=True)
+    ]
+    difference = reference = 0.0
+    with torch.no_grad():
+        zero = torch.zeros(1, config.in_channels, *size, dtype=torch.float64)
+        base_a, base_b = original(zero), replacement(zero)
+        for first in range(0, config.in_channels, PROBE_CHANNELS):
+            count = min(PROBE_CHANNELS, config.in_channels - first)
+            x = torch.zeros(count, config.in_channels, *size, dtype=torch.float64)
+            x[torch.arange(count), first + torch.arange(count), pixel[0], pixel[1]] = 1.0
+            response_a = original(x) - base_a
+            response_b = replacement(x) - base_b
+            difference += (response_a - response_b).square().sum().item()
+            reference += response_a.square().sum().item()
+    return _ratio(math.sqrt(difference), math.sqrt(reference))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fusing nearest Upsample + Conv2d into one ConvTranspose2d
+
+
+def _integer_scale(upsample: nn.Upsample) -> tuple[int, int]:
+    if upsample.size is not None or upsample.scale_factor is None:
+        raise ConfigError(
+            "upsample",
+            "the upsampling must be given by scale_factor, not size: a fixed output "
+            "size is not a transposed convolution for every input",
+        )
+    factors = upsample.scale_factor
+    if not isinstance(factors, (tuple, list)):
+        factors = (factors, factors)
+    if len(factors) != 2:
+        raise ConfigError("upsample", f"scale_factor must have 2 values for 2D, got {factors}")
+    scale = []
+    for f in factors:
+        if isinstance(f, bool) or not float(f).is_integer() or f < 1:
+            raise ConfigError(
+                "scale_factor",
+                f"scale_factor must be a whole number >= 1 on both axes to fuse, "
+                f"got {upsample.scale_factor}: use 2, 3, ...",
+            )
+        scale.append(int(f))
+    return scale[0], scale[1]
+
+
+def _conv_padding(conv: nn.Conv2d) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(before, after) per axis, as the conv pads its input (strings resolved)."""
+    if conv.padding == "valid":
+        return (0, 0), (0, 0)
+    if conv.padding == "same":
+        pads = []
+        for k, d in zip(conv.kernel_size, conv.dilation, strict=True):
+            total = d * (k - 1)
+            pads.append((total // 2, total - total // 2))
+        return pads[0], pads[1]
+    return (conv.padding[0],) * 2, (conv.padding[1],) * 2
+
+
+def fuse_resize_conv(upsample: nn.Upsample, conv: nn.Conv2d) -> nn.ConvTranspose2d:
+    """The ConvTranspose2d that equals conv(upsample(x)) exactly, borders included.
+
+    Nearest upsampling by an integer s copies each input pixel into an s x s block, and a
+    stride-1 Conv2d (kernel k, dilation d) of that is a stride-s transposed convolution with
+    kernel d(k-1) + s whose taps are the flipped conv kernel summed over s-wide boxes. The fused
+    layer needs about 1/s^2 of the upsampled image's memory and (d(k-1)+s)^2 / (s^2 k^2) of the
+    multiply-adds. Same device and dtype as `conv`. ConfigError for anything else: other modes,
+    non-integer or size-based upsampling, strided convs, padding_mode other than 'zeros'.
+    """
+    if not isinstance(upsample, nn.Upsample):
+        raise ConfigError(
+            "upsample", f"upsample must be an nn.Upsample, got {type(upsample).__name__}"
+        )
+    if not isinstance(conv, nn.Conv2d):
+        raise ConfigError("conv", f"conv must be an nn.Conv2d, got {type(conv).__name__}")
+    if upsample.mode not in ("nearest", "nearest-exact"):
+        raise ConfigError(
+            "mode",
+            f"only nearest upsampling fuses into a ConvTranspose2d exactly, got mode "
+            f"{upsample.mode!r}: use replace_conv_transpose's least-squares fit the other way, "
+            "or train with mode='nearest'",
+        )
+    sh, sw = _integer_scale(upsample)
+    if conv.padding_mode != "zeros":
+        raise ConfigError(
+            "padding_mode",
+            f"conv padding_mode {conv.padding_mode!r} cannot be fused: a "
+            "transposed convolution pads with zeros only; use padding_mode='zeros'",
+        )
+    if tuple(conv.stride) != (1, 1):
+        raise ConfigError("stride", f"conv stride must be 1 to fuse, got {tuple(conv.stride)}")
+    (kh, kw), (dh, dw) = conv.kernel_size, conv.dilation
+    pad_h, pad_w = _conv_padding(conv)
+    g = conv.groups
+    spans = (dh * (kh - 1) + sh, dw * (kw - 1) + sw)  # the fused kernel, per axis
+    # Input pixel i reaches upsampled pixels i*s + a (a < s), which conv tap j carries to output
+    # i*s + a + before - j*d: a transposed conv tap t = a + d*(k-1-j) with padding d(k-1) - before.
+    flipped = conv.weight.detach().flip(-2, -1)
+    kernel = flipped.new_zeros(*flipped.shape[:2], *spans)
+    for a in range(sh):
+        for b in range(sw):
+            kernel[:, :, a : a + dh * (kh - 1) + 1 : dh, b : b + dw * (kw - 1) + 1 : dw] += flipped
+    axes = []  # (zeros before, zeros after, padding, output_padding) per axis
+    for (before, after), s, d, k in zip((pad_h, pad_w), (sh, sw), (dh, dw), (kh, kw), strict=True):
+        padding = d * (k - 1) - before
+        lead = max(0, -padding)  # torch refuses negative padding: zero taps instead
+        output_padding = after - before
+        tail = lead
+        if output_padding >= s:  # torch needs output_padding < stride: zero taps instead
+            tail += output_padding
+            output_padding = 0
+        axes.append((lead, tail, padding + lead, output_padding))
+    kernel = nn.functional.pad(kernel, (axes[1][0], axes[1][1], axes[0][0], axes[0][1]))
+    weight = regroup(kernel, g)  # (out, in/g, ...) -> (in, out/g, ...): regroup is an involution
+    fused = nn.ConvTranspose2d(
+        conv.in_channels,
+        conv.out_channels,
+        tuple(weight.shape[2:]),
+        stride=(sh, sw),
+        padding=(axes[0][2], axes[1][2]),
+        output_padding=(axes[0][3], axes[1][3]),
+        groups=g,
+        bias=conv.bias is not None,
+        device=conv.weight.device,
+        dtype=conv.weight.dtype,
+    )
+    with torch.no_grad():
+        fused.weight.copy_(weight)
+        if conv.bias is not None:
+            fused.bias.copy_(conv.bias)
+    return fused

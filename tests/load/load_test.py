@@ -1,0 +1,503 @@
+"""Load test: N concurrent real users against `streamlit run app.py` on 127.0.0.1.
+
+    python tests/load/load_test.py --users 20 [--port 0] [--time-limit 600] [--json out.json]
+
+Starts the app on a free loopback port, opens ONE headless Chromium (Debian's /usr/bin/chromium,
+driven by Playwright) with one browser context (an independent session) per user, and has every
+user, concurrently:
+
+1. open the Layer designer and change the kernel size three times, timing each change until the
+   "Output (H × W)" metric shows the new size;
+2. go to the Overlap page (sidebar link, same session) and change the stride twice, timing each
+   change until that page's output metric shows the new size;
+3. go to the Live generator, wait for the render at initialisation (its images), then switch to
+   fit mode with a few steps and press Fit once; a "server busy" message (the one-heavy-run-at-a-
+   time slot refusing a second run) is counted as a refusal and retried after a pause.
+
+It reports errors (exception elements, failed loads, timeouts, error messages other than the
+busy refusal), latency percentiles (p50/p95 of a parameter change to the updated output, per
+page), the time to a first rendered page and a generator run, and the server's memory: the peak
+of VmRSS summed over the server process and its children, sampled every 0.25 s from /proc, and
+the server's own VmHWM. Exit status 0 when there were no errors, 1 otherwise.
+
+Bounded in count and time: at most 40 users, a global time limit, a timeout on every wait. Only
+127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+MAX_USERS = 40
+HOST = "127.0.0.1"
+
+# What each user does; kept small so that 20 users finish in a few minutes on 2 cores.
+DESIGNER_KERNELS = (4, 5, 3)  # kernel_size values set in turn on the designer
+OVERLAP_STRIDES = (3, 2)  # stride values set in turn on the overlap page
+FIT_STEPS = 5
+BUSY_RETRIES = 200  # bounded by --time-limit in practice
+BUSY_PAUSE_S = 2.0
+BUSY_PATTERN = re.compile(r"busy", re.IGNORECASE)
+
+
+# ----------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, log_path: Path) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        HOST,
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process in stop_server
+    return subprocess.Popen(
+        command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://{HOST}:{port}/_stcore/health"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {process.returncode}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.25)
+    raise RuntimeError(f"streamlit did not become healthy within {timeout:g} s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # the session this script started, only
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+
+
+def _status_kib(pid: int, key: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                found += [int(c) for c in children.read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += _children(current)
+    return tree
+
+
+class MemorySampler(threading.Thread):
+    """Samples VmRSS of the server and its children; keeps the peak sum."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_kib = 0
+        self.samples = 0
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            total = sum(_status_kib(p, "VmRSS") for p in process_tree(self.pid))
+            self.peak_kib = max(self.peak_kib, total)
+            self.samples += 1
+            self.stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=5)
+
+
+# ----------------------------------------------------------------------------- users
+
+
+@dataclass
+class UserResult:
+    user: int
+    first_render_s: float | None = None
+    designer_ms: list[float] = field(default_factory=list)
+    overlap_ms: list[float] = field(default_factory=list)
+    generator_render_s: float | None = None
+    fit_s: float | None = None
+    busy_refusals: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'  # shown while a script run is going on
+
+
+async def _idle(page, timeout_ms: float) -> None:
+    """Wait until the page is not running a script."""
+    await page.wait_for_function(f"() => !document.querySelector('{RUNNING}')", timeout=timeout_ms)
+
+
+async def _after_action(page, timeout_ms: float) -> None:
+    """Wait for the run an action triggers: its start (if seen within 3 s), then its end."""
+    with contextlib.suppress(Exception):
+        await page.locator(RUNNING).first.wait_for(state="attached", timeout=3000)
+    await _idle(page, timeout_ms)
+
+
+async def _metric(page, label: str) -> str | None:
+    """The value of the st.metric whose label starts with `label`, or None."""
+    return await page.evaluate(
+        """(label) => {
+            for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+                const l = m.querySelector('[data-testid="stMetricLabel"]');
+                const v = m.querySelector('[data-testid="stMetricValue"]');
+                if (l && v && l.innerText.trim().startsWith(label)) return v.innerText.trim();
+            }
+            return null;
+        }""",
+        label,
+    )
+
+
+async def _wait_metric_change(page, label: str, old: str | None, timeout_ms: float) -> str:
+    await page.wait_for_function(
+        """([label, old]) => {
+            for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+                const l = m.querySelector('[data-testid="stMetricLabel"]');
+                const v = m.querySelector('[data-testid="stMetricValue"]');
+                if (l && v && l.innerText.trim().startsWith(label)) {
+                    return v.innerText.trim() !== old;
+                }
+            }
+            return false;
+        }""",
+        arg=[label, old],
+        timeout=timeout_ms,
+    )
+    return await _metric(page, label)
+
+
+async def _check_page(page, where: str, result: UserResult) -> None:
+    """Record exception elements and error alerts (other than 'busy') shown on the page."""
+    exceptions = await page.locator('[data-testid="stException"]').all_inner_texts()
+    for text in exceptions:
+        result.errors.append(f"{where}: exception element: {text[:300]}")
+    alerts = await page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+    for text in alerts:
+        if not BUSY_PATTERN.search(text):
+            result.errors.append(f"{where}: error message: {text[:300]}")
+
+
+async def _set_number(page, label: str, value: int) -> None:
+    box = page.locator('[data-testid="stSidebar"]').get_by_label(label, exact=True)
+    await box.fill(str(value))
+    await box.press("Enter")
+
+
+async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> UserResult:
+    result = UserResult(index)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(timeout_ms)
+    try:
+        # 1. Designer: first render, then kernel-size changes.
+        start = time.perf_counter()
+        await page.goto(base_url + "/", wait_until="domcontentloaded")
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-testid="stMetricLabel"]')]
+                .some(l => l.innerText.trim().startsWith('Output'))""",
+            timeout=timeout_ms,
+        )
+        result.first_render_s = time.perf_counter() - start
+        await _check_page(page, "designer load", result)
+        for k in DESIGNER_KERNELS:
+            old = await _metric(page, "Output")
+            start = time.perf_counter()
+            await _set_number(page, "kernel_size (px)", k)
+            await _wait_metric_change(page, "Output", old, timeout_ms)
+            result.designer_ms.append((time.perf_counter() - start) * 1000)
+            await _idle(page, timeout_ms)
+            await _check_page(page, f"designer k={k}", result)
+
+        # 2. Overlap page in the same session.
+        await (
+            page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Overlap").click()
+        )
+        await page.get_by_role("heading", name="Overlap").first.wait_for(timeout=timeout_ms)
+        await page.wait_for_function(
+            """() => [...document.querySelectorAll('[data-testid="stMetricLabel"]')]
+                .some(l => l.innerText.trim().startsWith('Output'))""",
+            timeout=timeout_ms,
+        )
+        await _idle(page, timeout_ms)
+        await _check_page(page, "overlap load", result)
+        for s in OVERLAP_STRIDES:
+            old = await _metric(page, "Output")
+            start = time.perf_counter()
+            await _set_number(page, "stride (px)", s)
+            await _wait_metric_change(page, "Output", old, timeout_ms)
+            result.overlap_ms.append((time.perf_counter() - start) * 1000)
+            await _idle(page, timeout_ms)
+            await _check_page(page, f"overlap s={s}", result)
+
+        # 3. Live generator: render at initialisation, then one fit.
+        start = time.perf_counter()
+        await (
+            page.locator('[data-testid="stSidebarNav"]')
+            .get_by_role("link", name="Live generator")
+            .click()
+        )
+        await page.get_by_role("heading", name="Live generator").first.wait_for()
+        await _wait_generator_render(page, result, timeout_ms)
+        result.generator_render_s = time.perf_counter() - start
+        await _check_page(page, "generator render", result)
+        await _fit_once(page, result, timeout_ms)
+        await _check_page(page, "generator fit", result)
+    except Exception as exc:  # every failure is one reported error
+        result.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()
+    return result
+
+
+async def _busy_shown(page) -> bool:
+    texts = await page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+    return any(BUSY_PATTERN.search(t) for t in texts)
+
+
+async def _wait_generator_render(page, result: UserResult, timeout_ms: float) -> None:
+    """Wait for the init render's images; a busy refusal is retried by rerunning the page."""
+    images = page.locator('[data-testid="stMain"] [data-testid="stImage"] img')
+    await _after_action(page, timeout_ms)
+    for _ in range(BUSY_RETRIES):
+        if await images.count():
+            return
+        if not await _busy_shown(page):
+            await images.first.wait_for(timeout=timeout_ms)
+            return
+        result.busy_refusals += 1
+        await asyncio.sleep(BUSY_PAUSE_S)
+        await page.locator("body").press("r")  # Streamlit's rerun shortcut
+        await _after_action(page, timeout_ms)
+    raise TimeoutError("the generator stayed busy for every retry")
+
+
+async def _fit_once(page, result: UserResult, timeout_ms: float) -> None:
+    await page.get_by_text("Fit a target image", exact=True).click()
+    await _after_action(page, timeout_ms)
+    steps = page.locator('[data-testid="stMain"]').get_by_label("Steps", exact=True)
+    await steps.fill(str(FIT_STEPS))
+    await steps.press("Enter")
+    await _after_action(page, timeout_ms)
+    for _ in range(BUSY_RETRIES):
+        start = time.perf_counter()
+        await page.get_by_role("button", name="Fit").click()
+        await _after_action(page, timeout_ms)
+        if await _busy_shown(page):
+            result.busy_refusals += 1
+            await asyncio.sleep(BUSY_PAUSE_S)
+            continue
+        main = await page.locator('[data-testid="stMain"]').inner_text()
+        if "Done in" not in main:
+            raise RuntimeError("the fit ended without 'Done in' or a busy message")
+        result.fit_s = time.perf_counter() - start
+        return
+    raise TimeoutError("the fit stayed busy for every retry")
+
+
+async def run_users(base_url: str, users: int, timeout_ms: float, ramp_s: float):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+
+            async def staggered(i: int) -> UserResult:
+                await asyncio.sleep(ramp_s * i / max(users, 1))
+                return await run_user(browser, base_url, i, timeout_ms)
+
+            return await asyncio.gather(*(staggered(i) for i in range(users)))
+        finally:
+            await browser.close()
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summarise(results: list[UserResult], peak_kib: int, hwm_kib: int, seconds: float) -> dict:
+    def stats(values: list[float]) -> dict:
+        return {
+            "n": len(values),
+            "p50": percentile(values, 0.5),
+            "p95": percentile(values, 0.95),
+            "max": max(values) if values else None,
+        }
+
+    errors = [f"user {r.user}: {e}" for r in results for e in r.errors]
+    return {
+        "users": len(results),
+        "errors": len(errors),
+        "error_list": errors,
+        "designer_change_ms": stats([v for r in results for v in r.designer_ms]),
+        "overlap_change_ms": stats([v for r in results for v in r.overlap_ms]),
+        "first_render_s": stats([r.first_render_s for r in results if r.first_render_s]),
+        "generator_render_s": stats(
+            [r.generator_render_s for r in results if r.generator_render_s]
+        ),
+        "fit_s": stats([r.fit_s for r in results if r.fit_s]),
+        "busy_refusals": sum(r.busy_refusals for r in results),
+        "server_peak_rss_mib": round(peak_kib / 1024, 1),
+        "server_vmhwm_mib": round(hwm_kib / 1024, 1),
+        "wall_s": round(seconds, 1),
+        "cpus": os.cpu_count(),
+    }
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} {unit}" if unit == "ms" else f"{value:.1f} {unit}"
+
+
+def print_report(summary: dict) -> None:
+    print(f"users: {summary['users']}   errors: {summary['errors']}   wall: {summary['wall_s']} s")
+    for key, unit in (
+        ("designer_change_ms", "ms"),
+        ("overlap_change_ms", "ms"),
+        ("first_render_s", "s"),
+        ("generator_render_s", "s"),
+        ("fit_s", "s"),
+    ):
+        s = summary[key]
+        print(
+            f"  {key:<20} n={s['n']:<3} p50 {_fmt(s['p50'], unit):>9}   "
+            f"p95 {_fmt(s['p95'], unit):>9}   max {_fmt(s['max'], unit):>9}"
+        )
+    print(f"  busy refusals (retried): {summary['busy_refusals']}")
+    print(
+        f"  server peak RSS (server + children, sampled): {summary['server_peak_rss_mib']} MiB;"
+        f" server VmHWM: {summary['server_vmhwm_mib']} MiB"
+    )
+    for line in summary["error_list"][:40]:
+        print(f"  ERROR {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=3)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds, whole run")
+    parser.add_argument("--step-timeout", type=float, default=120.0, help="seconds per wait")
+    parser.add_argument("--ramp", type=float, default=2.0, help="seconds to start all users")
+    parser.add_argument("--json", type=Path, help="also write the summary here")
+    args = parser.parse_args(argv)
+    if not 1 <= args.users <= MAX_USERS:
+        parser.error(f"--users must be between 1 and {MAX_USERS}")
+    if not Path(CHROMIUM).exists():
+        parser.error(f"{CHROMIUM} is missing (apt-get install chromium)")
+
+    port = args.port or free_port()
+    log_path = Path(tempfile.gettempdir()) / f"deconv_load_{port}.log"
+    server = start_server(port, log_path)
+    sampler = None
+    try:
+        wait_healthy(port, server)
+        sampler = MemorySampler(server.pid)
+        sampler.start()
+        start = time.perf_counter()
+        results = asyncio.run(
+            asyncio.wait_for(
+                run_users(f"http://{HOST}:{port}", args.users, args.step_timeout * 1000, args.ramp),
+                timeout=args.time_limit,
+            )
+        )
+        seconds = time.perf_counter() - start
+        hwm = _status_kib(server.pid, "VmHWM")
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        stop_server(server)
+    summary = summarise(results, sampler.peak_kib, hwm, seconds)
+    summary["server_log"] = str(log_path)
+    print_report(summary)
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0 if summary["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""AppTest: the model converter shows core's conversion, its code runs, bad pastes are refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from app_support import assert_clean, errors, open_page, run_snippet, titles
+
+from core.replacements import METHODS
+from core.text_conversion import EXAMPLES, convert_text
+
+
+def shape_text(shape) -> str:
+    return "—" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
+
+
+def assert_table_is(at, expected) -> None:
+    table = at.main.dataframe[0].value
+    assert list(table["layer"]) == [row.path for row in expected.rows]
+    assert list(table["after"]) == [row.after for row in expected.rows]
+    assert list(table["output before"]) == [shape_text(r.out_shape_before) for r in expected.rows]
+    assert list(table["output after"]) == [shape_text(r.out_shape_after) for r in expected.rows]
+    assert list(table["status"]) == [row.status for row in expected.rows]
+
+
+@pytest.mark.parametrize("key", list(EXAMPLES))
+def test_examples_match_core_and_the_code_runs(key):
+    at = open_page("converter", {"cv_ex": key})
+    assert_clean(at)
+    assert titles(at) == ["Model converter"]
+    example = EXAMPLES[key]
+    expected = convert_text(example.text, example.input_shape, "resize-nearest")
+    assert_table_is(at, expected)
+    code = at.main.code[-1].value
+    assert code == expected.code.strip()
+    model = run_snippet(code)["model"]
+    if expected.trace.clean:  # a U-Net decoder's skips are not in print(model): cannot run
+        with torch.no_grad():
+            out = model(torch.zeros(example.input_shape))
+        assert tuple(out.shape) == expected.output_shape
+
+
+def test_method_and_shape_change_the_conversion():
+    at = open_page("converter")
+    at.selectbox(key="cv_method").select("subpixel")
+    at.text_input(key="cv_shape").input("2, 256, 5, 5")
+    at.run()
+    assert_clean(at)
+    expected = convert_text(EXAMPLES["article"].text, (2, 256, 5, 5), "subpixel")
+    assert_table_is(at, expected)
+    model = run_snippet(at.main.code[-1].value)["model"]
+    with torch.no_grad():
+        assert tuple(model(torch.zeros(2, 256, 5, 5)).shape) == expected.output_shape
+    assert at.query_params["cv_method"] == "subpixel"
+    assert at.query_params["cv_shape"] == "2, 256, 5, 5"
+
+
+def test_example_picker_loads_text_and_shape():
+    at = open_page("converter")
+    at.selectbox(key="cv_ex").select("dcgan").run()
+    assert at.text_area(key="cv_text").value == EXAMPLES["dcgan"].text
+    assert at.text_input(key="cv_shape").value == "1, 100, 1, 1"
+    assert "cv_text" not in at.query_params  # the example's name is enough for the link
+
+
+@pytest.mark.parametrize(
+    ("text", "parameter"),
+    [
+        ("Generator(\n  (main): Sequential(\n    (0): ConvTranspose2d(100, 512, kernel", "text"),
+        ("nn.ConvTranspose2d(99999999999999999999999, 3, 4)", "text"),
+        ("(" * 5000, "text"),
+        ("\x00\x01garbage" * 1000, "text"),
+    ],
+)
+def test_hostile_or_broken_pastes_get_an_error(text, parameter):
+    at = open_page("converter")
+    at.text_area(key="cv_text").input(text).run()
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and messages[0].startswith(f"**{parameter}**")
+    assert not at.main.dataframe
+
+
+def test_bad_input_shape_names_it():
+    at = open_page("converter")
+    at.text_input(key="cv_shape").input("1, x, 8").run()
+    assert_clean(at)
+    assert [m.split(" — ")[0] for m in errors(at)] == ["**input_shape**"]
+
+
+def test_url_round_trip_with_pasted_text():
+    text = "nn.ConvTranspose2d(16, 8, 3, 2, 1, 1)\nnn.ReLU()\nnn.ConvTranspose2d(8, 3, 4, 2, 1)"
+    at = open_page("converter")
+    at.text_area(key="cv_text").input(text)
+    at.text_input(key="cv_shape").input("1, 16, 6, 6")
+    at.selectbox(key="cv_method").select(METHODS[1])
+    at.run()
+    assert at.query_params["cv_text"] == text
+    again = open_page("converter", at.query_params)
+    assert_clean(again)
+    assert again.text_area(key="cv_text").value == text
+    assert again.query_params == at.query_params
+    assert_table_is(again, convert_text(text, (1, 16, 6, 6), METHODS[1]))

@@ -1,0 +1,188 @@
+"""AppTest: the layer designer shows core's sizes and replacements, and its code runs in torch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from app_support import assert_clean, errors, forward_shape, open_page, run_snippet, titles
+
+from core.layer import TransposedConv
+from core.output_size import output_size, output_steps
+from core.presets import preset
+from core.replacements import list_replacements
+from ui.state import LayerConfig
+
+
+def shown_layer(at) -> tuple[TransposedConv, LayerConfig]:
+    """The layer the URL describes (the page's state), as core sees it."""
+    cfg, notices = LayerConfig.from_query(at.query_params)
+    assert not notices
+    return cfg.layer(), cfg
+
+
+def steps_table(at):
+    return at.main.dataframe[0].value  # the first table: the arithmetic
+
+
+def replacement_table(at):
+    return at.main.dataframe[1].value  # the second: the replacements
+
+
+def torch_output(layer: TransposedConv, size: tuple[int, int]) -> tuple[int, int]:
+    module = torch.nn.ConvTranspose2d(**layer.kwargs())
+    return forward_shape(module, layer.in_channels, size)
+
+
+def test_default_view_matches_core_and_torch():
+    at = open_page()
+    assert_clean(at)
+    assert titles(at) == ["Layer designer"]
+    layer, cfg = shown_layer(at)
+    out = output_size(layer, cfg.input_arg())
+    assert out == torch_output(layer, cfg.input_size)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Output (H × W)"] == f"{out[0]} × {out[1]} px"
+
+    steps = steps_table(at)
+    expected = output_steps(layer, cfg.input_arg())
+    assert list(steps["out"]) == [s.output for s in expected]
+    assert list(steps["axis"]) == [s.axis for s in expected]
+
+    table = replacement_table(at)
+    found = list_replacements(layer, cfg.input_arg())
+    assert list(table["replacement"]) == [r.name for r in found]
+    assert list(table["exact"]) == [r.exact for r in found]
+    assert list(table["params"]) == [r.params for r in found]
+    assert list(table["MACs"]) == [r.macs for r in found]
+    assert list(table["peak memory"]) == [r.peak_memory for r in found]
+    assert list(table["checkerboard risk"]) == [
+        "yes" if r.checkerboard_risk else "no" for r in found
+    ]
+
+
+def test_every_replacement_code_runs_with_the_layers_output_shape():
+    at = open_page()
+    layer, cfg = shown_layer(at)
+    expected = torch_output(layer, cfg.input_size)
+    found = list_replacements(layer, cfg.input_arg())
+    for replacement in (found[0], *[r for r in found if r.exact]):
+        at.selectbox(key="rep").select(replacement.name).run()
+        assert_clean(at)
+        snippet = at.main.code[1].value
+        assert snippet == replacement.code.strip()
+        module = run_snippet(snippet)["layer"]
+        assert forward_shape(module, layer.in_channels, cfg.input_size) == expected
+        assert at.query_params["rep"] == replacement.name
+
+
+def test_weight_transfer_snippet_reproduces_the_original_for_exact_methods():
+    at = open_page(query={"k": "4", "p": "1", "op": "0", "cin": "6", "cout": "4", "n": "7"})
+    layer, cfg = shown_layer(at)
+    exact = next(r for r in list_replacements(layer, cfg.input_arg()) if r.exact)
+    at.selectbox(key="rep").select(exact.name).run()
+    weight_code = at.main.code[2].value
+    assert weight_code == exact.weight_code.strip()
+    torch.manual_seed(0)
+    original = torch.nn.ConvTranspose2d(**layer.kwargs()).double()
+    namespace = run_snippet("import torch\noriginal = None\n")
+    namespace["original"] = original
+    exec(compile(weight_code, "<weights>", "exec"), namespace)
+    module = namespace["layer"].double()
+    x = torch.randn(2, layer.in_channels, *cfg.input_size, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), original(x), rtol=1e-9, atol=1e-9)
+
+
+def test_changing_widgets_updates_sizes_table_and_url():
+    at = open_page()
+    at.number_input(key="layer_kernel_size").set_value(4)
+    at.number_input(key="layer_output_padding").set_value(0)
+    at.number_input(key="layer_input_size").set_value(9)
+    at.run()
+    assert_clean(at)
+    layer, cfg = shown_layer(at)
+    assert cfg.kernel_size == (4, 4) and cfg.input_size == (9, 9)
+    assert at.query_params["k"] == "4" and at.query_params["n"] == "9"
+    out = output_size(layer, 9)
+    assert out == torch_output(layer, (9, 9))
+    assert {m.label: m.value for m in at.metric}["Output (H × W)"] == f"{out[0]} × {out[1]} px"
+    assert list(replacement_table(at)["replacement"]) == [
+        r.name for r in list_replacements(layer, 9)
+    ]
+
+
+def test_per_axis_configuration():
+    at = open_page()
+    at.toggle(key="layer_per_axis").set_value(True).run()
+    at.number_input(key="layer_kernel_size_h").set_value(5)
+    at.number_input(key="layer_stride_w").set_value(3)
+    at.number_input(key="layer_input_size_w").set_value(11)
+    at.run()
+    assert_clean(at)
+    layer, cfg = shown_layer(at)
+    assert cfg.per_axis and layer.kernel_size == (5, 3) and layer.stride == (2, 3)
+    assert at.query_params["k"] == "5,3" and at.query_params["n"] == "16,11"
+    out = output_size(layer, cfg.input_size)
+    assert out == torch_output(layer, cfg.input_size)
+    steps = steps_table(at)
+    assert list(steps["out"]) == list(out)
+    module = run_snippet(at.main.code[1].value)["layer"]
+    assert forward_shape(module, layer.in_channels, cfg.input_size) == out
+
+
+@pytest.mark.parametrize(
+    ("widget", "value", "parameter"),
+    [
+        ("layer_output_padding", 2, "output_padding"),  # op must be < stride 2
+        ("layer_padding", 20, "padding"),  # crops the 32-pixel output away
+        ("layer_groups", 3, "groups"),  # 64 and 32 channels are not divisible by 3
+    ],
+)
+def test_invalid_values_give_an_error_naming_the_parameter(widget, value, parameter):
+    at = open_page()
+    at.number_input(key=widget).set_value(value).run()
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and messages[0].startswith(f"**{parameter}**")
+    assert titles(at) == ["Layer designer"]  # the page is still there
+    assert not at.dataframe  # nothing computed from an invalid layer
+    at.number_input(key=widget).set_value(
+        LayerConfig().__getattribute__(widget.removeprefix("layer_"))[0]
+        if widget != "layer_groups"
+        else 1
+    ).run()
+    assert not errors(at) and len(at.main.dataframe) == 2
+
+
+def test_url_round_trip_reproduces_the_view():
+    at = open_page()
+    at.number_input(key="layer_stride").set_value(3)
+    at.number_input(key="layer_kernel_size").set_value(5)
+    at.number_input(key="layer_in_channels").set_value(12)
+    at.checkbox(key="layer_bias").uncheck()
+    at.run()
+    second = list_replacements(*[shown_layer(at)[0]], shown_layer(at)[1].input_arg())[2]
+    at.selectbox(key="rep").select(second.name).run()
+    link = dict(at.query_params)
+    again = open_page(query=link)
+    assert_clean(again)
+    assert dict(again.query_params) == link
+    assert again.selectbox(key="rep").value == second.name
+    assert again.main.code[1].value == at.main.code[1].value
+    assert replacement_table(again).equals(replacement_table(at))
+    assert not again.checkbox(key="layer_bias").value
+
+
+def test_preset_and_reset():
+    at = open_page()
+    at.selectbox(key="ds_preset").select("unet").run()
+    at.button(key="ds_load_preset").click().run()
+    assert_clean(at)
+    layer, cfg = shown_layer(at)
+    unet = preset("unet")
+    assert layer == unet.layer and cfg.input_size == (unet.input_size,) * 2
+    assert at.number_input(key="layer_kernel_size").value == unet.layer.kernel_size[0]
+    at.sidebar.button[0].click().run()  # "Reset everything"
+    assert_clean(at)
+    assert LayerConfig.from_query(at.query_params)[0] == LayerConfig()
+    assert at.number_input(key="layer_kernel_size").value == LayerConfig().kernel_size[0]

@@ -1,0 +1,167 @@
+"""AppTest: the live generator page renders core's generator variants, fits, and stays bounded."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+from app_support import assert_clean, errors, open_page, titles
+from PIL import Image
+
+from core import generator as gen
+from core.hosted import heavy_run_slot
+
+# A small, fast generator (2 stages, 8 channels, 2 images) for a 2-core CI machine.
+SMALL = {"gen_stages": "2", "gen_ch": "8", "gen_n": "2"}
+
+
+def small_config(at) -> gen.GeneratorConfig:
+    q = at.query_params
+    return gen.GeneratorConfig(
+        stages=int(q["gen_stages"]),
+        base_channels=int(q["gen_ch"]),
+        kernel_size=int(q["k"]),
+        stride=int(q["s"]),
+        padding=int(q["p"]),
+        output_padding=int(q["op"]),
+        norm=q["gen_norm"],
+        activation=q["gen_act"],
+        resize_kernel=int(q["gen_rk"]),
+        replacement=q["gen_rep"],
+    )
+
+
+def strengths(at) -> list[str]:
+    return [m.value for m in at.metric if m.label == "Checkerboard strength"]
+
+
+def test_render_at_init_shows_cores_numbers_for_every_variant():
+    at = open_page("generator", SMALL)
+    assert_clean(at)
+    assert titles(at) == ["Live generator"]
+    config = small_config(at)
+    expected = gen.render_at_init(config, gen.VARIANTS, 2, 0, "cpu")
+    assert strengths(at) == [
+        f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
+    ]
+    images = list(at.image)
+    assert len(images) == 2 * len(gen.VARIANTS)  # image grid + zoomed crop per variant
+    device = [i.value for i in at.info if "Running on" in i.value]
+    machine = gen.device_label(gen.pick_device("auto")).split(",")[0].split(" (")[0]
+    assert len(device) == 1 and device[0].startswith(f"Running on **{machine}")
+    # The checkerboard shows: the ConvTranspose2d variant's strength tops the resize-convs'.
+    values = {n: v["checkerboard_strength"] for n, v in expected["variants"].items()}
+    assert values["convtranspose"] > max(values["resize-nearest"], values["resize-bilinear"])
+
+
+def test_changing_settings_rerenders_and_updates_the_url():
+    at = open_page("generator", SMALL)
+    at.multiselect(key="gen_variants").set_value(["convtranspose", "subpixel-icnr"])
+    at.number_input(key="gen_seed").set_value(3)
+    at.run()
+    assert_clean(at)
+    assert at.query_params["gen_variants"] == "convtranspose,subpixel-icnr"
+    assert at.query_params["gen_seed"] == "3"
+    expected = gen.render_at_init(small_config(at), ["convtranspose", "subpixel-icnr"], 2, 3, "cpu")
+    assert strengths(at) == [
+        f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
+    ]
+
+
+def test_fit_mode_trains_and_reports():
+    at = open_page(
+        "generator",
+        {
+            **SMALL,
+            "gen_mode": "fit",
+            "gen_steps": "4",
+            "gen_variants": "convtranspose,resize-nearest",
+        },
+    )
+    assert_clean(at)
+    assert any("Press **Fit**" in i.value for i in at.info)
+    at.button(key="gen_fit").click().run()
+    assert_clean(at)
+    assert not errors(at)
+    expected = gen.fit(
+        small_config(at), ["convtranspose", "resize-nearest"], None, 4, 0.01, 0, "cpu"
+    )
+    captions = list(at.image)
+    assert len(captions) == 1 + 2  # target + one final image per variant
+    assert strengths(at) == [
+        f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
+    ]
+    progress = at.get("progress")
+    assert progress and progress[-1].value == 100
+
+
+def test_one_heavy_run_at_a_time():
+    at = open_page("generator", {**SMALL, "gen_mode": "fit", "gen_steps": "2"})
+    holding, release = threading.Event(), threading.Event()
+
+    def other_session() -> None:
+        with heavy_run_slot():
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=other_session)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        at.button(key="gen_fit").click().run()
+    finally:
+        release.set()
+        thread.join()
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and messages[0].startswith("**run**") and "busy" in messages[0]
+
+
+def test_upload_is_checked():
+    at = open_page("generator", {**SMALL, "gen_mode": "fit"})
+    at.file_uploader(key="gen_upload").upload("notes.png", b"not an image", "image/png").run()
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and messages[0].startswith("**upload**")
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((20, 30, 3), 200, np.uint8)).save(buffer, format="PNG")
+    at.file_uploader(key="gen_upload").set_value(("grey.png", buffer.getvalue(), "image/png"))
+    at.run()
+    assert_clean(at)
+    assert not errors(at)
+
+
+def test_invalid_settings_give_errors_naming_the_parameter():
+    at = open_page("generator", {**SMALL, "p": "4"})  # k3 s2 p4 shrinks 4 x 4 to 2 x 2
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and messages[0].startswith("**padding**")
+    at = open_page("generator", {"gen_stages": "6", "s": "4", "k": "8", "p": "2", "op": "0"})
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and messages[0].startswith("**stages**")
+    at = open_page("generator", {**SMALL, "op": "3"})  # op 3 >= stride 2: invalid layer
+    assert_clean(at)
+    assert [m.split(" — ")[0] for m in errors(at)] == ["**output_padding**"]
+
+
+def test_url_round_trip():
+    query = {
+        **SMALL,
+        "gen_norm": "instance",
+        "gen_act": "silu",
+        "gen_rk": "5",
+        "gen_variants": "resize-bilinear,custom",
+        "gen_rep": "subpixel",
+        "gen_seed": "7",
+    }
+    at = open_page("generator", query)
+    assert_clean(at)
+    for key, value in query.items():
+        assert at.query_params[key] == value
+    assert at.selectbox(key="gen_norm").value == "instance"
+    again = open_page("generator", at.query_params)
+    assert again.query_params == at.query_params
+    assert strengths(again) == strengths(at)

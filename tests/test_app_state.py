@@ -1,0 +1,145 @@
+"""The shared layer state: URL both ways, across pages, reset; torch stays out of light pages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+from app_support import assert_clean, open_page
+from hypothesis import given
+from hypothesis import strategies as st
+from tests_paths import ROOT
+
+from ui import caps
+from ui.state import FIELDS, LayerConfig
+
+pair = st.tuples(st.integers(1, 8), st.integers(1, 8))
+
+
+@given(
+    per_axis=st.booleans(),
+    kernel=pair,
+    stride=pair,
+    padding=st.tuples(st.integers(0, 8), st.integers(0, 8)),
+    size=st.tuples(st.integers(1, caps.MAX_INPUT), st.integers(1, caps.MAX_INPUT)),
+    channels=st.tuples(st.integers(1, 64), st.integers(1, 64)),
+    bias=st.booleans(),
+)
+def test_layer_config_survives_the_url(per_axis, kernel, stride, padding, size, channels, bias):
+    if not per_axis:
+        kernel, stride, padding, size = ((v[0], v[0]) for v in (kernel, stride, padding, size))
+    cfg = LayerConfig(
+        in_channels=channels[0],
+        out_channels=channels[1],
+        kernel_size=kernel,
+        stride=stride,
+        padding=padding,
+        input_size=size,
+        bias=bias,
+        per_axis=per_axis,
+    )
+    back, notices = LayerConfig.from_query(cfg.to_query())
+    assert not notices
+    assert back == cfg
+
+
+def test_bad_link_values_are_clamped_or_ignored_with_a_notice():
+    cfg, notices = LayerConfig.from_query({"k": "99", "s": "two", "n": "3,4,5", "bias": "maybe"})
+    assert cfg.kernel_size == (caps.MAX_KERNEL,) * 2
+    assert cfg.stride == LayerConfig().stride and cfg.input_size == LayerConfig().input_size
+    assert len(notices) == 4
+
+
+def test_link_with_per_axis_values_opens_the_per_axis_widgets():
+    query = {
+        "k": "3,5",
+        "s": "2,1",
+        "p": "1,2",
+        "op": "1,0",
+        "d": "1,1",
+        "n": "7,9",
+        "cin": "8",
+        "cout": "4",
+        "g": "2",
+        "bias": "0",
+    }
+    at = open_page("designer", query)
+    assert_clean(at)
+    assert at.toggle(key="layer_per_axis").value
+    assert at.number_input(key="layer_kernel_size_h").value == 3
+    assert at.number_input(key="layer_kernel_size_w").value == 5
+    assert at.number_input(key="layer_input_size_w").value == 9
+    assert at.number_input(key="layer_groups").value == 2
+    for key, value in query.items():
+        assert at.query_params[key] == value
+
+
+def test_out_of_range_link_shows_a_warning_not_an_exception():
+    at = open_page("designer", {"k": "1000", "cin": "-3"})
+    assert_clean(at)
+    warning = " ".join(w.value for w in at.warning)
+    assert "k=1000" in warning and "cin=-3" in warning
+    assert at.number_input(key="layer_kernel_size").value == FIELDS["kernel_size"].maximum
+    assert at.query_params["k"] == str(FIELDS["kernel_size"].maximum)
+
+
+def test_the_layer_is_shared_by_all_pages_and_survives_pages_without_widgets():
+    at = open_page("designer")
+    at.number_input(key="layer_kernel_size").set_value(6).run()
+    for page, has_widgets in (
+        ("overlap", True),
+        ("converter", False),
+        ("solver", False),
+        ("generator", True),
+        ("designer", True),
+    ):
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert_clean(at)
+        if has_widgets:
+            assert at.number_input(key="layer_kernel_size").value == 6
+        if page != "converter":
+            assert at.query_params["k"] == "6"
+        else:
+            assert "k" not in at.query_params  # the converter does not use the layer
+
+
+def test_reset_clears_layer_and_page_state():
+    at = open_page("overlap", {"k": "5", "ov_anim_n": "2", "ov_methods": "subpixel"})
+    at.sidebar.button[0].click().run()
+    assert_clean(at)
+    assert LayerConfig.from_query(at.query_params)[0] == LayerConfig()
+    assert at.query_params["ov_methods"] == "subpixel,resize-nearest"
+    assert at.query_params["ov_anim_n"] != "2"
+
+
+LIGHT_PAGES = ["designer", "overlap", "solver", "presets", "converter"]
+
+
+def test_light_pages_do_not_import_torch():
+    """Run each page in turn in a fresh interpreter; after each, look at sys.modules."""
+    script = (
+        "import sys\n"
+        f"sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=60).run()\n"
+        f"for page in {LIGHT_PAGES!r}:\n"
+        "    at.switch_page(f'app_pages/{page}.py').run()\n"
+        "    assert not at.exception, [e.value for e in at.exception]\n"
+        "    assert len(at.title) == 1 and not at.error\n"
+        "    print(page, 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [w for page in LIGHT_PAGES for w in (page, "False")]
+
+
+def test_streamlit_config_for_the_hosted_demo():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["maxUploadSize"] <= 10  # MB: uploads are small target images
+    assert "base" not in config.get("theme", {})  # follow the viewer's light or dark setting
+    assert config["theme"]["light"]["primaryColor"] and config["theme"]["dark"]["primaryColor"]

@@ -1,0 +1,137 @@
+"""End to end: the real app (`streamlit run`) in headless Debian Chromium driven by Playwright.
+
+Every page loads without an exception element; changing a parameter updates the code, the chart
+and the URL; a shared link reproduces the view; an invalid value shows the error. Screenshots go
+to $ARTIFACTS_DIR (default: <tmp>/artifacts/deconv-lab-browser).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from browser_support import (
+    CHROMIUM,
+    EXCEPTION,
+    PAGES,
+    chart_shape,
+    launch,
+    open_page,
+    set_number,
+    streamlit_server,
+    wait_chart_shape,
+    wait_query,
+    wait_settled,
+)
+
+from core.output_size import output_size
+from ui.state import LayerConfig
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", Path(tempfile.gettempdir()) / "artifacts"))
+SHOTS = ARTIFACTS / "deconv-lab-browser"
+TIMEOUT_MS = 120_000  # generous: a loaded 2-core CI machine renders slowly
+
+
+@pytest.fixture(scope="module")
+def app():
+    if not CHROMIUM.exists():
+        pytest.skip(f"Debian chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with streamlit_server() as base, sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield base, browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(app):
+    _, browser = app
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def no_exception(page) -> None:
+    assert page.locator(EXCEPTION).count() == 0
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=[p or "designer" for p in PAGES])
+def test_every_page_loads(app, page, path):
+    base, _ = app
+    open_page(page, base, path)
+    no_exception(page)
+    if path in ("", "overlap", "generator"):  # the pages with the layer widgets
+        assert LayerConfig.from_query(query(page))[0] == LayerConfig()
+    page.screenshot(path=SHOTS / f"{path or 'designer'}.png", full_page=True)
+
+
+def test_designer_change_updates_code_metric_and_url(app, page):
+    base, _ = app
+    open_page(page, base)
+    set_number(page, "kernel_size (px)", 4)
+    wait_query(page, "k", "4", TIMEOUT_MS)
+    page.get_by_text("kernel_size=4, stride=2, padding=1, output_padding=1").first.wait_for()
+    wait_settled(page)
+    layer = LayerConfig(kernel_size=(4, 4)).layer()
+    out = output_size(layer, 16)
+    page.get_by_text(f"{out[0]} × {out[1]} px").first.wait_for()
+    assert query(page)["k"] == "4"
+    no_exception(page)
+    page.screenshot(path=SHOTS / "designer_changed.png", full_page=True)
+
+
+def test_overlap_change_redraws_the_chart(app, page):
+    base, _ = app
+    open_page(page, base, "overlap")
+    before = output_size(LayerConfig().layer(), 16)
+    assert chart_shape(page, 0) == list(before)
+    set_number(page, "kernel_size (px)", 4)
+    after = output_size(LayerConfig(kernel_size=(4, 4)).layer(), 16)
+    wait_chart_shape(page, list(after), 0, TIMEOUT_MS)
+    wait_query(page, "k", "4", TIMEOUT_MS)
+    wait_settled(page)
+    no_exception(page)
+    page.screenshot(path=SHOTS / "overlap_changed.png", full_page=True)
+
+
+def test_a_shared_link_reproduces_the_view_on_every_page(app, page):
+    base, _ = app
+    link = "k=5&s=3&p=2&op=0&n=8"
+    cfg, _ = LayerConfig.from_query({k: v[0] for k, v in parse_qs(link).items()})
+    out = output_size(cfg.layer(), 8)
+    open_page(page, base, "", link)
+    page.get_by_text("kernel_size=5, stride=3, padding=2").first.wait_for()
+    page.get_by_text(f"{out[0]} × {out[1]} px").first.wait_for()
+    page.get_by_role("link", name="Overlap").first.click()  # the sidebar navigation
+    page.get_by_role("heading", name="Overlap", level=1).wait_for()
+    wait_chart_shape(page, list(out), 0, TIMEOUT_MS)
+    wait_query(page, "n", "8", TIMEOUT_MS)
+    assert query(page)["k"] == "5"
+    no_exception(page)
+
+
+def test_invalid_value_shows_the_error_and_no_exception(app, page):
+    base, _ = app
+    open_page(page, base)
+    set_number(page, "output_padding (px)", 2)
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="output_padding")
+    alert.first.wait_for()
+    assert "must be smaller than stride" in alert.first.inner_text()
+    wait_settled(page)
+    no_exception(page)

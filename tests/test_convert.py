@@ -1,0 +1,509 @@
+"""Model conversion: live models (convert_model, fuse_model, with core.weights) and pasted texts
+(convert_text, with core.replacements). torch is the oracle: outputs, shapes, and the generated
+code run by exec."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import time
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_shape_trace import (
+    Generator,
+    NestedGenerator,
+    UNetDecoder,
+    super_resolution_head,
+    torch_shapes,
+    vae_decoder,
+)
+from torch import nn
+
+from core.convert import EXACT_METHODS, convert_model, fuse_model
+from core.errors import ConfigError
+from core.model_text import parse_model_text
+from core.replacements import METHODS
+from core.shape_trace import KNOWN_LAYERS, MISMATCH, transposed_conv
+from core.text_conversion import (
+    ARTICLE_GENERATOR,
+    DCGAN_GENERATOR,
+    EXAMPLES,
+    UNET_DECODER,
+    convert_text,
+)
+
+FITTED_METHODS = tuple(m for m in METHODS if m not in EXACT_METHODS)
+TOLERANCE = 1e-9  # float64
+
+
+def seeded(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights and random BatchNorm statistics, float64, eval mode."""
+    torch.manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    return model.double().eval()
+
+
+class SkipGenerator(nn.Module):
+    """ConvTranspose2d layers everywhere torch can hold them: a shared layer used twice, a
+    ModuleDict entry with a dash in its name, a ModuleList, a plain attribute, a nested block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shared = nn.ConvTranspose2d(6, 6, 3, 1, 1)
+        self.stem = nn.Sequential(self.shared, nn.ReLU(), self.shared)
+        self.ups = nn.ModuleDict({"to-8": nn.ConvTranspose2d(6, 4, 4, 2, 1, groups=2)})
+        self.more = nn.ModuleList([nn.ConvTranspose2d(4, 4, 3, 2, 1, output_padding=1, dilation=1)])
+        self.block = nn.Sequential(
+            nn.Sequential(nn.ConvTranspose2d(4, 3, (3, 5), (2, 3), (0, 2), bias=False))
+        )
+        self.attribute = nn.ConvTranspose2d(3, 2, 2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.ups["to-8"](self.stem(x))
+        return self.attribute(self.block(self.more[0](x)))
+
+
+class UNetWithSkips(UNetDecoder):
+    """The U-Net decoder with its skips built in, so that it takes one input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(x, [s.to(x.dtype) for s in self.skips_for(x)])
+
+
+LIVE_MODELS = {
+    "dcgan": (lambda: Generator(ngf=8), (2, 100, 1, 1)),
+    "unet": (lambda: UNetWithSkips((32, 16, 8, 4)), (1, 32, 4, 4)),
+    "vae": (lambda: vae_decoder(8), (2, 8)),
+    "nested": (NestedGenerator, (2, 32)),
+    "skips": (SkipGenerator, (2, 6, 5, 4)),
+}
+
+
+def conv_transpose_paths(model: nn.Module) -> set[str]:
+    return {
+        path
+        for path, m in model.named_modules(remove_duplicate=False)
+        if isinstance(m, nn.ConvTranspose2d)
+    }
+
+
+# ---------------------------------------------------------------------------------- live
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", list(LIVE_MODELS))
+def test_convert_model_keeps_shapes_and_exact_methods_keep_outputs(name: str, method: str) -> None:
+    build, shape = LIVE_MODELS[name]
+    model = seeded(build())
+    before = copy.deepcopy(model.state_dict())
+    x = torch.randn(shape, dtype=torch.float64)
+    with torch.no_grad():
+        expected = model(x)
+    converted, report = convert_model(model, method)
+    with torch.no_grad():
+        got = converted(x)
+    assert got.shape == expected.shape
+    assert not conv_transpose_paths(converted)
+    reported = {p for row in report.rows for p in (row.path, *row.also_at)}
+    assert reported == conv_transpose_paths(model)
+    assert report.complete and report.method == method
+    for row in report.rows:
+        assert row.before.startswith("ConvTranspose2d(") and row.after
+        assert row.exact == (method in EXACT_METHODS)
+        assert row.relative_error >= 0
+    if method in EXACT_METHODS:
+        torch.testing.assert_close(got, expected, rtol=0, atol=TOLERANCE)
+        assert report.max_relative_error < 1e-12
+    # the original is untouched
+    assert conv_transpose_paths(model)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    with torch.no_grad():
+        assert torch.equal(model(x), expected)
+
+
+def test_shared_layer_is_replaced_once_and_stays_shared() -> None:
+    model = seeded(SkipGenerator())
+    converted, report = convert_model(model, "subpixel")
+    assert converted.shared is converted.stem[0] is converted.stem[2]
+    row = next(r for r in report.rows if r.path == "shared")
+    assert set(row.also_at) == {"stem.0", "stem.2"}
+    assert len(report.rows) == 5
+
+
+def test_converting_a_bare_layer_returns_its_replacement() -> None:
+    layer = seeded(nn.ConvTranspose2d(3, 2, 4, 2, 1))
+    x = torch.randn(1, 3, 5, 5, dtype=torch.float64)
+    new, report = convert_model(layer, "zero-insertion")
+    assert not isinstance(new, nn.ConvTranspose2d)
+    assert [r.path for r in report.rows] == [""]
+    torch.testing.assert_close(new(x), layer(x), rtol=0, atol=TOLERANCE)
+
+
+def test_subclasses_are_left_alone_and_reported() -> None:
+    class Custom(nn.ConvTranspose2d):
+        def forward(self, x, output_size=None):
+            return super().forward(x) * 2
+
+    model = nn.Sequential(Custom(2, 2, 4, 2, 1), nn.ConvTranspose2d(2, 2, 4, 2, 1))
+    converted, report = convert_model(model, "subpixel")
+    assert isinstance(converted[0], Custom) and not isinstance(converted[1], nn.ConvTranspose2d)
+    assert [s.path for s in report.skipped] == ["0"] and not report.complete
+    assert "subclasses" in report.skipped[0].reason
+
+
+def test_train_mode_dtype_and_report_dict() -> None:
+    model = nn.Sequential(nn.ConvTranspose2d(2, 2, 4, 2, 1)).train()
+    converted, report = convert_model(model, "resize-bilinear")
+    assert converted.training and converted[0].training
+    assert all(p.dtype == torch.float32 for p in converted.parameters())
+    data = report.as_dict()
+    assert data["count"] == 1 and data["rows"][0]["method"] == "resize-bilinear"
+    assert data["rows"][0]["exact"] is False and data["rows"][0]["relative_error"] > 0
+
+
+@pytest.mark.parametrize("method", ["nearest", "", None, "resize-lanczos", 3])
+def test_bad_method_is_refused(method) -> None:
+    with pytest.raises(ConfigError) as info:
+        convert_model(nn.ConvTranspose2d(1, 1, 2, 2), method)
+    assert info.value.parameter == "method"
+
+
+def test_non_modules_are_refused() -> None:
+    for bad in (None, "model", [nn.ReLU()]):
+        with pytest.raises(ConfigError):
+            convert_model(bad, "subpixel")  # type: ignore[arg-type]
+        with pytest.raises(ConfigError):
+            fuse_model(bad)  # type: ignore[arg-type]
+
+
+def test_a_traversal_stand_in_sees_every_layer() -> None:
+    calls = []
+
+    def stand_in(layer: nn.ConvTranspose2d, method: str) -> tuple[nn.Module, float]:
+        calls.append(layer)
+        return nn.Identity(), 0.5
+
+    model = SkipGenerator()
+    converted, report = convert_model(model, "subpixel", replace=stand_in)
+    assert len(calls) == 5 and report.max_relative_error == 0.5
+    assert isinstance(converted.ups["to-8"], nn.Identity)
+
+
+# ---------------------------------------------------------------------------------- fusion
+
+
+class ResizeGenerator(nn.Module):
+    """Resize-convolutions (Odena et al. 2016) at several levels, plus pairs that cannot fuse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Upsample(scale_factor=2), nn.Conv2d(4, 6, 3, padding=1), nn.ReLU()
+        )
+        self.body = nn.Sequential(
+            nn.Sequential(
+                nn.Upsample(scale_factor=(2, 3), mode="nearest"),
+                nn.Conv2d(6, 6, 3, padding=(2, 0), dilation=2, groups=2),
+            ),
+            nn.Upsample(scale_factor=2, mode="bilinear"),
+            nn.Conv2d(6, 4, 3, padding=1),
+            nn.Upsample(size=(30, 40)),
+            nn.Conv2d(4, 4, 3),
+            nn.Upsample(scale_factor=3),
+            nn.Conv2d(4, 3, 3, padding="same"),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.stem(x))
+
+
+def test_fuse_model_is_exact_and_keeps_names() -> None:
+    model = seeded(ResizeGenerator())
+    x = torch.randn(2, 4, 3, 2, dtype=torch.float64)
+    with torch.no_grad():
+        expected = model(x)
+    fused, report = fuse_model(model)
+    with torch.no_grad():
+        got = fused(x)
+    torch.testing.assert_close(got, expected, rtol=0, atol=TOLERANCE)
+    assert [(r.upsample_path, r.conv_path) for r in report.rows] == [
+        ("stem.0", "stem.1"),
+        ("body.0.0", "body.0.1"),
+        ("body.5", "body.6"),
+    ]
+    assert [s.path for s in report.skipped] == ["body.3"]  # size= upsampling cannot fuse
+    assert list(fused.body._modules) == ["0", "1", "2", "3", "4", "5"]
+    assert isinstance(fused.stem[0], nn.ConvTranspose2d) and isinstance(fused.stem[1], nn.ReLU)
+    # untouched original
+    assert isinstance(model.stem[0], nn.Upsample) and len(model.body) == 7
+
+
+def test_fused_layers_are_resize_convs_the_fit_recovers_exactly() -> None:
+    model = seeded(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(3, 5, 3, padding=1)))
+    fused, _ = fuse_model(model)
+    back, report = convert_model(fused, "resize-nearest")
+    assert report.max_relative_error < 1e-9
+    x = torch.randn(1, 3, 6, 7, dtype=torch.float64)
+    torch.testing.assert_close(back(x), model(x), rtol=0, atol=TOLERANCE)
+
+
+# ---------------------------------------------------------------------------------- text
+
+
+def run_code(code: str) -> nn.Module:
+    namespace: dict = {}
+    exec(compile(code, "<converted>", "exec"), namespace)  # code written by core, from numbers
+    return namespace["model"]
+
+
+TEXT_MODELS = {
+    "dcgan": (lambda: Generator(ngf=8), (2, 100, 1, 1)),
+    "vae": (lambda: vae_decoder(8), (2, 8)),
+    "super-resolution": (lambda: super_resolution_head(2), (1, 3, 7, 5)),
+    "nested": (NestedGenerator, (2, 32)),
+    "article": (None, (1, 256, 8, 8)),
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", list(TEXT_MODELS))
+def test_converted_text_code_runs_with_the_original_shape(name: str, method: str) -> None:
+    build, shape = TEXT_MODELS[name]
+    text = ARTICLE_GENERATOR if build is None else str(build())
+    result = convert_text(text, shape, method)
+    ast.parse(result.code)
+    model = run_code(result.code).eval()
+    with torch.no_grad():
+        output = model(torch.randn(shape))
+    assert tuple(output.shape) == result.output_shape
+    if build is not None:
+        _, original = torch_shapes(build().eval(), torch.randn(shape))
+        assert tuple(output.shape) == original
+    leaves = {leaf.path: leaf for leaf in parse_model_text(text).leaves()}
+    strided = {
+        path
+        for path, leaf in leaves.items()
+        if leaf.type_name == "ConvTranspose2d" and max(transposed_conv(leaf).stride) > 1
+    }
+    all_transposed = {p for p, leaf in leaves.items() if leaf.type_name == "ConvTranspose2d"}
+    replaced = {row.path for row in result.rows if row.replaced}
+    assert replaced == (all_transposed if method in EXACT_METHODS else strided)
+    for row in result.rows:
+        assert row.out_shape_after == row.out_shape_before, row
+        if row.replaced:
+            assert row.method == method and row.exact == (method in EXACT_METHODS)
+    remaining = sum(isinstance(m, nn.ConvTranspose2d) for m in model.modules())
+    assert remaining == len(all_transposed - replaced)
+
+
+def test_text_code_keeps_the_names_of_the_original() -> None:
+    model = NestedGenerator()
+    result = convert_text(str(model), (1, 32), "subpixel")
+    converted = run_code(result.code)
+    kept = {k for k in model.state_dict() if ".up." not in k}
+    assert kept <= set(converted.state_dict())
+
+
+def test_stride_one_layers_have_no_resize_replacement_and_are_kept() -> None:
+    result = convert_text(DCGAN_GENERATOR, (1, 100, 1, 1), "resize-nearest")
+    first = result.rows[0]
+    assert not first.replaced and "stride 1" in first.note
+    assert result.replaced == 4
+    model = run_code(result.code)
+    assert isinstance(model.main[0], nn.ConvTranspose2d)
+
+
+def test_unet_text_flags_skips_and_still_writes_every_replacement() -> None:
+    result = convert_text(UNET_DECODER, (1, 256, 8, 8), "subpixel")
+    assert result.replaced == 3
+    assert [row.path for row in result.rows if row.status == MISMATCH] == [
+        f"ups.{i}.conv.block.0" for i in range(3)
+    ]
+    assert "skip connections" in result.code
+    ast.parse(result.code)
+    model = run_code(result.code)
+    up = model.ups[0].up  # the replaced layer, usable on its own
+    assert tuple(up(torch.randn(1, 256, 8, 8)).shape) == (1, 128, 16, 16)
+
+
+def test_examples_are_what_torch_prints() -> None:
+    assert str(Generator()) + "\n" == DCGAN_GENERATOR
+    assert str(UNetDecoder()) + "\n" == UNET_DECODER
+    for key, example in EXAMPLES.items():
+        result = convert_text(example.text, example.input_shape, "subpixel")
+        assert result.output_shape is not None, key
+        model = run_code(result.code)
+        if key != "unet":
+            assert tuple(model(torch.randn(example.input_shape)).shape) == result.output_shape
+
+
+def test_article_example_shows_the_articles_wrong_size() -> None:
+    """geometry.md: the article's Upsample(2) + Conv2d(k=4, p=1) rewrite ends at 57x57."""
+    wrong = nn.Sequential(
+        *[
+            m
+            for c in (256, 128, 64)
+            for m in (nn.Upsample(scale_factor=2), nn.Conv2d(c, max(3, c // 2), 4, padding=1))
+        ]
+    )
+    assert tuple(wrong(torch.randn(1, 256, 8, 8)).shape[-2:]) == (57, 57)
+    result = convert_text(ARTICLE_GENERATOR, (1, 256, 8, 8), "resize-nearest")
+    assert result.output_shape == (1, 3, 64, 64) and "57x57" in ARTICLE_GENERATOR
+    assert result.replaced == 3
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_LAYERS))
+def test_every_known_layer_round_trips_through_print_and_code(name: str) -> None:
+    """Build each known layer with non-default arguments, print, convert, exec: same repr."""
+    examples = {
+        "Linear": nn.Linear(3, 5, bias=False),
+        "Flatten": nn.Flatten(2, 3),
+        "Unflatten": nn.Unflatten(1, (2, 3)),
+        "GroupNorm": nn.GroupNorm(2, 4, eps=1e-3),
+        "LayerNorm": nn.LayerNorm((4, 5), elementwise_affine=False),
+        "Upsample": nn.Upsample(scale_factor=(2.0, 1.5), mode="bicubic"),
+        "UpsamplingNearest2d": nn.UpsamplingNearest2d(scale_factor=2),
+        "UpsamplingBilinear2d": nn.UpsamplingBilinear2d(size=(3, 4)),
+        "PixelShuffle": nn.PixelShuffle(3),
+        "PixelUnshuffle": nn.PixelUnshuffle(2),
+        "Threshold": nn.Threshold(0.5, -1.0),
+        "Softmax": nn.Softmax(dim=2),
+        "LogSoftmax": nn.LogSoftmax(1),
+        "Softmin": nn.Softmin(0),
+        "GLU": nn.GLU(1),
+        "PReLU": nn.PReLU(4),
+        "Hardtanh": nn.Hardtanh(-3.0, 3.0),
+        "GELU": nn.GELU("tanh"),
+        "RReLU": nn.RReLU(0.1, 0.2),
+        "Softplus": nn.Softplus(2.0, 10.0),
+        "LeakyReLU": nn.LeakyReLU(0.3, True),
+    }
+    module_type = getattr(nn, name)
+    if name in examples:
+        module = examples[name]
+    elif name.startswith(("ConvTranspose", "Conv")):
+        n = int(name[-2])
+        extra = (
+            {"output_padding": 1}
+            if name.startswith("ConvTranspose")
+            else {"padding_mode": "reflect"}
+        )
+        module = module_type(4, 6, 3, stride=2, padding=1, groups=2, bias=False, **extra)
+        assert n in (1, 2, 3)
+    elif name.startswith(("BatchNorm", "InstanceNorm")):
+        module = module_type(4, eps=1e-3, momentum=None, affine=name.startswith("Instance"))
+    elif name.startswith("MaxPool"):
+        module = module_type(3, 2, 1, dilation=2, ceil_mode=True)
+    elif name.startswith("AvgPool"):
+        module = module_type(3, 2, 1, count_include_pad=False)
+    elif name.startswith("Adaptive"):
+        module = module_type(5)
+    elif name.startswith("ConstantPad"):
+        module = module_type(2, 1.5)
+    elif name.endswith(("Pad1d", "Pad2d", "Pad3d")):
+        module = module_type(2)
+    elif name.startswith(("Dropout", "AlphaDropout", "FeatureAlphaDropout")):
+        module = module_type(0.25)
+    elif name in ("ELU", "CELU"):
+        module = module_type(0.5)
+    elif name in ("Softshrink", "Hardshrink"):
+        module = module_type(0.25)
+    else:
+        module = module_type()
+    # A 5-D input: the trace of a 2D layer stops at once, so even a ConvTranspose2d is not
+    # replaced and every layer is written back as parsed.
+    result = convert_text(str(module), (2, 4, 6, 6, 6), "zero-insertion")
+    assert result.replaced == 0
+    rebuilt = run_code(result.code)
+    assert str(rebuilt) == str(nn.Sequential(module)), result.code
+
+
+# ---------------------------------------------------------------------------------- safety
+
+
+def _names_and_strings(code: str) -> tuple[set[str], set[str]]:
+    tree = ast.parse(code)
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    strings = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    return names, strings
+
+
+def test_user_text_never_reaches_code() -> None:
+    text = """Evil(
+      (0): ConvTranspose2d(3, 3, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))
+      (x): __import__(cmd='os.system("echo pwned")')
+      (y): Upsample(scale_factor=2.0, mode='nearest"); __import__("os").system("echo pwned')
+      (z): Linear(in_features=3, out_features=3, bias=os_system)
+      (w-1): ReLU()
+      (a;import_os): ReLU()
+      (ä): Tanh()
+    )"""
+    result = convert_text(text, (1, 3, 4, 4), "subpixel")
+    assert result.replaced == 1
+    assert "pwned" not in result.code and "os.system" not in result.code
+    assert "os_system" not in result.code and "import_os" not in result.code
+    assert "ä" not in result.code and '"child5"' in result.code and '"child6"' in result.code
+    names, strings = _names_and_strings(result.code)
+    assert strings <= {"x", "y", "z", "0", "w-1", "child5", "child6"} | {
+        s for s in strings if s.startswith(("Exact stand-in", "Converted by"))
+    }
+    assert "__import__" not in names
+    run_code(result.code)  # runs, and does nothing but build modules
+
+
+@settings(max_examples=150)
+@given(
+    st.text(
+        alphabet="()[],=-.'\"\n :_0123456789xReLUConvTranspose2dLinearSequential", max_size=160
+    ),
+    st.sampled_from(METHODS),
+)
+def test_convert_text_of_random_text_raises_config_error_or_compiles(
+    text: str, method: str
+) -> None:
+    try:
+        result = convert_text(text, (1, 3, 8, 8), method)
+    except ConfigError as error:
+        assert str(error)
+        return
+    ast.parse(result.code)
+    names, _ = _names_and_strings(result.code)
+    assert "__import__" not in names and "eval" not in names and "exec" not in names
+
+
+@pytest.mark.parametrize(
+    "text", ["ReLU(" * 10_000, "x" * 300_000, "Linear(" + "9" * 5000 + ")", "\x00\x01\x02 binary"]
+)
+def test_convert_text_fails_fast_on_hostile_input(text: str) -> None:
+    start = time.process_time()
+    with pytest.raises(ConfigError):
+        convert_text(text, (1, 3, 8, 8), "subpixel")
+    assert time.process_time() - start < 2.0  # CPU seconds: a guard against hangs
+
+
+def test_convert_text_refuses_bad_method_and_shape() -> None:
+    with pytest.raises(ConfigError) as info:
+        convert_text(ARTICLE_GENERATOR, (1, 256, 8, 8), "deconv")
+    assert info.value.parameter == "method"
+    with pytest.raises(ConfigError) as info:
+        convert_text(ARTICLE_GENERATOR, (1, 0, 8, 8), "subpixel")
+    assert info.value.parameter == "input_shape"
+
+
+def test_text_conversion_as_dict() -> None:
+    result = convert_text(ARTICLE_GENERATOR, [1, 256, 8, 8], "zero-insertion")
+    data = result.as_dict()
+    assert data["replaced"] == 3 and data["output_shape"] == [1, 3, 64, 64]
+    assert data["rows"][0]["method"] == "zero-insertion" and data["rows"][0]["exact"] is True
+    assert data["rows"][1]["method"] is None and data["code"] == result.code

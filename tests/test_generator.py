@@ -1,0 +1,519 @@
+"""The live generator: variants, sizes, shared weights, checkerboard at init, fit mode, caps."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from core import generator as gen
+from core import hosted
+from core.errors import ConfigError
+from core.generator import VARIANTS, GeneratorConfig, build_generator, fit, render_at_init
+
+HAVE_WEIGHTS = importlib.util.find_spec("core.weights") is not None
+needs_weights = pytest.mark.skipif(not HAVE_WEIGHTS, reason="core.weights not written yet")
+BUILT_IN = tuple(v for v in VARIANTS if v != "custom")
+RESIZE = ("resize-nearest", "resize-bilinear")
+
+# (kernel_size, stride, padding, output_padding, stages): the usual DCGAN layers, odd kernels
+# with and without output_padding, kernels smaller than, equal to and far above the stride.
+GEOMETRIES = [
+    (4, 2, 1, 0, 3),
+    (3, 2, 1, 1, 3),
+    (3, 2, 1, 0, 3),
+    (5, 2, 2, 1, 2),
+    (2, 2, 0, 0, 3),
+    (1, 2, 0, 0, 2),
+    (7, 2, 0, 0, 2),
+    (5, 3, 1, 0, 2),
+    (8, 4, 2, 0, 2),
+    (3, 1, 1, 0, 2),
+    (4, 2, 1, 1, 1),
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_cpu_thread():
+    """These generators are tiny: one torch thread is as fast on an idle CPU and far faster on
+    a busy shared one (intra-op threads spin-wait); restored for the other test modules."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def small(**changes) -> GeneratorConfig:
+    return GeneratorConfig(**{"base_channels": 16, "latent_dim": 16, **changes})
+
+
+def geometry_config(geometry, **changes) -> GeneratorConfig:
+    k, s, p, op, stages = geometry
+    return small(kernel_size=k, stride=s, padding=p, output_padding=op, stages=stages, **changes)
+
+
+def variants_available() -> tuple[str, ...]:
+    return VARIANTS if HAVE_WEIGHTS else BUILT_IN
+
+
+# ----------------------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: "k{}s{}p{}op{}x{}".format(*g))
+def test_every_variant_produces_the_configured_size(geometry):
+    config = geometry_config(geometry)
+    z = gen.sample_latents(config, 2, seed=3)
+    for variant in variants_available():
+        model = build_generator(config, variant, seed=3)
+        # Stage by stage against torch's own ConvTranspose2d (the oracle).
+        for stage, up in enumerate(model.upsampling):
+            reference = nn.ConvTranspose2d(**config.layer(stage).kwargs())
+            probe = torch.randn(1, config.channels[stage], config.sizes[stage], config.sizes[stage])
+            with torch.no_grad():
+                assert up(probe).shape == reference(probe).shape, (variant, stage)
+        with torch.no_grad():
+            out = model(z)
+        assert out.shape == (2, 3, *config.image_size), variant
+        assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"norm": "instance", "activation": "leaky_relu"},
+        {"norm": "none", "activation": "silu", "output": "none"},
+        {"stem": "convtranspose", "image_channels": 1},
+        {"resize_kernel": 5},
+        {"resize_kernel": 2, "kernel_size": 3, "padding": 1, "output_padding": 1},
+    ],
+)
+def test_architecture_options_build_every_variant(changes):
+    config = small(stages=2, **changes)
+    z = gen.sample_latents(config, 2, seed=0)
+    for variant in variants_available():
+        with torch.no_grad():
+            out = build_generator(config, variant, seed=0)(z)
+        assert out.shape == (2, config.image_channels, *config.image_size)
+        if config.output == "tanh":
+            assert out.abs().max() <= 1
+
+
+def test_sizes_follow_torchs_formula_and_channels_halve():
+    config = GeneratorConfig(stages=4, base_channels=64, kernel_size=3, padding=1)
+    expected = [4]
+    for _ in range(4):
+        layer = nn.ConvTranspose2d(1, 1, 3, 2, 1)
+        expected.append(layer(torch.zeros(1, 1, expected[-1], expected[-1])).shape[-1])
+    assert config.sizes == tuple(expected)
+    assert config.channels == (64, 32, 16, 8, 3)
+
+
+# ----------------------------------------------------------------------------- shared init
+
+
+def test_variants_share_everything_but_the_upsampling():
+    config = small(stages=3)
+    models = {v: build_generator(config, v, seed=11) for v in BUILT_IN}
+    reference = models["convtranspose"]
+    for model in models.values():
+        for (name, a), (_, b) in zip(
+            reference.stem.state_dict().items(), model.stem.state_dict().items(), strict=True
+        ):
+            assert torch.equal(a, b), name
+        for a, b in zip(reference.norms.parameters(), model.norms.parameters(), strict=True):
+            assert torch.equal(a, b)
+
+
+def test_same_seed_repeats_and_leaves_the_global_rng_alone():
+    config = small(stages=3)
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = render_at_init(config, BUILT_IN, n_images=3, seed=5, device="cpu")
+    again = render_at_init(config, BUILT_IN, n_images=3, seed=5, device="cpu")
+    other = render_at_init(config, BUILT_IN, n_images=3, seed=6, device="cpu")
+    assert torch.equal(torch.random.get_rng_state(), before)
+    for v in BUILT_IN:
+        assert np.array_equal(first["variants"][v]["images"], again["variants"][v]["images"])
+        assert not np.array_equal(first["variants"][v]["images"], other["variants"][v]["images"])
+
+
+def test_icnr_starts_as_a_nearest_upsample():
+    config = small(stages=2, stride=2, kernel_size=4, padding=1)
+    stage = build_generator(config, "subpixel-icnr", seed=2).upsampling[0]
+    x = torch.randn(1, config.channels[0], 4, 4)
+    with torch.no_grad():
+        y = stage(x)
+    blocks = y.unfold(2, 2, 2).unfold(3, 2, 2)  # (1, C, 4, 4, 2, 2): each 2x2 output block
+    assert torch.allclose(blocks, blocks[..., :1, :1].expand_as(blocks))
+
+
+@needs_weights
+@pytest.mark.parametrize("method", ["subpixel", "zero-insertion"])
+def test_custom_exact_replacements_reproduce_the_conv_transpose_variant(method):
+    config = small(stages=3, kernel_size=3, padding=1, output_padding=1, replacement=method)
+    z = gen.sample_latents(config, 2, seed=4)
+    with torch.no_grad():
+        expected = build_generator(config, "convtranspose", seed=4)(z)
+        got = build_generator(config, "custom", seed=4)(z)
+    assert torch.allclose(got, expected, atol=1e-4)
+
+
+@needs_weights
+@pytest.mark.parametrize("method", gen.REPLACEMENT_METHODS)
+def test_custom_reports_its_replacement_error(method):
+    config = small(stages=2, replacement=method)
+    result = render_at_init(config, ["custom"], n_images=2, seed=0, device="cpu")
+    error = result["variants"]["custom"]["replacement_error"]
+    assert isinstance(error, float) and np.isfinite(error) and error >= 0
+
+
+def test_custom_without_core_weights_is_a_config_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "core.weights", None)  # makes the import fail
+    with pytest.raises(ConfigError) as info:
+        build_generator(small(stages=1), "custom")
+    assert info.value.parameter == "variants"
+
+
+# ----------------------------------------------------------------------------- checkerboard
+
+
+@pytest.mark.parametrize("geometry", [(4, 2, 1, 0, 4), (3, 2, 1, 1, 4), (3, 2, 1, 0, 3)])
+def test_conv_transpose_has_the_stronger_checkerboard_at_init(geometry):
+    """One-sided sign test over 8 seeds: if ConvTranspose2d were no stronger than a resize-conv,
+    P(it wins on at least `wins` seeds) would be the binomial tail; require that below 0.01."""
+    config = geometry_config(geometry, base_channels=32)
+    seeds = range(8)
+    strength = {v: [] for v in (*RESIZE, "subpixel-icnr", "convtranspose")}
+    for seed in seeds:
+        result = render_at_init(config, tuple(strength), n_images=4, seed=seed, device="cpu")
+        for v in strength:
+            strength[v].append(result["variants"][v]["checkerboard_energy"])
+    wins = {
+        v: sum(c > r for c, r in zip(strength["convtranspose"], strength[v], strict=True))
+        for v in (*RESIZE, "subpixel-icnr")
+    }
+    n = len(seeds)
+    p_value = {v: sum(math.comb(n, k) for k in range(w, n + 1)) / 2**n for v, w in wins.items()}
+    assert all(p < 0.01 for p in p_value.values()), (wins, strength)
+
+
+def test_spectrum_peaks_at_the_marked_frequencies_for_conv_transpose():
+    config = small(stages=3, base_channels=32)
+    result = render_at_init(
+        config, ["convtranspose", "resize-bilinear"], n_images=8, seed=1, device="cpu"
+    )
+    marks = [m for m in result["marks"] if m["period"] == config.stride]
+    assert len(marks) == config.stride**2 - 1
+    fy, fx = result["frequency_y"], result["frequency_x"]
+    for m in marks:
+        assert fy[m["row"]] == pytest.approx(m["fy"]) and fx[m["col"]] == pytest.approx(m["fx"])
+
+    def prominence(spectrum):  # log power at each mark minus the mean of its 8 neighbours
+        h, w = spectrum.shape
+        ring = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+        return np.array(
+            [
+                spectrum[m["row"], m["col"]]
+                - np.mean([spectrum[(m["row"] + dy) % h, (m["col"] + dx) % w] for dy, dx in ring])
+                for m in marks
+            ]
+        )
+
+    convt = prominence(result["variants"]["convtranspose"]["spectrum"])
+    smooth = prominence(result["variants"]["resize-bilinear"]["spectrum"])
+    assert (convt > 0).all(), convt  # a local peak at every checkerboard frequency
+    assert (convt > smooth).all(), (convt, smooth)
+
+
+def test_checkerboard_marks_are_bounded_and_validated():
+    marks = gen.checkerboard_marks(8, 8, 2, orders=6)  # periods 2, 4, 8; 16+ exceed the image
+    assert {m["period"] for m in marks} == {2, 4, 8}
+    assert len({(m["row"], m["col"]) for m in marks}) == len(marks) == 8 * 8 - 1
+    assert gen.checkerboard_marks(16, 16, 1, orders=3) == []
+    for bad in ({"stride": 0}, {"height": 0}, {"orders": 10**9}, {"stride": 2.0}):
+        with pytest.raises(ConfigError):
+            gen.checkerboard_marks(**{"height": 8, "width": 8, "stride": 2, **bad})
+
+
+# ----------------------------------------------------------------------------- render output
+
+
+def test_render_at_init_returns_page_ready_arrays():
+    config = small(stages=3)
+    result = render_at_init(
+        config, BUILT_IN, n_images=5, seed=0, device="cpu", crop_size=8, zoom=4, columns=3
+    )
+    h, w = config.image_size
+    assert result["device"] == "cpu" and "CPU" in result["device_label"]
+    assert result["image_size"] == (h, w)
+    assert result["frequency_y"].shape == (h,) and result["frequency_x"].shape == (w,)
+    for v in BUILT_IN:
+        entry = result["variants"][v]
+        assert entry["label"] == gen.VARIANT_LABELS[v]
+        assert entry["images"].shape == (5, h, w, 3) and entry["images"].dtype == np.uint8
+        assert entry["grid"].dtype == np.uint8 and entry["grid"].shape[-1] == 3
+        assert entry["grid"].shape[1] == 3 * w + 2 * 2  # three columns, two gaps
+        assert entry["crop"].shape == (32, 32, 3)
+        top, left, ch, cw = entry["crop_box"]
+        crop = entry["images"][0][top : top + ch, left : left + cw]
+        assert np.array_equal(entry["crop"][::4, ::4], crop)
+        assert entry["spectrum"].shape == (h, w) and np.isfinite(entry["spectrum"]).all()
+        # Contrast normalisation uses (almost) the whole 0..255 range in every image.
+        assert (entry["images"].reshape(5, -1).max(axis=1) >= 250).all()
+        assert (entry["images"].reshape(5, -1).min(axis=1) <= 5).all()
+        assert entry["parameters"] > 0 and entry["seconds"] >= 0
+
+
+def test_render_accepts_cached_models_only_for_the_same_build():
+    config = small(stages=2)
+    cached = {"convtranspose": build_generator(config, "convtranspose", seed=3)}
+    fresh = render_at_init(config, ["convtranspose"], n_images=2, seed=3, device="cpu")
+    reused = render_at_init(
+        config, ["convtranspose"], n_images=2, seed=3, device="cpu", models=cached
+    )
+    assert np.array_equal(
+        fresh["variants"]["convtranspose"]["images"], reused["variants"]["convtranspose"]["images"]
+    )
+    with pytest.raises(ConfigError) as info:
+        render_at_init(config, ["convtranspose"], n_images=2, seed=4, device="cpu", models=cached)
+    assert info.value.parameter == "models"
+
+
+# ----------------------------------------------------------------------------- fit mode
+
+
+def test_fit_lowers_the_loss_and_reports_progress():
+    config = small(stages=3)
+    calls = []
+
+    def callback(fraction, frames, losses):
+        calls.append(
+            (
+                fraction,
+                {k: v.shape for k, v in frames.items()},
+                {k: len(v) for k, v in losses.items()},
+            )
+        )
+
+    result = fit(
+        config,
+        BUILT_IN,
+        None,
+        steps=40,
+        lr=0.01,
+        seed=0,
+        device="cpu",
+        callback=callback,
+        callback_every=10,
+    )
+    h, w = config.image_size
+    assert [c[0] for c in calls] == [0.25, 0.5, 0.75, 1.0]
+    assert all(shape == (h, w, 3) for c in calls for shape in c[1].values())
+    assert [c[2]["convtranspose"] for c in calls] == [10, 20, 30, 40]
+    assert result["target"].shape == (h, w, 3) and result["steps_done"] == 40
+    for v in BUILT_IN:
+        entry = result["variants"][v]
+        assert len(entry["losses"]) == 40
+        assert np.mean(entry["losses"][-5:]) < np.mean(entry["losses"][:5]), v
+        assert entry["final_image"].shape == (h, w, 3) and entry["final_image"].dtype == np.uint8
+        assert entry["spectrum"].shape == (h, w) and np.isfinite(entry["psnr"])
+
+
+def test_fit_accepts_a_target_array_and_stops_when_the_callback_says_so():
+    config = small(stages=2)
+    target = np.random.default_rng(0).random((40, 30, 3))  # float 0..1, another size
+    result = fit(
+        config,
+        ["resize-nearest"],
+        target,
+        steps=20,
+        lr=0.01,
+        seed=0,
+        device="cpu",
+        callback=lambda *_: False,
+        callback_every=5,
+    )
+    assert result["stopped_early"] and result["steps_done"] == 5
+    assert len(result["variants"]["resize-nearest"]["losses"]) == 5
+    assert result["target"].shape == (*config.image_size, 3)
+
+
+def test_fit_repeats_for_a_seed():
+    config = small(stages=2)
+    a = fit(config, ["convtranspose"], None, steps=5, lr=0.01, seed=2, device="cpu")
+    b = fit(config, ["convtranspose"], None, steps=5, lr=0.01, seed=2, device="cpu")
+    assert a["variants"]["convtranspose"]["losses"] == b["variants"]["convtranspose"]["losses"]
+
+
+# ----------------------------------------------------------------------------- caps and errors
+
+
+@pytest.mark.parametrize(
+    ("changes", "parameter"),
+    [
+        ({"stages": hosted.MAX_STAGES + 1}, "stages"),
+        ({"stages": 0}, "stages"),
+        ({"base_channels": hosted.MAX_CHANNELS + 1}, "base_channels"),
+        ({"latent_dim": hosted.MAX_LATENT_DIM + 1}, "latent_dim"),
+        ({"stages": 6, "padding": 0}, "stages"),  # 382 pixels > MAX_RESOLUTION
+        ({"kernel_size": hosted.MAX_KERNEL + 1}, "kernel_size"),
+        ({"stride": gen.MAX_STRIDE + 1}, "stride"),
+        ({"output_padding": 2}, "output_padding"),  # torch: op must be < stride
+        ({"kernel_size": 1, "stride": 1, "padding": 1}, "padding"),  # shrinks the image
+        ({"kernel_size": 2, "padding": 5}, "padding"),
+        ({"norm": "layer"}, "norm"),
+        ({"activation": "tanh"}, "activation"),
+        ({"replacement": "magic"}, "replacement"),
+        ({"image_channels": 4}, "image_channels"),
+        ({"stages": True}, "stages"),
+        ({"kernel_size": 4.0}, "kernel_size"),
+    ],
+)
+def test_bad_configs_are_config_errors_naming_the_parameter(changes, parameter):
+    with pytest.raises(ConfigError) as info:
+        GeneratorConfig(**changes)
+    assert info.value.parameter == parameter
+    assert info.value.message
+
+
+def test_largest_allowed_resolution_is_accepted():
+    config = GeneratorConfig(stages=6, base_channels=8, latent_dim=8)
+    assert config.image_size == (hosted.MAX_RESOLUTION, hosted.MAX_RESOLUTION)
+
+
+@pytest.mark.parametrize(
+    ("call", "parameter"),
+    [
+        (lambda c: render_at_init(c, n_images=hosted.MAX_BATCH + 1, device="cpu"), "n_images"),
+        (lambda c: render_at_init(c, n_images=0, device="cpu"), "n_images"),
+        (lambda c: render_at_init(c, variants=["deconv"], device="cpu"), "variants"),
+        (lambda c: render_at_init(c, variants=[], device="cpu"), "variants"),
+        (lambda c: render_at_init(c, variants=["custom", "custom"], device="cpu"), "variants"),
+        (lambda c: render_at_init(c, seed=-1, device="cpu"), "seed"),
+        (lambda c: render_at_init(c, device="tpu"), "device"),
+        (lambda c: render_at_init(c, device="cpu", precision="float16"), "precision"),
+        (lambda c: render_at_init({"stages": 2}, device="cpu"), "config"),
+        (lambda c: fit(c, steps=hosted.MAX_STEPS + 1, device="cpu"), "steps"),
+        (lambda c: fit(c, steps=10, lr=0, device="cpu"), "lr"),
+        (lambda c: fit(c, steps=10, lr=float("nan"), device="cpu"), "lr"),
+        (lambda c: fit(c, target_image="cat.png", steps=10, device="cpu"), "target_image"),
+        (
+            lambda c: fit(c, target_image=np.zeros((4, 4, 2)), steps=10, device="cpu"),
+            "target_image",
+        ),
+        (lambda c: fit(c, steps=10, device="cpu", callback="print"), "callback"),
+    ],
+)
+def test_bad_run_arguments_are_config_errors(call, parameter):
+    with pytest.raises(ConfigError) as info:
+        call(small(stages=2))
+    assert info.value.parameter == parameter
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def test_pick_device():
+    assert gen.pick_device("cpu") == torch.device("cpu")
+    assert gen.pick_device(torch.device("cpu")) == torch.device("cpu")
+    auto = gen.pick_device()
+    if torch.cuda.is_available():
+        assert auto.type == "cuda"
+    elif torch.backends.mps.is_available():
+        assert auto.type == "mps"
+    else:
+        assert auto.type == "cpu"
+    assert str(auto) in gen.available_devices() or auto.type == "cuda"
+    for missing, present in (
+        ("cuda", torch.cuda.is_available()),
+        ("mps", torch.backends.mps.is_available()),
+    ):
+        if not present:
+            with pytest.raises(ConfigError, match="available"):
+                gen.pick_device(missing)
+    with pytest.raises(ConfigError):
+        gen.pick_device(f"cuda:{torch.cuda.device_count() + 3}")
+    with pytest.raises(ConfigError):
+        gen.pick_device(3)
+
+
+def test_cpu_threads_apply_during_the_run_only():
+    seen = []
+    torch.set_num_threads(1)
+    fit(
+        small(stages=1),
+        ["convtranspose"],
+        None,
+        steps=2,
+        lr=0.01,
+        device="cpu",
+        callback=lambda *_: seen.append(torch.get_num_threads()),
+        callback_every=1,
+        cpu_threads=2,
+    )
+    assert seen == [2, 2] and torch.get_num_threads() == 1
+    with pytest.raises(ConfigError) as info:
+        render_at_init(small(stages=1), device="cpu", cpu_threads=0)
+    assert info.value.parameter == "cpu_threads"
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert gen.resolve_precision(cpu, "auto") == "float32"
+    assert gen.resolve_precision(cpu, "float32") == "float32"
+    with pytest.raises(ConfigError):
+        gen.resolve_precision(cpu, "bfloat16")
+    with pytest.raises(ConfigError):
+        gen.resolve_precision(cpu, "float8")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_autocast_matches_the_cpu_closely():
+    config = small(stages=3)
+    cpu = render_at_init(config, BUILT_IN, n_images=2, seed=0, device="cpu")
+    gpu = render_at_init(config, BUILT_IN, n_images=2, seed=0, device="cuda", precision="auto")
+    for v in BUILT_IN:
+        a = cpu["variants"][v]["images"].astype(int)
+        b = gpu["variants"][v]["images"].astype(int)
+        assert np.median(np.abs(a - b)) <= 8, v
+
+
+# ----------------------------------------------------------------------------- run slot
+
+
+def test_heavy_run_slot_admits_one_run_at_a_time():
+    inside, release = threading.Event(), threading.Event()
+
+    def hold():
+        with hosted.heavy_run_slot():
+            inside.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(5)
+    assert hosted.slot_busy()
+    with pytest.raises(hosted.BusyError, match="try again") as info, hosted.heavy_run_slot():
+        pass
+    assert isinstance(info.value, ConfigError) and info.value.parameter == "run"
+    threading.Timer(0.2, release.set).start()
+    with hosted.heavy_run_slot(timeout=5) as waited:  # waits for the holder to finish
+        assert waited > 0
+        with hosted.heavy_run_slot():  # re-entrant on the same thread
+            pass
+    holder.join(5)
+    assert not hosted.slot_busy()
+    with pytest.raises(ConfigError), hosted.heavy_run_slot(timeout=-1):
+        pass
+
+
+def test_caps_are_shared_with_the_image_module():
+    from core import images
+
+    assert gen.MAX_RESOLUTION == images.MAX_RESOLUTION == hosted.MAX_RESOLUTION

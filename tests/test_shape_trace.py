@@ -1,0 +1,530 @@
+"""Shape tracing of printed models: torch's forward pass (forward hooks on every layer) is the
+oracle, on real architectures and on random layer chains."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from core.errors import ConfigError
+from core.model_text import parse_model_text
+from core.shape_trace import (
+    ASSUMED,
+    ERROR,
+    KEYWORD_ONLY,
+    MISMATCH,
+    OK,
+    REQUIRED,
+    SIGNATURES,
+    SKIPPED,
+    UNKNOWN,
+    trace_shapes,
+)
+
+# ---------------------------------------------------------------------------------- models
+
+
+class Generator(nn.Module):
+    """The PyTorch DCGAN tutorial's generator: latent (N, nz, 1, 1) -> (N, nc, 64, 64)."""
+
+    def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z)
+
+
+class DoubleConv(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+class Up(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(cin, cout, 2, stride=2)
+        self.conv = DoubleConv(cin, cout)
+
+
+class UNetDecoder(nn.Module):
+    """A U-Net decoder: each Up block upsamples, concatenates a skip, and convolves."""
+
+    def __init__(self, channels: tuple[int, ...] = (256, 128, 64, 32), classes: int = 2) -> None:
+        super().__init__()
+        self.ups = nn.ModuleList(Up(a, b) for a, b in itertools.pairwise(channels))
+        self.skip_channels = channels[1:]
+        self.head = nn.Conv2d(channels[-1], classes, 1)
+
+    def forward(self, x: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        for up, skip in zip(self.ups, skips, strict=True):
+            x = up.conv(torch.cat([skip, up.up(x)], dim=1))
+        return self.head(x)
+
+    def skips_for(self, x: torch.Tensor) -> list[torch.Tensor]:
+        n, _, h, w = x.shape
+        return [
+            torch.zeros(n, c, h * 2 ** (i + 1), w * 2 ** (i + 1))
+            for i, c in enumerate(self.skip_channels)
+        ]
+
+
+def vae_decoder(latent: int = 16) -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(latent, 64 * 4 * 4),
+        nn.ReLU(),
+        nn.Unflatten(1, (64, 4, 4)),
+        nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),
+        nn.BatchNorm2d(32),
+        nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1),
+        nn.GroupNorm(4, 16),
+        nn.SiLU(),
+        nn.ConvTranspose2d(16, 1, 3, stride=1, padding=1),
+        nn.Sigmoid(),
+    )
+
+
+def super_resolution_head(scale: int = 3) -> nn.Module:
+    """ESPCN (Shi et al. 2016): convolutions at low resolution, then PixelShuffle."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 5, padding=2),
+        nn.Tanh(),
+        nn.Conv2d(64, 32, 3, padding=1),
+        nn.Tanh(),
+        nn.Conv2d(32, 3 * scale**2, 3, padding=1),
+        nn.PixelShuffle(scale),
+    )
+
+
+class UpBlock(nn.Module):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(cin, cout, 4, 2, 1)
+        self.norm = nn.GroupNorm(4, cout)
+        self.act = nn.SiLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.up(x)))
+
+
+class NestedGenerator(nn.Module):
+    """Custom modules inside ModuleList and ModuleDict, run in registration order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Linear(32, 64 * 2 * 2), nn.Unflatten(1, (64, 2, 2)))
+        self.blocks = nn.ModuleList([UpBlock(64, 32), UpBlock(32, 16), UpBlock(16, 16)])
+        self.to_rgb = nn.ModuleDict({"conv": nn.Conv2d(16, 3, 3, padding=1), "act": nn.Tanh()})
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.stem(z)
+        for block in self.blocks:
+            x = block(x)
+        return self.to_rgb["act"](self.to_rgb["conv"](x))
+
+
+def volumetric_and_sequence() -> nn.Module:
+    return nn.Sequential(
+        nn.ConvTranspose3d(4, 4, (3, 4, 4), stride=(1, 2, 2), padding=(1, 1, 1)),
+        nn.BatchNorm3d(4),
+        nn.Upsample(scale_factor=(1, 1.5, 2), mode="trilinear"),
+        nn.Conv3d(4, 2, 3, padding=(1, 0, 1), stride=(1, 2, 1)),
+        nn.MaxPool3d(2, ceil_mode=True),
+        nn.Flatten(2),
+        nn.ConvTranspose1d(2, 3, 5, stride=3, padding=1, output_padding=2, dilation=2),
+        nn.AvgPool1d(2),
+        nn.ReflectionPad1d(2),
+        nn.Conv1d(3, 3, 3, dilation=2, padding="same", groups=3),
+        nn.InstanceNorm1d(3, affine=True),
+        nn.Upsample(scale_factor=2.5, mode="linear"),
+        nn.AdaptiveMaxPool1d(8),
+        nn.GLU(dim=-1),
+    )
+
+
+# ---------------------------------------------------------------------------------- oracle
+
+
+def torch_shapes(model: nn.Module, *inputs: torch.Tensor) -> tuple[dict, tuple[int, ...]]:
+    """path -> (input shape, output shape) of every leaf module, from forward hooks."""
+    seen: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+    def hook(name: str):
+        def record(module, args, output):
+            seen.setdefault(name, (tuple(args[0].shape), tuple(output.shape)))
+
+        return record
+
+    handles = [
+        module.register_forward_hook(hook(name))
+        for name, module in model.named_modules()
+        if not list(module.children())
+    ]
+    try:
+        with torch.no_grad():
+            output = model(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen, tuple(output.shape)
+
+
+ARCHITECTURES = {
+    "dcgan": (lambda: Generator(ngf=16), (2, 100, 1, 1)),
+    "vae-decoder": (lambda: vae_decoder(16), (3, 16)),
+    "super-resolution": (lambda: super_resolution_head(3), (1, 3, 17, 13)),
+    "nested": (NestedGenerator, (2, 32)),
+    "1d-3d": (volumetric_and_sequence, (2, 4, 3, 5, 6)),
+}
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_traced_shapes_equal_torch_forward(name: str) -> None:
+    build, shape = ARCHITECTURES[name]
+    model = build().eval()
+    trace = trace_shapes(str(model), shape)
+    seen, output = torch_shapes(model, torch.randn(shape))
+    assert [row.path for row in trace.rows] == list(seen)
+    for row in trace.rows:
+        assert (row.in_shape, row.out_shape) == seen[row.path], row
+        assert row.status in (OK, ASSUMED), row
+    assert trace.output_shape == output
+    assert trace.stopped_at is None
+
+
+def test_unet_decoder_mismatch_is_flagged_and_the_trace_carries_on() -> None:
+    model = UNetDecoder().eval()
+    x = torch.randn(1, 256, 8, 8)
+    trace = trace_shapes(str(model), x.shape)
+    seen, output = torch_shapes(model, x, model.skips_for(x))
+    assert trace.output_shape == output
+    mismatched = [row for row in trace.rows if row.status == MISMATCH]
+    assert [row.path for row in mismatched] == [f"ups.{i}.conv.block.0" for i in range(3)]
+    for row in trace.rows:
+        torch_in, torch_out = seen[row.path]
+        assert row.out_shape == torch_out
+        if row.status == MISMATCH:
+            # the skip connection the print does not show: torch saw the channels the layer wants
+            assert torch_in[1] == 2 * row.in_shape[1]
+            assert "skip connection" in row.note
+        else:
+            assert row.in_shape == torch_in
+    assert any("custom module" in note for note in trace.notes)
+    assert any("ModuleList" in note for note in trace.notes)
+
+
+def test_flat_latent_is_viewed_as_one_by_one_with_a_note() -> None:
+    model = Generator(ngf=8).eval()
+    trace = trace_shapes(str(model), (2, 100))
+    first = trace.rows[0]
+    assert first.status == ASSUMED and "z.view(2, 100, 1, 1)" in first.note
+    with pytest.raises(RuntimeError):  # torch does refuse the flat latent
+        model(torch.randn(2, 100))
+    _, output = torch_shapes(model, torch.randn(2, 100, 1, 1))
+    assert trace.output_shape == output
+
+
+def test_unknown_layers_keep_the_shape_and_say_so() -> None:
+    text = "ConvTranspose2d(8, 4, 4, 2, 1)\nSelfAttention(4, heads=2)\nBatchNorm2d(4)"
+    trace = trace_shapes(text, (1, 8, 5, 5))
+    unknown = trace.rows[1]
+    assert unknown.status == UNKNOWN and unknown.in_shape == unknown.out_shape == (1, 4, 10, 10)
+    assert "SelfAttention" in unknown.note and "keep" in unknown.note
+    assert trace.rows[2].status == OK and trace.output_shape == (1, 4, 10, 10)
+    assert not trace.clean
+
+
+def test_a_layer_torch_refuses_stops_the_trace_with_the_reason() -> None:
+    text = "Conv2d(3, 8, 5)\nConvTranspose2d(8, 4, 3, stride=1, padding=3)\nReLU()\nTanh()"
+    trace = trace_shapes(text, (1, 3, 5, 5))
+    assert [row.status for row in trace.rows] == [OK, ERROR, SKIPPED, SKIPPED]
+    assert trace.stopped_at == "1" and "padding" in trace.stop_reason
+    assert trace.output_shape is None
+    with pytest.raises(RuntimeError):
+        nn.Sequential(nn.Conv2d(3, 8, 5), nn.ConvTranspose2d(8, 4, 3, padding=3))(
+            torch.randn(1, 3, 5, 5)
+        )
+
+
+def test_avgpool_ceil_mode_is_not_printed_and_the_row_says_so() -> None:
+    model = nn.Sequential(nn.AvgPool2d(3, ceil_mode=True))
+    assert "ceil_mode" not in str(model)
+    trace = trace_shapes(str(model), (1, 1, 11, 11))
+    row = trace.rows[0]
+    assert row.status == ASSUMED and "ceil_mode" in row.note
+    assert str(tuple(model(torch.randn(1, 1, 11, 11)).shape)) in row.note
+
+
+@pytest.mark.parametrize(
+    "bad", [(), (0, 3), "1, 3", (1,) * 7, (True, 3), (1, 2**30), (1.5, 2), None, [1, "2"]]
+)
+def test_bad_input_shapes_raise_config_error(bad) -> None:
+    with pytest.raises(ConfigError) as info:
+        trace_shapes("ReLU()", bad)
+    assert info.value.parameter == "input_shape"
+
+
+def test_as_dict_is_plain_data() -> None:
+    trace = trace_shapes("Linear(4, 8)\nUnflatten(1, (2, 2, 2))", [3, 4])
+    data = trace.as_dict()
+    assert data["output_shape"] == [3, 2, 2, 2]
+    assert data["rows"][1] == {
+        "path": "1",
+        "type": "Unflatten",
+        "layer": "Unflatten(1, (2, 2, 2))",
+        "in_shape": [3, 8],
+        "out_shape": [3, 2, 2, 2],
+        "status": OK,
+        "note": "",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SIGNATURES))
+def test_signature_tables_match_torch(name: str) -> None:
+    import inspect
+
+    params = inspect.signature(getattr(nn, name).__init__).parameters.values()
+    positional = [
+        (p.name, REQUIRED if p.default is p.empty else p.default)
+        for p in params
+        if p.kind == p.POSITIONAL_OR_KEYWORD and p.name not in ("self", "device", "dtype")
+    ]
+    keyword = [(p.name, p.default) for p in params if p.kind == p.KEYWORD_ONLY]
+    if any(p.kind == p.VAR_POSITIONAL for p in params):  # Tanh(*args, **kwargs): no arguments
+        positional = []
+    # torch 2.13's Hardtanh keeps two deprecated aliases at the end; they are left out here
+    positional = [p for p in positional if p[0] not in ("min_value", "max_value")]
+    ours = list(SIGNATURES[name])
+    assert [n for n, _ in ours] == [n for n, _ in positional]
+    for (n, default), (_, expected) in zip(ours, positional, strict=True):
+        assert default == expected or (
+            isinstance(expected, float) and abs(default - expected) < 1e-12
+        ), n
+    assert list(KEYWORD_ONLY.get(name, ())) == keyword
+
+
+# ---------------------------------------------------------------------------------- fuzzing
+
+CHANNELS = st.integers(1, 6)
+
+
+@st.composite
+def layer_chains(draw) -> tuple[tuple[int, int, int, int], list[nn.Module]]:
+    """An input shape and a chain of 2D layers: channels usually right, sometimes not."""
+    shape = (
+        draw(st.integers(1, 2)),
+        draw(CHANNELS),
+        draw(st.integers(1, 9)),
+        draw(st.integers(1, 9)),
+    )
+    channels = shape[1]
+    layers: list[nn.Module] = []
+    for _ in range(draw(st.integers(1, 5))):
+        cin = channels if draw(st.integers(0, 7)) else draw(CHANNELS)
+        kind = draw(
+            st.sampled_from(
+                [
+                    "convt",
+                    "convt",
+                    "conv",
+                    "conv",
+                    "upsample",
+                    "shuffle",
+                    "unshuffle",
+                    "maxpool",
+                    "avgpool",
+                    "adaptive",
+                    "pad",
+                    "reflect",
+                    "batchnorm",
+                    "groupnorm",
+                    "instancenorm",
+                    "act",
+                ]
+            )
+        )
+        if kind in ("convt", "conv"):
+            groups = draw(st.sampled_from([g for g in (1, 2, 3) if cin % g == 0]))
+            cout = groups * draw(st.integers(1, 3))
+            k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+            if kind == "convt":
+                op = draw(st.integers(0, max(s, d) - 1))
+                layer = nn.ConvTranspose2d(
+                    cin, cout, k, s, draw(st.integers(0, 2)), op, groups, dilation=d
+                )
+            else:
+                padding = (
+                    draw(st.sampled_from([0, 1, 2, "same"])) if s == 1 else draw(st.integers(0, 2))
+                )
+                mode = draw(st.sampled_from(["zeros", "zeros", "reflect", "replicate", "circular"]))
+                layer = nn.Conv2d(cin, cout, k, s, padding, d, groups, padding_mode=mode)
+            channels = cout
+        elif kind == "upsample":
+            mode = draw(st.sampled_from(["nearest", "bilinear", "bicubic", "nearest-exact"]))
+            if draw(st.booleans()):
+                layer = nn.Upsample(
+                    size=(draw(st.integers(1, 12)), draw(st.integers(1, 12))), mode=mode
+                )
+            else:
+                scale = draw(st.sampled_from([1, 2, 3, 0.5, 1.5, 2.5, (2, 1.5)]))
+                layer = nn.Upsample(scale_factor=scale, mode=mode)
+        elif kind == "shuffle":
+            r = draw(st.integers(1, 2))
+            layer = nn.PixelShuffle(r)
+            channels = max(1, channels // (r * r))
+        elif kind == "unshuffle":
+            r = draw(st.integers(1, 2))
+            layer = nn.PixelUnshuffle(r)
+            channels *= r * r
+        elif kind in ("maxpool", "avgpool"):
+            k = draw(st.integers(1, 3))
+            stride = draw(st.sampled_from([None, 1, 2, 3]))
+            padding = draw(st.integers(0, 1))
+            if kind == "maxpool":
+                layer = nn.MaxPool2d(
+                    k, stride, padding, draw(st.integers(1, 2)), ceil_mode=draw(st.booleans())
+                )
+            else:  # ceil_mode is not printed for AvgPool (see the dedicated test)
+                layer = nn.AvgPool2d(k, stride, padding)
+        elif kind == "adaptive":
+            layer = nn.AdaptiveAvgPool2d(
+                (draw(st.sampled_from([None, 1, 3])), draw(st.integers(1, 4)))
+            )
+        elif kind == "pad":
+            layer = nn.ZeroPad2d(tuple(draw(st.integers(-1, 2)) for _ in range(4)))
+        elif kind == "reflect":
+            layer = draw(st.sampled_from([nn.ReflectionPad2d, nn.ReplicationPad2d]))(
+                draw(st.integers(0, 2))
+            )
+        elif kind == "batchnorm":
+            layer = nn.BatchNorm2d(cin)
+            channels = cin
+        elif kind == "groupnorm":
+            groups = draw(st.sampled_from([g for g in (1, 2, 3) if cin % g == 0]))
+            layer = nn.GroupNorm(groups, cin)
+            channels = cin
+        elif kind == "instancenorm":
+            layer = nn.InstanceNorm2d(cin, affine=draw(st.booleans()))
+        else:
+            layer = draw(
+                st.sampled_from(
+                    [
+                        nn.ReLU(),
+                        nn.LeakyReLU(0.2),
+                        nn.Tanh(),
+                        nn.Dropout2d(0.1),
+                        nn.PReLU(),
+                        nn.Identity(),
+                    ]
+                )
+            )
+        layers.append(layer)
+    return shape, layers
+
+
+def _run_layers(layers: list[nn.Module], x: torch.Tensor) -> tuple[list, int | None]:
+    """Shapes after each layer, and the index of the first layer torch refuses (or None).
+    An output with an empty dimension counts as refused (Deconv Lab treats size < 1 as invalid)."""
+    shapes = []
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        for i, layer in enumerate(layers):
+            try:
+                x = layer.eval()(x)
+            except (RuntimeError, ValueError, IndexError):
+                return shapes, i
+            if 0 in x.shape:
+                return shapes, i
+            shapes.append(tuple(x.shape))
+    return shapes, None
+
+
+@settings(max_examples=400)
+@given(layer_chains())
+def test_random_layer_chains_agree_with_torch(chain) -> None:
+    shape, layers = chain
+    model = nn.Sequential(*layers)
+    trace = trace_shapes(str(model), shape)
+    shapes, refused_at = _run_layers(layers, torch.randn(shape))
+    first_problem = next(
+        (i for i, row in enumerate(trace.rows) if row.status in (ERROR, MISMATCH)), None
+    )
+    assert first_problem == refused_at, (str(model), shape, trace.rows, refused_at)
+    for row, torch_shape in zip(trace.rows, shapes, strict=False):
+        assert row.out_shape == torch_shape, (str(model), shape, row)
+
+
+def test_random_parsed_models_never_raise_from_the_trace() -> None:
+    texts = [
+        "Conv2d('a', 3, 3)",
+        "Linear(3)",
+        "Upsample()",
+        "Upsample(size=2, scale_factor=2)",
+        "MaxPool2d(2, stride='x')",
+        "Unflatten(1, (-1, -1))",
+        "Flatten(5)",
+        "PixelShuffle(0)",
+        "LayerNorm((3, 4))",
+        "ConvTranspose2d(4, 4, 3, padding_mode=reflect)",
+        "Conv2d(4, 4, 3, padding=sane)",
+        "ZeroPad2d((1, 2, 3))",
+        "GLU()",
+        "Softmax(1, 2, 3)",
+        "BatchNorm2d(4, affine=(1, 2))",
+        "Upsample(scale_factor=-2)",
+        "AdaptiveAvgPool2d((1, 2, 3))",
+        "Tanh(1, 2)",
+        "ConvTranspose2d(4, 4, 3, stride=0)",
+    ]
+    for text in texts:
+        trace = trace_shapes(text, (1, 4, 6, 6))
+        assert trace.rows[0].status in (ERROR, OK, MISMATCH, ASSUMED), text
+        if trace.rows[0].status == ERROR:
+            assert trace.rows[0].note and trace.stopped_at == "0"
+
+
+@settings(max_examples=200)
+@given(
+    st.text(alphabet="()[],=-.'\n 0123ReLUConvTranspose2dLinearx", max_size=120),
+    st.lists(st.integers(1, 20), min_size=1, max_size=5),
+)
+def test_trace_of_random_text_raises_only_config_error(text: str, shape: list[int]) -> None:
+    try:
+        parsed = parse_model_text(text)
+    except ConfigError:
+        return
+    trace = trace_shapes(parsed, shape)
+    assert len(trace.rows) == len(parsed.leaves())

@@ -1,0 +1,480 @@
+"""The one layer configuration shared by all pages, mirrored in the URL both ways.
+
+- `LayerConfig` is the state: torch's `nn.ConvTranspose2d` arguments plus the input size, square
+  or per axis. It lives in `st.session_state`, so it survives page switches.
+- `layer_sidebar()` draws the widgets that edit it; `reset_all` puts everything back.
+- Every run writes the configuration and the current page's own parameters (`page_param` /
+  `publish`) to `st.query_params`, and a new session reads them back, so a shared link
+  reproduces exactly what the sender saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from core.errors import ConfigError
+from core.layer import TransposedConv
+from ui import caps
+
+T = TypeVar("T")
+
+SPATIAL = ("kernel_size", "stride", "padding", "output_padding", "dilation")
+AXES = ("H", "W")
+
+_STORE = "_deconv_store"  # canonical values that survive page switches
+_RUN_PARAMS = "_deconv_url"  # query parameters published by the current run
+_NOTICES = "_deconv_notices"  # messages about link values that were ignored or clamped
+_URL_IN = "_deconv_url_in"  # the URL as the current full run found it
+_LAYER = "layer"  # key of the LayerConfig inside the store
+WIDGET_PREFIX = "layer_"
+
+
+@dataclass(frozen=True)
+class Field:
+    """How one layer parameter appears in the URL and in its widget."""
+
+    url: str
+    label: str
+    minimum: int
+    maximum: int
+    help: str
+
+
+FIELDS: dict[str, Field] = {
+    "in_channels": Field("cin", "in_channels", 1, caps.MAX_CHANNELS, "Input channels (C_in)."),
+    "out_channels": Field("cout", "out_channels", 1, caps.MAX_CHANNELS, "Output channels (C_out)."),
+    "groups": Field(
+        "g",
+        "groups",
+        1,
+        caps.MAX_GROUPS,
+        "Channel groups: both channel counts must be divisible by it.",
+    ),
+    "input_size": Field(
+        "n",
+        "input size (px)",
+        1,
+        caps.MAX_INPUT,
+        "Spatial size of the input feature map, in pixels.",
+    ),
+    "kernel_size": Field("k", "kernel_size (px)", 1, caps.MAX_KERNEL, "Kernel extent k."),
+    "stride": Field("s", "stride (px)", 1, caps.MAX_STRIDE, "Upsampling factor s."),
+    "padding": Field(
+        "p",
+        "padding (px)",
+        0,
+        caps.MAX_PADDING,
+        "p pixels are cropped from both ends of each axis of the full output.",
+    ),
+    "output_padding": Field(
+        "op",
+        "output_padding (px)",
+        0,
+        caps.MAX_OUTPUT_PADDING,
+        "Extra rows/columns added at the end; must be smaller than stride or dilation.",
+    ),
+    "dilation": Field("d", "dilation (px)", 1, caps.MAX_DILATION, "Spacing between kernel taps."),
+}
+BIAS_URL = "bias"
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """What the sidebar edits: a ConvTranspose2d configuration and its input size (H, W)."""
+
+    in_channels: int = 64
+    out_channels: int = 32
+    kernel_size: tuple[int, int] = (3, 3)
+    stride: tuple[int, int] = (2, 2)
+    padding: tuple[int, int] = (1, 1)
+    output_padding: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    bias: bool = True
+    input_size: tuple[int, int] = (16, 16)
+    per_axis: bool = False
+
+    def layer(self) -> TransposedConv:
+        """The validated core layer; raises core's ConfigError naming the parameter and fix."""
+        return TransposedConv.make(
+            self.in_channels,
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.output_padding,
+            self.groups,
+            self.bias,
+            self.dilation,
+        )
+
+    def to_query(self) -> dict[str, str]:
+        """URL parameters: every value, per-axis ones written as 'H,W'."""
+        out: dict[str, str] = {}
+        for name, spec in FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                out[spec.url] = ",".join(map(str, value)) if self.per_axis else str(value[0])
+            else:
+                out[spec.url] = str(value)
+        out[BIAS_URL] = "1" if self.bias else "0"
+        return out
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> tuple[LayerConfig, list[str]]:
+        """Read a configuration from URL parameters; bad or capped values come back as notices."""
+        values: dict[str, Any] = {}
+        notices: list[str] = []
+        per_axis = False
+        for name, spec in FIELDS.items():
+            raw = params.get(spec.url)
+            if raw is None:
+                continue
+            parts = [part.strip() for part in str(raw).split(",")]
+            is_tuple = isinstance(getattr(cls(), name), tuple)
+            if len(parts) not in ((1, 2) if is_tuple else (1,)):
+                notices.append(
+                    f"ignored `{spec.url}={raw}` from the link: give one integer"
+                    + (" or two (H,W)" if is_tuple else "")
+                )
+                continue
+            try:
+                numbers = [int(part) for part in parts]
+            except ValueError:
+                notices.append(f"ignored `{spec.url}={raw}` from the link: not an integer")
+                continue
+            clamped = [min(max(v, spec.minimum), spec.maximum) for v in numbers]
+            if clamped != numbers:
+                notices.append(
+                    f"`{spec.url}={raw}` from the link is outside "
+                    f"{spec.minimum}..{spec.maximum} (the demo's limits): using "
+                    f"{','.join(map(str, clamped))}"
+                )
+            if is_tuple:
+                per_axis = per_axis or len(clamped) == 2
+                values[name] = tuple(clamped) if len(clamped) == 2 else (clamped[0],) * 2
+            else:
+                values[name] = clamped[0]
+        raw_bias = params.get(BIAS_URL)
+        if raw_bias is not None:
+            if raw_bias in ("0", "1", "true", "false"):
+                values["bias"] = raw_bias in ("1", "true")
+            else:
+                notices.append(f"ignored `{BIAS_URL}={raw_bias}` from the link: use 0 or 1")
+        return cls(per_axis=per_axis, **values), notices
+
+    @classmethod
+    def from_layer(cls, layer: TransposedConv, input_size: int | tuple[int, int]) -> LayerConfig:
+        """The configuration that shows `layer` (a 2D core layer) on `input_size`."""
+        sizes = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
+        spatial = {name: tuple(getattr(layer, name)) for name in SPATIAL}
+        per_axis = any(len(set(v)) > 1 for v in (*spatial.values(), sizes))
+        return cls(
+            in_channels=layer.in_channels,
+            out_channels=layer.out_channels,
+            groups=layer.groups,
+            bias=layer.bias,
+            input_size=sizes,  # type: ignore[arg-type]
+            per_axis=per_axis,
+            **spatial,  # type: ignore[arg-type]
+        )
+
+    def input_arg(self) -> int | tuple[int, int]:
+        """The input size as core takes it: an int when square."""
+        return self.input_size if self.per_axis else self.input_size[0]
+
+
+# --------------------------------------------------------------------------- session store
+
+
+def _store() -> dict[str, Any]:
+    return st.session_state.setdefault(_STORE, {})
+
+
+def _notices() -> list[str]:
+    return st.session_state.setdefault(_NOTICES, [])
+
+
+def config() -> LayerConfig:
+    """The shared configuration: kept in the session, read from the URL on a session's first run."""
+    store = _store()
+    if _LAYER not in store:
+        cfg, notices = LayerConfig.from_query(_url_in())
+        store[_LAYER] = cfg
+        _notices().extend(notices)
+    return store[_LAYER]
+
+
+def _clear_layer_widgets() -> None:
+    for key in [k for k in st.session_state if str(k).startswith(WIDGET_PREFIX)]:
+        del st.session_state[key]
+
+
+def set_config(cfg: LayerConfig) -> None:
+    """Replace the shared configuration (presets, solver links); the widgets follow."""
+    _store()[_LAYER] = cfg
+    _clear_layer_widgets()
+
+
+def load_config(cfg: LayerConfig, page_keys: Mapping[str, Any] | None = None) -> None:
+    """Callback for "open in designer" buttons: set the layer and, optionally, page values."""
+    set_config(cfg)
+    for key, value in (page_keys or {}).items():
+        _store()[key] = value
+        if key in st.session_state:
+            del st.session_state[key]
+    st.query_params.clear()
+    st.session_state[_URL_IN] = {}
+
+
+def reset_all() -> None:
+    """Callback of the reset button: defaults everywhere, URL emptied."""
+    page_keys = [k for k in _store() if k != _LAYER]
+    st.session_state[_STORE] = {}
+    _clear_layer_widgets()
+    for key in page_keys:
+        if key in st.session_state:
+            del st.session_state[key]
+    st.session_state[_NOTICES] = []
+    st.query_params.clear()
+    st.session_state[_URL_IN] = {}
+
+
+# --------------------------------------------------------------------------- URL mirroring
+
+
+def begin_run() -> None:
+    """Start of a full script run: note the URL as it arrives (pages read their parameters from
+    this snapshot, so a fragment that writes the URL mid-run loses nothing), and forget the
+    previous run's published parameters."""
+    st.session_state[_URL_IN] = st.query_params.to_dict()
+    st.session_state[_RUN_PARAMS] = {}
+
+
+def _url_in() -> dict[str, str]:
+    snapshot = st.session_state.get(_URL_IN)
+    return st.query_params.to_dict() if snapshot is None else snapshot
+
+
+def publish(key: str, text: str | None) -> None:
+    """Put `key=text` in this run's URL (None leaves it out)."""
+    params = st.session_state.setdefault(_RUN_PARAMS, {})
+    if text is None:
+        params.pop(key, None)
+    else:
+        params[key] = text
+
+
+def sync_url() -> None:
+    """Write the published parameters to the URL when they differ from it."""
+    params = dict(st.session_state.get(_RUN_PARAMS, {}))
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+
+
+def page_param(key: str, default: T, parse: Callable[[str], T]) -> None:
+    """Give the widget with `key` its starting value, kept across pages and mirrored in the URL.
+
+    Order: the widget's own state, the value kept from an earlier visit, the URL (a shared
+    link), the default. `parse` raises ValueError for values it refuses (they become notices).
+    Call `remember(key, fmt)` after drawing the widget (fmt writes the value for the URL).
+    """
+    if key in st.session_state:
+        return
+    store = _store()
+    if key in store:
+        st.session_state[key] = store[key]
+        return
+    raw = _url_in().get(key)
+    value = default
+    if raw is not None:
+        try:
+            value = parse(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            _notices().append(f"ignored `{key}={raw}` from the link: {exc}")
+    st.session_state[key] = value
+    store[key] = value
+
+
+def remember(key: str, fmt: Callable[[Any], str] = str) -> Any:
+    """Keep the widget's current value for later visits and publish it in the URL."""
+    value = st.session_state.get(key)
+    _store()[key] = value
+    publish(key, None if value is None else fmt(value))
+    return value
+
+
+def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
+    """A `parse` for page_param: an integer within the demo's limits."""
+
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not minimum <= value <= maximum:
+            raise ValueError(f"must be within {minimum}..{maximum}")
+        return value
+
+    return parse
+
+
+def one_of(options: list[str] | tuple[str, ...]) -> Callable[[str], str]:
+    """A `parse` for page_param: one of the allowed strings."""
+
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return raw
+
+    return parse
+
+
+def link_for(cfg: LayerConfig, page: str = "", extra: Mapping[str, str] | None = None) -> str:
+    """A relative link that opens `page` (url_path; '' is the designer) showing `cfg`.
+
+    Relative ('./page?...') so it also works when the app is served under a base path.
+    """
+    params = {**cfg.to_query(), **(extra or {})}
+    return f"./{page}?{urlencode(params)}"
+
+
+def show_notices(where: Any = st) -> None:
+    """Show (once) what was ignored or clamped from a shared link."""
+    notices = _notices()
+    if notices:
+        where.warning(
+            "Some values in the link were not used:\n\n" + "\n".join(f"- {n}" for n in notices)
+        )
+        st.session_state[_NOTICES] = []
+
+
+# --------------------------------------------------------------------------- the sidebar
+
+
+def _widget_key(name: str, axis: int | None = None) -> str:
+    return WIDGET_PREFIX + name + ("" if axis is None else f"_{AXES[axis].lower()}")
+
+
+def _int_widget(
+    container: Any, name: str, start: int, axis: int | None = None, label: str | None = None
+) -> int:
+    spec = FIELDS[name]
+    key = _widget_key(name, axis)
+    if key not in st.session_state:
+        st.session_state[key] = min(max(start, spec.minimum), spec.maximum)
+    return int(
+        container.number_input(
+            label or spec.label,
+            min_value=spec.minimum,
+            max_value=spec.maximum,
+            step=1,
+            key=key,
+            help=spec.help,
+        )
+    )
+
+
+def layer_sidebar() -> LayerConfig:
+    """Draw the layer widgets in the sidebar, store and publish what they say, return it."""
+    cfg = config()
+    bar = st.sidebar
+    bar.markdown("### Layer · `nn.ConvTranspose2d`")
+    per_key = _widget_key("per_axis")
+    if per_key not in st.session_state:
+        st.session_state[per_key] = cfg.per_axis
+    per_axis = bar.toggle(
+        "Per axis (H, W)",
+        key=per_key,
+        help="Give kernel, stride, padding, ... separately for height and width.",
+    )
+    left, right = bar.columns(2)
+    in_channels = _int_widget(left, "in_channels", cfg.in_channels)
+    out_channels = _int_widget(right, "out_channels", cfg.out_channels)
+    left, right = bar.columns(2)
+    groups = _int_widget(left, "groups", cfg.groups)
+    bias_key = _widget_key("bias")
+    if bias_key not in st.session_state:
+        st.session_state[bias_key] = cfg.bias
+    right.markdown("<div style='height: 1.9rem'></div>", unsafe_allow_html=True)
+    bias = right.checkbox("bias", key=bias_key)
+    values: dict[str, tuple[int, int]] = {}
+    for name in ("input_size", *SPATIAL):
+        current = getattr(cfg, name)
+        if per_axis:
+            left, right = bar.columns(2)
+            label = FIELDS[name].label
+            values[name] = (
+                _int_widget(left, name, current[0], 0, f"{label} · H"),
+                _int_widget(right, name, current[1], 1, f"{label} · W"),
+            )
+        else:
+            value = _int_widget(bar, name, current[0])
+            values[name] = (value, value)
+    new = LayerConfig(
+        in_channels=in_channels,
+        out_channels=out_channels,
+        groups=groups,
+        bias=bool(bias),
+        per_axis=bool(per_axis),
+        **values,
+    )  # type: ignore[arg-type]
+    _store()[_LAYER] = new
+    for key, text in new.to_query().items():
+        publish(key, text)
+    bar.button(
+        "Reset everything",
+        on_click=reset_all,
+        width="stretch",
+        help="Back to the defaults on every page; the URL is cleared.",
+    )
+    bar.caption("The page's URL holds this configuration: copy it to share exactly this view.")
+    return new
+
+
+def publish_layer() -> LayerConfig:
+    """For pages without the layer widgets: keep the shared layer in the URL all the same."""
+    cfg = config()
+    for key, text in cfg.to_query().items():
+        publish(key, text)
+    return cfg
+
+
+def layer_summary() -> LayerConfig:
+    """Sidebar for pages that load layers rather than edit them: the current one, and reset."""
+    cfg = publish_layer()
+    bar = st.sidebar
+    bar.markdown("### Current layer")
+    layer, err = current_layer(cfg)
+    if layer is not None:
+        size = " × ".join(map(str, cfg.input_size))
+        bar.code(layer.torch_repr(), language="python", wrap_lines=True)
+        bar.caption(f"on a {size} px input · edit it in the Layer designer")
+    elif err is not None:
+        show_error(err, bar)
+    bar.button(
+        "Reset everything",
+        on_click=reset_all,
+        width="stretch",
+        help="Back to the defaults on every page; the URL is cleared.",
+    )
+    return cfg
+
+
+def current_layer(
+    cfg: LayerConfig | None = None,
+) -> tuple[TransposedConv | None, ConfigError | None]:
+    """The validated layer for `cfg` (default: the shared one), or the ConfigError explaining why
+    torch would refuse it."""
+    cfg = cfg or config()
+    try:
+        return cfg.layer(), None
+    except ConfigError as err:
+        return None, err
+
+
+def show_error(err: ConfigError, where: Any = st) -> None:
+    """st.error naming the parameter, with core's message (the rule and the fix)."""
+    where.error(f"**{err.parameter}** — {err.message}", icon=":material/error:")
