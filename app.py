@@ -13,30 +13,42 @@ st.set_page_config(
     menu_items={"About": "Deconv Lab: replace `nn.ConvTranspose2d` without breaking shapes."},
 )
 
-# file in app_pages/, title, material icon, url path ("" is the default page), and what the
-# sidebar shows there: the layer's widgets, a summary of the layer, or nothing.
-PAGES = [
-    ("designer", "Layer designer", "tune", "", "sidebar"),
-    ("overlap", "Overlap", "grid_on", "overlap", "sidebar"),
-    ("generator", "Live generator", "image", "generator", "sidebar"),
-    ("solver", "Size solver", "calculate", "solver", "summary"),
-    ("presets", "Presets", "bookmarks", "presets", "summary"),
-    ("converter", "Model converter", "swap_horiz", "converter", "none"),
-]
-
 state.begin_run()
-pages = {
-    url: st.Page(
-        f"app_pages/{file}.py",
-        title=title,
-        icon=f":material/{icon}:",
-        url_path=url or None,
-        default=not url,
-    )
-    for file, title, icon, url, _ in PAGES
+
+# Each page, and what the sidebar shows there: the layer's widgets, a summary of it, or nothing.
+# Page files are spelled out (not built from names) so tools and tests can read them here.
+SIDEBAR = {
+    "": "sidebar",
+    "overlap": "sidebar",
+    "generator": "sidebar",
+    "solver": "summary",
+    "presets": "summary",
+    "converter": "none",
 }
-page = st.navigation(list(pages.values()))
-layer_mode = next((mode for *_, url, mode in PAGES if pages[url].url_path == page.url_path), "none")
+PAGES = [
+    st.Page("app_pages/designer.py", title="Layer designer", icon=":material/tune:", default=True),
+    st.Page("app_pages/overlap.py", title="Overlap", icon=":material/grid_on:", url_path="overlap"),
+    st.Page(
+        "app_pages/generator.py",
+        title="Live generator",
+        icon=":material/image:",
+        url_path="generator",
+    ),
+    st.Page(
+        "app_pages/solver.py", title="Size solver", icon=":material/calculate:", url_path="solver"
+    ),
+    st.Page(
+        "app_pages/presets.py", title="Presets", icon=":material/bookmarks:", url_path="presets"
+    ),
+    st.Page(
+        "app_pages/converter.py",
+        title="Model converter",
+        icon=":material/swap_horiz:",
+        url_path="converter",
+    ),
+]
+page = st.navigation(PAGES)
+layer_mode = SIDEBAR.get(page.url_path, "none")
 
 st.sidebar.markdown("## Deconv Lab")
 if layer_mode == "sidebar":

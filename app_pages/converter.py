@@ -110,11 +110,13 @@ if result is not None:
     b.metric("ConvTranspose2d replaced", result.replaced)
     c.metric("Output shape", shape_text(result.output_shape))
     for note in result.notes:
-        st.info(note, icon=":material/info:")
+        st.info(state.escape_markdown(note), icon=":material/info:")
     if result.trace.stopped_at is not None:
         st.error(
-            f"**input_shape** — the trace stopped at layer {result.trace.stopped_at}: "
-            f"{result.trace.stop_reason}"
+            "**input_shape** — "
+            + state.escape_markdown(
+                f"the trace stopped at layer {result.trace.stopped_at}: {result.trace.stop_reason}"
+            )
         )
     rows = [
         {

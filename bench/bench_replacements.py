@@ -4,6 +4,11 @@ A typical generator block (default: batch 8, 64 -> 32 channels, 32x32 -> 64x64, 
 forward passes in inference mode, float32. Every module is checked against its reference first,
 then timed interleaved (one round = every module once, repeated), medians and ratios printed, on
 the CPU and, where one is present, on the GPU, side by side.
+Warm-up matters on the CPU: for the first few dozen rounds glibc hands every large intermediate
+(the 4x upsampled image, the zero-inserted image) out as fresh mmap'd pages and takes them back
+after the call, so each call pays page faults (the upsample alone then costs ~4x more); after
+that its adaptive mmap threshold keeps them on the heap. Hence 40 warm-up rounds by default; run
+with --warmup 3 to see the cold regime (MALLOC_MMAP_THRESHOLD_=1000000000 removes it).
 Targets from issue 3: fused >= 1.5x faster than Upsample + Conv2d; sub-pixel >= 0.8x the speed of
 ConvTranspose2d.
 
@@ -99,7 +104,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--calls", type=int, default=5, help="forward calls per timing")
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=40, help="untimed rounds first")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--in-channels", type=int, default=64)
     parser.add_argument("--out-channels", type=int, default=32)

@@ -43,24 +43,34 @@ _MAX_PROBE = 1025  # largest probe input side tried when locating a module's foo
 _MAX_PROBE_ELEMENTS = 1 << 24  # largest probe input (channels x side x side) tried
 
 
-def _pair(name: str, value: StrideLike, minimum: int = 1) -> tuple[int, int]:
-    """(H, W) from an int or two ints, each at least `minimum`, or ConfigError."""
+_MAX_STRIDE = 1 << 10  # largest checkerboard period per axis (stacked strides multiply)
+_MAX_SIDE = 1 << 12  # largest image side for masks and baselines (as MAX_OVERLAP_SIDE)
+
+
+def _pair(
+    name: str, value: StrideLike, minimum: int = 1, maximum: int = _MAX_SIDE
+) -> tuple[int, int]:
+    """(H, W) from an int or two ints, each in minimum..maximum, or ConfigError."""
     values = (value, value) if isinstance(value, numbers.Integral) else value
     if (
         isinstance(value, (bool, str, bytes))
         or not isinstance(values, Sequence)
         or len(values) != 2
         or any(
-            isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum
+            isinstance(v, bool)
+            or not isinstance(v, numbers.Integral)
+            or not minimum <= v <= maximum
             for v in values
         )
     ):
-        raise ConfigError(name, f"{name} must be an int >= {minimum} or two (H, W), got {value!r}")
+        raise ConfigError(
+            name, f"{name} must be an int in {minimum}..{maximum} or two (H, W), got {value!r}"
+        )
     return int(values[0]), int(values[1])
 
 
 def _stride_pair(stride: StrideLike) -> tuple[int, int]:
-    return _pair("stride", stride)
+    return _pair("stride", stride, maximum=_MAX_STRIDE)
 
 
 def _as_nchw(images: torch.Tensor) -> torch.Tensor:
@@ -302,8 +312,8 @@ def checkerboard_mask(size: Sequence[int], stride: StrideLike, shift: bool = Tru
     """Bool (H, W): the bins at (a/s_h, b/s_w) cycles per pixel, DC excluded. H, W must be
     multiples of the stride (crop first); with `shift`, laid out like `power_spectrum`."""
     sh, sw = _stride_pair(stride)
-    h, w = (int(v) for v in size)
-    if h < 1 or w < 1 or h % sh or w % sw:
+    h, w = _pair("size", tuple(size) if isinstance(size, torch.Size) else size)
+    if h % sh or w % sw:
         raise ConfigError(
             "size", f"size {h} x {w} must be positive multiples of the stride {sh} x {sw}"
         )
@@ -347,8 +357,8 @@ def checkerboard_energy_baseline(size: Sequence[int], stride: StrideLike) -> flo
     """Expected `checkerboard_energy` of white noise of this size: (s_h*s_w - 1) / (H*W - 1)
     after the crop to multiples of the stride (a reference level for plots)."""
     sh, sw = _stride_pair(stride)
-    h, w = ((int(v) // s) * s for v, s in zip(size, (sh, sw), strict=True))
+    h, w = ((v // s) * s for v, s in zip(_pair("size", size), (sh, sw), strict=True))
     if h < 1 or w < 1:
-        raise ConfigError("size", f"size {tuple(size)} is smaller than one period {sh} x {sw}")
+        raise ConfigError("size", f"size {size!r} is smaller than one period {sh} x {sw}")
     cells = h * w
     return (sh * sw - 1) / (cells - 1) if cells > 1 else 0.0

@@ -9,6 +9,7 @@ of an existing `nn.ConvTranspose2d` named `original` into `layer`. No torch impo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 IMPORTS = "import torch\nfrom torch import nn\n"
 IMPORTS_F = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
@@ -291,14 +292,47 @@ def resize_code(
     return f"{IMPORTS}\n{shapes}layer = nn.Sequential(\n" + "\n".join(lines) + "\n)\n"
 
 
-def _matrix(rows: Sequence[Sequence[float]]) -> str:
-    body = "".join(f"        [{', '.join(repr(float(v)) for v in r)}],\n" for r in rows)
-    return f"torch.tensor(\n    [\n{body}    ],\n    dtype=torch.float64,\n)"
-
-
 def _slice(start: int, taps: int, step: int) -> str:
     stop = start + step * (taps - 1) + 1
     return f"{start}:{stop}" + (f":{step}" if step > 1 else "")
+
+
+_RESIZE_TAPS = """
+
+def resize_taps(spread, first, kernel, dilation, rows):
+    \"\"\"taps[i, j]: the weight with which conv tap j, after the upsampling, carries an
+    input pixel to row i of a grid of output offsets (`spread`: the upsampling of one pixel).\"\"\"
+    taps = torch.zeros(rows, kernel, dtype=torch.float64)
+    for j in range(kernel):
+        for m, weight in enumerate(spread):
+            taps[first + m - j * dilation, j] += weight
+    return taps
+
+
+"""
+
+
+def _taps_call(name: str, grid: Any) -> str:
+    spread = [repr(float(v)) for v in grid.spread]
+    call = (
+        f"{name} = resize_taps([{', '.join(spread)}], first={int(grid.first)}, "
+        f"kernel={int(grid.kernel_size)}, dilation={int(grid.dilation)}, rows={int(grid.rows)})\n"
+    )
+    if len(call) <= 100:
+        return call
+    lines, line = [], "    ["
+    for value in spread:
+        piece = value + ", "
+        if len(line) + len(piece) > 96:
+            lines.append(line.rstrip())
+            line = "     "
+        line += piece
+    lines.append(line.rstrip().rstrip(",") + "],")
+    return (
+        f"{name} = resize_taps(\n" + "\n".join(lines) + "\n"
+        f"    first={int(grid.first)},\n    kernel={int(grid.kernel_size)},\n"
+        f"    dilation={int(grid.dilation)},\n    rows={int(grid.rows)},\n)\n"
+    )
 
 
 def resize_weight_code(
@@ -310,25 +344,21 @@ def resize_weight_code(
     kw: int,
     dilation: Sequence[int],
     bias: bool,
-    rows: Sequence[Sequence],
-    start: Sequence[int],
+    grids: Sequence[Any],
 ) -> str:
-    """Least-squares fit of the conv weights to the original's effective kernel."""
+    """Least-squares fit of the conv weights to the original's effective kernel, per axis
+    `grids` (core.replacements.ResizeGrid: lo, rows, start, first, spread, kernel_size,
+    dilation)."""
     dh, dw = (int(v) for v in dilation)
-    sh0, sw0 = (int(v) for v in start)
-    lines = (
-        "\n# taps_h[i, j]: the weight with which conv tap j, after the upsampling, carries an input\n"
-        "# pixel to row i of a grid of output offsets (the rows of `target` below); taps_w: columns.\n"
-        f"taps_h = {_matrix(rows[0])}\n"
-        f"taps_w = {_matrix(rows[1])}\n"
-    )
+    gh, gw = grids
+    lines = _RESIZE_TAPS + _taps_call("taps_h", gh) + _taps_call("taps_w", gw)
     lines += _CARRY.format(how=" (least squares)")
     lines += "    w = original.weight.detach().cpu().double()  # fitted in float64\n"
     lines += _regroup(groups, in_group, out_group, out, kh, kw, "w")
     lines += (
         "    # the original's kernel on the same grid of output offsets\n"
-        f"    target = w.new_zeros({out}, {in_group}, {len(rows[0])}, {len(rows[1])})\n"
-        f"    target[:, :, {_slice(sh0, kh, dh)}, {_slice(sw0, kw, dw)}] = w\n"
+        f"    target = w.new_zeros({out}, {in_group}, {int(gh.rows)}, {int(gw.rows)})\n"
+        f"    target[:, :, {_slice(int(gh.start), kh, dh)}, {_slice(int(gw.start), kw, dw)}] = w\n"
         "    fit = torch.linalg.pinv(taps_h) @ target @ torch.linalg.pinv(taps_w).T\n"
         "    layer[-1].weight.copy_(fit)\n"
     )

@@ -106,7 +106,7 @@ PRESETS: tuple[Preset, ...] = (
 def preset(key: str) -> Preset:
     """The preset with this key (ConfigError lists the valid keys)."""
     for p in PRESETS:
-        if p.key == key:
+        if isinstance(key, str) and p.key == key:
             return p
     raise ConfigError(
         "preset", f"unknown preset {key!r}: use one of {', '.join(p.key for p in PRESETS)}"
@@ -194,7 +194,7 @@ ARTICLE_CASES: tuple[ArticleCase, ...] = (
 def article_case(key: str) -> ArticleCase:
     """The article case with this key (ConfigError lists the valid keys)."""
     for case in ARTICLE_CASES:
-        if case.key == key:
+        if isinstance(key, str) and case.key == key:
             return case
     raise ConfigError(
         "case",

@@ -143,26 +143,43 @@ def matched_kernel(axis: Axis) -> int:
     return max(1, -((axis.stride - span) // axis.dilation) + 1)
 
 
-def resize_matrix(axis: Axis, mode: str, geometry: ResizeAxis) -> tuple[int, int, tuple]:
-    """The linear map from one axis of the conv kernel to the effective transposed-conv kernel.
+@dataclass(frozen=True)
+class ResizeGrid:
+    """Where the two operators of one axis put an input pixel's effective kernel.
 
     On an unbounded grid, input pixel i reaches output i*s + delta through the original with
-    weight w[j] where delta = j*d - p, and through the resize-conv with weight
-    sum_j' rows[delta - first][j'] * w'[j'] (the upsampling taps shifted by pad_before - j'*d).
-    Returns (first, original_start, rows): rows cover every delta either operator reaches, and
-    the original's taps start at row original_start with step d.
+    weight w[j], delta = j*d - p, and through the resize-conv with weight
+    sum_j' matrix[delta - lo][j'] * w'[j']: the upsampling spread (`upsample_taps`) shifted by
+    pad_before - j'*d'. Rows lo .. lo + rows - 1 cover every delta either operator reaches; the
+    original's taps start at row `start` (step d), the spread of conv tap 0 at row `first`.
     """
-    a_first, weights = upsample_taps(mode, geometry.scale)
+
+    lo: int
+    rows: int
+    start: int
+    first: int
+    spread: tuple[float, ...]
+    kernel_size: int
+    dilation: int
+
+
+def resize_grid(axis: Axis, mode: str, geometry: ResizeAxis) -> ResizeGrid:
+    a_first, spread = upsample_taps(mode, geometry.scale)
     kp, dp, before = geometry.kernel_size, geometry.dilation, geometry.pad_before
     lo = min(-axis.padding, a_first + before - dp * (kp - 1))
     hi = max(
-        axis.dilation * (axis.kernel_size - 1) - axis.padding, a_first + len(weights) - 1 + before
+        axis.dilation * (axis.kernel_size - 1) - axis.padding, a_first + len(spread) - 1 + before
     )
-    rows = [[0.0] * kp for _ in range(hi - lo + 1)]
-    for jp in range(kp):
-        for m, w in enumerate(weights):
-            rows[a_first + m + before - jp * dp - lo][jp] += w
-    return lo, -axis.padding - lo, tuple(tuple(r) for r in rows)
+    return ResizeGrid(lo, hi - lo + 1, -axis.padding - lo, a_first + before - lo, spread, kp, dp)
+
+
+def resize_matrix(grid: ResizeGrid) -> list[list[float]]:
+    """matrix[row][j']: the weight with which conv tap j' carries an input pixel to row `row`."""
+    matrix = [[0.0] * grid.kernel_size for _ in range(grid.rows)]
+    for jp in range(grid.kernel_size):
+        for m, w in enumerate(grid.spread):
+            matrix[grid.first + m - jp * grid.dilation][jp] += w
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -507,13 +524,9 @@ def _resize(
         layer.out_channels,
         out,
     )
-    matrices = [resize_matrix(a, mode, g) for a, g in zip(layer.axes, geo, strict=True)]
+    grids = [resize_grid(a, mode, g) for a, g in zip(layer.axes, geo, strict=True)]
     weight_code = code + codegen.resize_weight_code(
-        **_weight_view(layer),
-        dilation=layer.dilation,
-        bias=layer.bias,
-        rows=(matrices[0][2], matrices[1][2]),
-        start=(matrices[0][1], matrices[1][1]),
+        **_weight_view(layer), dilation=layer.dilation, bias=layer.bias, grids=grids
     )
     return Replacement(
         name=f"{mode} x{_xy(s)} + Conv2d {kernel[0]}x{kernel[1]}",

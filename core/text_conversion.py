@@ -509,7 +509,7 @@ def _class_blocks(snippet: str) -> list[str]:
 def _check_method(method: object) -> str:
     from core.replacements import METHODS
 
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ConfigError(
             "method", f"method must be one of {', '.join(METHODS)}; got {method!r}"[:300]
         )

@@ -18,7 +18,7 @@ from torch import nn
 from core.errors import ConfigError
 from core.layer import TransposedConv, as_tuple
 from core.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d, regroup
-from core.replacements import METHODS, resize_geometry, resize_matrix
+from core.replacements import METHODS, resize_geometry, resize_grid, resize_matrix
 
 EXACT = {"subpixel": SubPixelConvTranspose2d, "zero-insertion": ZeroInsertionConvTranspose2d}
 PROBE_CHANNELS = 64  # input channels probed at once when measuring an exact module's error
@@ -103,14 +103,15 @@ def _fit_resize(
         parts.append(nn.ZeroPad2d(pads))
     module = nn.Sequential(*parts, conv)
 
-    (_, start_h, rows_h), (_, start_w, rows_w) = (
-        resize_matrix(a, mode, g) for a, g in zip(config.axes, (geo_h, geo_w), strict=True)
+    grid_h, grid_w = (
+        resize_grid(a, mode, g) for a, g in zip(config.axes, (geo_h, geo_w), strict=True)
     )
-    taps_h = torch.tensor(rows_h, dtype=torch.float64)
-    taps_w = torch.tensor(rows_w, dtype=torch.float64)
+    taps_h = torch.tensor(resize_matrix(grid_h), dtype=torch.float64)
+    taps_w = torch.tensor(resize_matrix(grid_w), dtype=torch.float64)
+    start_h, start_w = grid_h.start, grid_w.start
     w = regroup(layer.weight.detach().to("cpu", torch.float64), config.groups)
     (dh, dw), (kh, kw) = config.dilation, config.kernel_size
-    target = w.new_zeros(w.shape[0], w.shape[1], len(rows_h), len(rows_w))
+    target = w.new_zeros(w.shape[0], w.shape[1], grid_h.rows, grid_w.rows)
     target[
         :, :, start_h : start_h + dh * (kh - 1) + 1 : dh, start_w : start_w + dw * (kw - 1) + 1 : dw
     ] = w

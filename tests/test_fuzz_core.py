@@ -464,18 +464,16 @@ def test_prepare_target_and_default(image, size):
     call_guarded(images.default_target, size)
 
 
-@given(images=arrays)
-@settings(max_examples=100)
-def test_spectrum_refuses_junk(images):
-    spectrum = module_or_skip("core.spectrum")
-    call_guarded(spectrum.mean_power_spectrum, images)
-
-
-@given(height=positive, width=positive, stride=st.one_of(positive, huge_ints), orders=positive)
-@settings(max_examples=100)
-def test_checkerboard_marks_bounded(height, width, stride, orders):
-    spectrum = module_or_skip("core.spectrum")
-    call_guarded(spectrum.checkerboard_marks, height, width, stride, orders)
+@given(
+    size=st.one_of(st.tuples(positive, positive), positive, hostile),
+    stride=st.one_of(positive, huge_ints, st.tuples(positive, huge_ints), hostile),
+)
+@settings(max_examples=150)
+def test_checkerboard_helpers_refuse_junk_and_huge_strides(size, stride):
+    artifacts = module_or_skip("core.artifacts")
+    call_guarded(artifacts.checkerboard_frequencies, stride)
+    call_guarded(artifacts.checkerboard_mask, size, stride)
+    call_guarded(artifacts.checkerboard_energy_baseline, size, stride)
 
 
 # ----------------------------------------------------------------------------- memory bounds

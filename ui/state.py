@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,6 +33,26 @@ _NOTICES = "_deconv_notices"  # messages about link values that were ignored or 
 _URL_IN = "_deconv_url_in"  # the URL as the current full run found it
 _LAYER = "layer"  # key of the LayerConfig inside the store
 WIDGET_PREFIX = "layer_"
+
+
+MAX_ECHO = 40  # characters of a link's value repeated back in a message
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Streamlit's markdown shows literally: no links, emphasis, LaTeX or HTML.
+
+    Messages can quote what a link or a paste contained; a crafted link must not turn them into
+    a live link (phishing) or formatting."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def echo(key: str, raw: object) -> str:
+    """`key=value` from a link as an inert code span, shortened to MAX_ECHO characters."""
+    text = " ".join(str(raw).split())
+    if len(text) > MAX_ECHO:
+        text = text[:MAX_ECHO] + "…"
+    return f"`{key}={text.replace('`', chr(39))}`"
 
 
 @dataclass(frozen=True)
@@ -139,19 +160,19 @@ class LayerConfig:
             is_tuple = isinstance(getattr(cls(), name), tuple)
             if len(parts) not in ((1, 2) if is_tuple else (1,)):
                 notices.append(
-                    f"ignored `{spec.url}={raw}` from the link: give one integer"
+                    f"ignored {echo(spec.url, raw)} from the link: give one integer"
                     + (" or two (H,W)" if is_tuple else "")
                 )
                 continue
             try:
                 numbers = [int(part) for part in parts]
             except ValueError:
-                notices.append(f"ignored `{spec.url}={raw}` from the link: not an integer")
+                notices.append(f"ignored {echo(spec.url, raw)} from the link: not an integer")
                 continue
             clamped = [min(max(v, spec.minimum), spec.maximum) for v in numbers]
             if clamped != numbers:
                 notices.append(
-                    f"`{spec.url}={raw}` from the link is outside "
+                    f"{echo(spec.url, raw)} from the link is outside "
                     f"{spec.minimum}..{spec.maximum} (the demo's limits): using "
                     f"{','.join(map(str, clamped))}"
                 )
@@ -165,7 +186,7 @@ class LayerConfig:
             if raw_bias in ("0", "1", "true", "false"):
                 values["bias"] = raw_bias in ("1", "true")
             else:
-                notices.append(f"ignored `{BIAS_URL}={raw_bias}` from the link: use 0 or 1")
+                notices.append(f"ignored {echo(BIAS_URL, raw_bias)} from the link: use 0 or 1")
         return cls(per_axis=per_axis, **values), notices
 
     @classmethod
@@ -296,7 +317,9 @@ def page_param(key: str, default: T, parse: Callable[[str], T]) -> None:
         try:
             value = parse(raw)
         except (ValueError, TypeError, KeyError) as exc:
-            _notices().append(f"ignored `{key}={raw}` from the link: {exc}")
+            _notices().append(
+                f"ignored {echo(key, raw)} from the link: {escape_markdown(str(exc))}"
+            )
     st.session_state[key] = value
     store[key] = value
 
@@ -477,4 +500,12 @@ def current_layer(
 
 def show_error(err: ConfigError, where: Any = st) -> None:
     """st.error naming the parameter, with core's message (the rule and the fix)."""
-    where.error(f"**{err.parameter}** — {err.message}", icon=":material/error:")
+    name = (
+        err.parameter
+        if re.fullmatch(r"[\w\[\]]{1,64}", err.parameter)
+        else escape_markdown(err.parameter)
+    )
+    where.error(
+        f"**{name}** — {escape_markdown(err.message)}",
+        icon=":material/error:",
+    )

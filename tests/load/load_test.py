@@ -153,6 +153,27 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the given processes, in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine (all processes, all cores) from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 class MemorySampler(threading.Thread):
     """Samples VmRSS of the server and its children; keeps the peak sum."""
 
@@ -162,12 +183,20 @@ class MemorySampler(threading.Thread):
         self.peak_kib = 0
         self.samples = 0
         self.stop_event = threading.Event()
+        self.server_cpu: dict[int, float] = {}  # pid -> last CPU seconds seen (server tree)
+        self.client_cpu: dict[int, float] = {}  # pid -> last CPU seconds seen (browser tree)
 
     def run(self) -> None:
         while not self.stop_event.is_set():
-            total = sum(_status_kib(p, "VmRSS") for p in process_tree(self.pid))
+            server = process_tree(self.pid)
+            total = sum(_status_kib(p, "VmRSS") for p in server)
             self.peak_kib = max(self.peak_kib, total)
             self.samples += 1
+            for p in server:
+                self.server_cpu[p] = cpu_seconds([p])
+            for p in process_tree(os.getpid()):
+                if p != os.getpid() and p not in self.server_cpu:
+                    self.client_cpu[p] = cpu_seconds([p])
             self.stop_event.wait(self.interval)
 
     def stop(self) -> None:
@@ -260,6 +289,7 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(timeout_ms)
+    step = "designer: first render"
     try:
         # 1. Designer: first render, then kernel-size changes.
         start = time.perf_counter()
@@ -272,6 +302,7 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
         result.first_render_s = time.perf_counter() - start
         await _check_page(page, "designer load", result)
         for k in DESIGNER_KERNELS:
+            step = f"designer: kernel_size {k}"
             old = await _metric(page, "Output")
             start = time.perf_counter()
             await _set_number(page, "kernel_size (px)", k)
@@ -281,6 +312,7 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
             await _check_page(page, f"designer k={k}", result)
 
         # 2. Overlap page in the same session.
+        step = "overlap: open"
         await (
             page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Overlap").click()
         )
@@ -293,6 +325,7 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
         await _idle(page, timeout_ms)
         await _check_page(page, "overlap load", result)
         for s in OVERLAP_STRIDES:
+            step = f"overlap: stride {s}"
             old = await _metric(page, "Output")
             start = time.perf_counter()
             await _set_number(page, "stride (px)", s)
@@ -302,6 +335,7 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
             await _check_page(page, f"overlap s={s}", result)
 
         # 3. Live generator: render at initialisation, then one fit.
+        step = "generator: render at init"
         start = time.perf_counter()
         await (
             page.locator('[data-testid="stSidebarNav"]')
@@ -312,10 +346,12 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
         await _wait_generator_render(page, result, timeout_ms)
         result.generator_render_s = time.perf_counter() - start
         await _check_page(page, "generator render", result)
+        step = "generator: fit"
         await _fit_once(page, result, timeout_ms)
         await _check_page(page, "generator fit", result)
     except Exception as exc:  # every failure is one reported error
-        result.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+        message = str(exc).splitlines()[0][:300] if str(exc) else ""
+        result.errors.append(f"{step}: {type(exc).__name__}: {message}")
     finally:
         with contextlib.suppress(Exception):
             await context.close()
@@ -355,6 +391,20 @@ async def _fit_once(page, result: UserResult, timeout_ms: float) -> None:
         start = time.perf_counter()
         await page.get_by_role("button", name="Fit").click()
         await _after_action(page, timeout_ms)
+        if not await _busy_shown(page):
+            # The run may not have started within _after_action's 3 s on a loaded machine:
+            # wait for its outcome (a busy message left from a previous try only costs a retry).
+            await page.wait_for_function(
+                """() => {
+                    const main = document.querySelector('[data-testid="stMain"]');
+                    return /Done in/.test(main ? main.innerText : '')
+                        || [...document.querySelectorAll('[data-testid="stAlertContentError"]')]
+                            .some(a => /busy/i.test(a.innerText))
+                        || document.querySelector('[data-testid="stException"]');
+                }""",
+                timeout=timeout_ms,
+            )
+            await _idle(page, timeout_ms)
         if await _busy_shown(page):
             result.busy_refusals += 1
             await asyncio.sleep(BUSY_PAUSE_S)
@@ -398,7 +448,9 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def summarise(results: list[UserResult], peak_kib: int, hwm_kib: int, seconds: float) -> dict:
+def summarise(
+    results: list[UserResult], peak_kib: int, hwm_kib: int, seconds: float, cpu: dict
+) -> dict:
     def stats(values: list[float]) -> dict:
         return {
             "n": len(values),
@@ -424,6 +476,7 @@ def summarise(results: list[UserResult], peak_kib: int, hwm_kib: int, seconds: f
         "server_vmhwm_mib": round(hwm_kib / 1024, 1),
         "wall_s": round(seconds, 1),
         "cpus": os.cpu_count(),
+        **{key: round(value, 1) for key, value in cpu.items()},
     }
 
 
@@ -448,6 +501,11 @@ def print_report(summary: dict) -> None:
             f"p95 {_fmt(s['p95'], unit):>9}   max {_fmt(s['max'], unit):>9}"
         )
     print(f"  busy refusals (retried): {summary['busy_refusals']}")
+    print(
+        f"  CPU seconds during the run: server {summary['server_cpu_s']}, browser "
+        f"{summary['browser_cpu_s']}, whole machine {summary['machine_cpu_s']} "
+        f"(of {summary['cpus']} x {summary['wall_s']} s available; the rest is other processes)"
+    )
     print(
         f"  server peak RSS (server + children, sampled): {summary['server_peak_rss_mib']} MiB;"
         f" server VmHWM: {summary['server_vmhwm_mib']} MiB"
@@ -478,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
         wait_healthy(port, server)
         sampler = MemorySampler(server.pid)
         sampler.start()
+        machine_start = machine_cpu_seconds()
+        server_start = cpu_seconds(process_tree(server.pid))
         start = time.perf_counter()
         results = asyncio.run(
             asyncio.wait_for(
@@ -487,11 +547,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         seconds = time.perf_counter() - start
         hwm = _status_kib(server.pid, "VmHWM")
+        cpu = {
+            "server_cpu_s": sum(sampler.server_cpu.values()) - server_start,
+            "browser_cpu_s": sum(sampler.client_cpu.values()),
+            "machine_cpu_s": machine_cpu_seconds() - machine_start,
+        }
     finally:
         if sampler is not None:
             sampler.stop()
         stop_server(server)
-    summary = summarise(results, sampler.peak_kib, hwm, seconds)
+    summary = summarise(results, sampler.peak_kib, hwm, seconds, cpu)
     summary["server_log"] = str(log_path)
     print_report(summary)
     if args.json:
