@@ -6,7 +6,7 @@ Per axis: out = (in - 1)*s - 2p + d(k - 1) + op + 1   (torch's formula, see nn.C
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from core.errors import ConfigError
 from core.layer import MAX_DIM, Axis, TransposedConv, as_tuple
@@ -27,13 +27,7 @@ def input_tuple(layer: TransposedConv, input_size: int | Sequence[int]) -> tuple
 
 def axis_output(axis: Axis, n: int) -> int:
     """Output length along one axis, without validation (may be < 1)."""
-    k, s, p, op, d = (
-        axis.kernel_size,
-        axis.stride,
-        axis.padding,
-        axis.output_padding,
-        axis.dilation,
-    )
+    k, s, p, op, d = astuple(axis)
     return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
 
 

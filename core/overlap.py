@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from functools import reduce
 from typing import Any
 
@@ -562,13 +562,7 @@ def zero_insertion_profile(axis: Axis, n: int) -> Counts:
     then an all-ones dilated kernel. Identical to `overlap_profile(axis, n)`."""
     layer = _axis_layer(axis)
     sizes = _stack_sizes([layer], n)
-    k, s, p, op, d = (
-        axis.kernel_size,
-        axis.stride,
-        axis.padding,
-        axis.output_padding,
-        axis.dilation,
-    )
+    k, s, p, op, d = astuple(axis)
     dilated = np.zeros((n - 1) * s + 1, dtype=np.int64)
     dilated[::s] = 1
     padded = _pad(dilated, d * (k - 1) - p, d * (k - 1) - p + op)
@@ -690,31 +684,31 @@ class ResizeConv:
 def matching_resize_conv(
     layer: TransposedConv, kernel_size: int | Sequence[int] | None = None
 ) -> ResizeConv:
-    """Upsample(s) + Conv2d(k') with the padding that gives exactly the layer's output size.
+    """Upsample(s) + Conv(k') with the padding that gives exactly the layer's output size.
 
-    Per axis the padding totals k' - s - 2p + d(k - 1) + op, split before/after (the odd pixel
-    after; negative: crop). Default k': the smallest with the same reach as the layer's kernel
-    (d*(k - 1) + 2 - s, at least 1), one more where that makes the padding split evenly, e.g.
-    k4 s2 p1 -> k'3 pad 1; k3 s2 p1 op1 -> k'3 pad 1; k3 s2 p1 -> k'2 pad 0.
+    The geometry is `core.replacements`' (the same resize-conv the designer lists): by default
+    the matched kernel k' (`matched_kernel`), the layer's dilation carried over, and the padding
+    total d(k - 1) + d(k' - 1) - s - 2p + op + 1 split for the best grid alignment (negative:
+    crop), so the overlap page and the replacement table always show the same layer.
     """
+    from core.replacements import matched_kernel, resize_axis
+
     layer = _check_layer(layer)
+    if max(layer.stride) == 1:
+        raise ConfigError(
+            "stride",
+            "with stride 1 on every axis there is nothing to upsample, so no resize-convolution "
+            "replaces this layer: it is an ordinary convolution (use a stride of 2 or more)",
+        )
     if kernel_size is None:
-        kernels = []
-        for a in layer.axes:
-            k = max(1, a.dilation * (a.kernel_size - 1) + 2 - a.stride)
-            total = k - a.stride - 2 * a.padding + a.dilation * (a.kernel_size - 1)
-            total += a.output_padding
-            kernels.append(k + (total % 2))
-        kernel = tuple(kernels)
+        kernel = tuple(matched_kernel(a) for a in layer.axes)
     else:
         kernel = as_tuple("kernel_size", kernel_size, layer.ndim)
         if min(kernel) < 1:
             raise ConfigError("kernel_size", f"kernel_size must be at least 1, got {kernel}")
-    pads = []
-    for a, k in zip(layer.axes, kernel, strict=True):
-        total = k - a.stride - 2 * a.padding + a.dilation * (a.kernel_size - 1) + a.output_padding
-        pads.append((total // 2, total - total // 2))
-    return ResizeConv(layer.stride, kernel, tuple(pads), (1,) * layer.ndim)
+    axes = [resize_axis(a, k) for a, k in zip(layer.axes, kernel, strict=True)]
+    pads = tuple((g.pad_before, g.pad_after) for g in axes)
+    return ResizeConv(layer.stride, kernel, pads, layer.dilation)
 
 
 def resize_conv_profile(

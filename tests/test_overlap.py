@@ -380,15 +380,19 @@ def test_resize_conv_overlap_equals_torch(spec_sizes, mode):
 def test_matching_resize_conv_has_the_size_and_is_even_inside(per_axis, h, w):
     layer = make_layer(per_axis)
     assume(valid_chain([layer], (h, w)))
+    if max(layer.stride) == 1:  # nothing to upsample: no resize-conv, as in the designer
+        with pytest.raises(ConfigError, match="nothing to upsample"):
+            matching_resize_conv(layer)
+        return
     spec = matching_resize_conv(layer)
     counts = replacement_overlap("resize-nearest", layer, (h, w))
     assert counts.shape == torch_counts([layer], (h, w)).shape
     # positions whose kernel window lies inside the upsampled image all get prod(k') taps
     inner = []
-    for (before, _), s, k, n in zip(
-        spec.padding, spec.scale_factor, spec.kernel_size, (h, w), strict=True
+    for (before, _), s, k, d, n in zip(
+        spec.padding, spec.scale_factor, spec.kernel_size, spec.dilation, (h, w), strict=True
     ):
-        inner.append((max(before, 0), s * n + before - (k - 1)))
+        inner.append((max(before, 0), s * n + before - d * (k - 1)))
     (top, bottom), (left, right) = inner
     if top < bottom and left < right:
         assert np.all(counts[top:bottom, left:right] == math.prod(spec.kernel_size))
@@ -405,8 +409,9 @@ def test_replacement_overlaps_side_by_side():
         assert maps[name].shape == original.shape
     spec = matching_resize_conv(TransposedConv.make(1, 1, 4, 2, 1))
     assert spec.kernel_size == (3, 3) and spec.padding == ((1, 1), (1, 1))  # geometry notes
+    # the designer's matched kernel k - s + 1, its padding split for the best alignment
     spec = matching_resize_conv(TransposedConv.make(1, 1, 3, 2, 1, 1))
-    assert spec.kernel_size == (3, 3) and spec.padding == ((1, 1), (1, 1))
+    assert spec.kernel_size == (2, 2) and spec.padding == ((0, 1), (0, 1))
 
 
 # ----------------------------------------------------------------------- summary and errors
