@@ -50,29 +50,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def streamlit_command(port: int) -> list[str]:
+    """`streamlit run app.py` headless on 127.0.0.1:`port`, no file watcher, no usage stats."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
 @contextlib.contextmanager
 def streamlit_server(timeout: float = 60.0) -> Iterator[str]:
     """`streamlit run app.py` on a free localhost port; yields its base URL, stops it after."""
     port = free_port()
     log = open(os.devnull, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
+        streamlit_command(port),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

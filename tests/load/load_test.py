@@ -33,7 +33,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,8 @@ CHROMIUM_ARGS = [
 ]
 MAX_USERS = 40
 HOST = "127.0.0.1"
+sys.path.insert(0, str(ROOT / "tests"))
+from browser_support import free_port, streamlit_command  # noqa: E402
 
 # What each user does; kept small so that 20 users finish in a few minutes on 2 cores.
 DESIGNER_KERNELS = (4, 5, 3)  # kernel_size values set in turn on the designer
@@ -69,30 +70,8 @@ BUSY_PATTERN = re.compile(r"busy", re.IGNORECASE)
 # ----------------------------------------------------------------------------- server
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def start_server(port: int, log_path: Path) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        HOST,
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    command = streamlit_command(port)
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process in stop_server
     return subprocess.Popen(
         command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
