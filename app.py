@@ -26,22 +26,18 @@ SIDEBAR = {
     "converter": "none",
 }
 PAGES = [
-    st.Page("app_pages/designer.py", title="Layer designer", icon=":material/tune:", default=True),
-    st.Page("app_pages/overlap.py", title="Overlap", icon=":material/grid_on:", url_path="overlap"),
+    st.Page("pages/designer.py", title="Layer designer", icon=":material/tune:", default=True),
+    st.Page("pages/overlap.py", title="Overlap", icon=":material/grid_on:", url_path="overlap"),
     st.Page(
-        "app_pages/generator.py",
+        "pages/generator.py",
         title="Live generator",
         icon=":material/image:",
         url_path="generator",
     ),
+    st.Page("pages/solver.py", title="Size solver", icon=":material/calculate:", url_path="solver"),
+    st.Page("pages/presets.py", title="Presets", icon=":material/bookmarks:", url_path="presets"),
     st.Page(
-        "app_pages/solver.py", title="Size solver", icon=":material/calculate:", url_path="solver"
-    ),
-    st.Page(
-        "app_pages/presets.py", title="Presets", icon=":material/bookmarks:", url_path="presets"
-    ),
-    st.Page(
-        "app_pages/converter.py",
+        "pages/converter.py",
         title="Model converter",
         icon=":material/swap_horiz:",
         url_path="converter",

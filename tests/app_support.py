@@ -17,11 +17,11 @@ TIMEOUT = 60  # seconds per script run: generous for a loaded 2-core CI machine
 
 
 def open_page(page: str = "designer", query: Mapping[str, str] | None = None) -> AppTest:
-    """Run the app on `page` (a file stem in app_pages/), starting from a URL with `query`."""
+    """Run the app on `page` (a file stem in pages/), starting from a URL with `query`."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.query_params.update(dict(query or {}))
     if page != "designer":
-        at.switch_page(f"app_pages/{page}.py")
+        at.switch_page(f"pages/{page}.py")
     return at.run()
 
 

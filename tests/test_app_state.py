@@ -94,7 +94,7 @@ def test_the_layer_is_shared_by_all_pages_and_survives_pages_without_widgets():
         ("generator", True),
         ("designer", True),
     ):
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(f"pages/{page}.py").run()
         assert_clean(at)
         if has_widgets:
             assert at.number_input(key="layer_kernel_size").value == 6
@@ -124,7 +124,7 @@ def test_light_pages_do_not_import_torch():
         "from streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=60).run()\n"
         f"for page in {LIGHT_PAGES!r}:\n"
-        "    at.switch_page(f'app_pages/{page}.py').run()\n"
+        "    at.switch_page(f'pages/{page}.py').run()\n"
         "    assert not at.exception, [e.value for e in at.exception]\n"
         "    assert len(at.title) == 1 and not at.error\n"
         "    print(page, 'torch' in sys.modules)\n"

@@ -81,6 +81,25 @@ def test_every_page_loads(app, page, path):
     page.screenshot(path=SHOTS / f"{path or 'designer'}.png", full_page=True)
 
 
+def test_a_fresh_server_routes_its_first_visit_to_a_deep_link(app):
+    """The very first run of a process, a shared link to /overlap, still goes through app.py:
+    the titled navigation and the layer sidebar, not Streamlit's legacy `pages/` listing."""
+    _, browser = app
+    with streamlit_server() as fresh:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(TIMEOUT_MS)
+        try:
+            tab = context.new_page()
+            open_page(tab, fresh, "overlap", "k=5&n=8")
+            nav = tab.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert all(title in nav for title in PAGES.values()), nav
+            assert "app" not in nav.split()  # a legacy listing names app.py and file stems
+            assert tab.get_by_label("kernel_size (px)", exact=True).input_value() == "5"
+            no_exception(tab)
+        finally:
+            context.close()
+
+
 def test_designer_change_updates_code_metric_and_url(app, page):
     base, _ = app
     open_page(page, base)

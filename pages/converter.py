@@ -8,7 +8,9 @@ import streamlit as st
 from core.errors import ConfigError
 from core.replacements import METHODS
 from core.text_conversion import EXAMPLES, convert_text
-from ui import caps, state, text
+from ui import caps, routing, state, text
+
+routing.require_router()
 
 METHOD_HELP = {
     "subpixel": "exact: Conv2d at input resolution + PixelShuffle",

@@ -10,7 +10,9 @@ from core.output_size import output_steps
 from core.presets import PRESETS
 from core.replacements import list_replacements, original_costs
 from core.solver import even_overlap, taps_per_phase
-from ui import state, text
+from ui import routing, state, text
+
+routing.require_router()
 
 st.title("Layer designer")
 st.caption(
@@ -41,7 +43,7 @@ with st.expander("Start from a preset", icon=":material/bookmarks:"):
         ),
     )
     st.page_link(
-        "app_pages/presets.py",
+        "pages/presets.py",
         label="All presets, and the article's wrong replacements",
         icon=":material/arrow_forward:",
     )
@@ -194,7 +196,7 @@ if layer is not None:
             )
             text.code_block(chosen.weight_code, f"{base}_weights.py", key="ds_dl_weights")
         st.page_link(
-            "app_pages/overlap.py", label="See where the kernels overlap", icon=":material/grid_on:"
+            "pages/overlap.py", label="See where the kernels overlap", icon=":material/grid_on:"
         )
 
 st.caption(text.cite("odena", "dumoulin", "shi", "aitken"))

@@ -20,7 +20,9 @@ from core.overlap import (
     stack_overlap,
     stack_stage_maps,
 )
-from ui import caps, state, text
+from ui import caps, routing, state, text
+
+routing.require_router()
 
 PLOTLY_CONFIG = {"displaylogo": False}
 FIELDS = ("kernel_size", "stride", "padding", "output_padding", "dilation")

@@ -9,7 +9,9 @@ from core.errors import ConfigError
 from core.keras import from_keras
 from core.output_size import output_steps
 from core.solver import MAX_DILATION, MAX_KERNEL, MAX_STRIDE, Solution, solve, solve_chain
-from ui import caps, state, text
+from ui import caps, routing, state, text
+
+routing.require_router()
 
 st.title("Size solver")
 st.caption(
@@ -208,7 +210,7 @@ if error is None and sizes is not None:
                     width="stretch",
                 ):
                     state.set_config(chosen)
-                    st.switch_page("app_pages/designer.py")
+                    st.switch_page("pages/designer.py")
 
 st.divider()
 st.subheader("Coming from Keras?")

@@ -9,7 +9,9 @@ from core.errors import ConfigError
 from core.presets import ARTICLE_CASES, PRESETS, ArticleCase, Preset
 from core.solver import even_overlap, taps_per_phase
 from core.text_conversion import convert_text
-from ui import state, text
+from ui import routing, state, text
+
+routing.require_router()
 
 FIX_METHOD = "resize-nearest"  # the replacement the article meant, done right
 
@@ -38,7 +40,7 @@ def preset_card(preset: Preset) -> None:
             args=(preset,),
             width="stretch",
         ):
-            st.switch_page("app_pages/designer.py")
+            st.switch_page("pages/designer.py")
 
 
 def article_case(case: ArticleCase) -> None:
@@ -114,7 +116,7 @@ def article_case(case: ArticleCase) -> None:
                 on_click=state.load_config,
                 args=(cfg,),
             ):
-                st.switch_page("app_pages/designer.py")
+                st.switch_page("pages/designer.py")
         with right:
             original_tab, article_tab, fixed_tab = st.tabs(
                 ["Original", "The article's replacement", "Done right"]

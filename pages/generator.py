@@ -19,7 +19,9 @@ from core.hosted import (
     slot_busy,
 )
 from core.images import load_upload
-from ui import charts, state, text
+from ui import charts, routing, state, text
+
+routing.require_router()
 
 CHANNEL_CHOICES = [c for c in (8, 16, 32, 64, 128, 256) if c <= MAX_CHANNELS]
 MODES = ("init", "fit")
