@@ -46,10 +46,13 @@ def _one_or_all(values: list[int] | None, name: str, ndim: int) -> int | tuple[i
     if len(values) == 1:
         return values[0]
     if len(values) != ndim:
+        flag = f"--{name.replace('_', '-')}"
         raise ConfigError(
             name,
-            f"--{name.replace('_', '-')} takes 1 or {ndim} values "
-            f"(one per axis of --input-size), got {len(values)}",
+            f"{flag} takes one value, or one per axis of --input-size ({ndim}), "
+            f"got {len(values)}: give {flag} N"
+            + ("" if ndim == 1 else f" or {ndim} values")
+            + ", or change --input-size",
         )
     return tuple(values)
 
@@ -97,6 +100,8 @@ def _run_layer(argv: Sequence[str]) -> str:
     report = layer_report(layer, tuple(args.input_size))
     if args.code is not None:
         options = report["replacements"]
+        if not options:
+            raise ConfigError("code", f"--code: {report['replacements_note']}")
         if not 1 <= args.code <= len(options):
             raise ConfigError(
                 "code", f"--code must be between 1 and {len(options)}, got {args.code}"

@@ -12,6 +12,7 @@ the right size but a grid shifted by one pixel, a silent mismatch when porting w
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,6 +89,10 @@ def from_keras(
     output_padding, dilation_rate=...)` applied to `in_channels` input channels."""
     if not isinstance(padding, str) or padding not in ("valid", "same"):
         raise ConfigError("padding", f"padding must be 'valid' or 'same', got {padding!r}")
+    if isinstance(filters, bool) or not isinstance(filters, numbers.Integral) or filters < 1:
+        raise ConfigError(
+            "filters", f"filters must be a positive integer (the output channels), got {filters!r}"
+        )
     k = as_tuple("kernel_size", kernel_size, 2)
     s = as_tuple("strides", strides, 2)
     d = as_tuple("dilation_rate", dilation_rate, 2)

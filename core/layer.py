@@ -39,13 +39,20 @@ def _as_int(name: str, value: Any) -> int:
     return value
 
 
-def as_tuple(name: str, value: IntOrTuple, ndim: int) -> tuple[int, ...]:
-    """Turn torch's int-or-sequence argument into a tuple of `ndim` ints, or raise ConfigError."""
+def as_tuple(
+    name: str, value: IntOrTuple, ndim: int, *, broadcast_one: bool = False
+) -> tuple[int, ...]:
+    """Turn torch's int-or-sequence argument into a tuple of `ndim` ints, or raise ConfigError.
+
+    `broadcast_one`: a 1-element sequence stands for every axis, as torch's convolutions accept
+    for stride, padding, output_padding and dilation (not for kernel_size)."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Integral, Sequence)):
         raise ConfigError(
             name, f"{name} must be an int or {ndim} ints (one per axis), got {value!r}"
         )
     if isinstance(value, Sequence):
+        if broadcast_one and len(value) == 1:
+            value = tuple(value) * ndim
         if len(value) != ndim:
             raise ConfigError(
                 name,
@@ -113,10 +120,15 @@ class TransposedConv:
             raise ConfigError("bias", f"bias must be True or False, got {bias!r}") from exc
         spatial = {
             "kernel_size": as_tuple("kernel_size", kernel_size, ndim),
-            "stride": as_tuple("stride", stride, ndim),
-            "padding": as_tuple("padding", padding, ndim),
-            "output_padding": as_tuple("output_padding", output_padding, ndim),
-            "dilation": as_tuple("dilation", dilation, ndim),
+            **{
+                name: as_tuple(name, value, ndim, broadcast_one=True)
+                for name, value in (
+                    ("stride", stride),
+                    ("padding", padding),
+                    ("output_padding", output_padding),
+                    ("dilation", dilation),
+                )
+            },
         }
         layer = cls(
             in_channels=_as_int("in_channels", in_channels),
@@ -150,9 +162,17 @@ class TransposedConv:
         """Raise ConfigError for anything torch refuses (construction or forward)."""
         for name in ("in_channels", "out_channels"):
             if getattr(self, name) < 1:
-                raise ConfigError(name, f"{name} must be at least 1, got {getattr(self, name)}")
+                raise ConfigError(
+                    name,
+                    f"{name} must be at least 1, got {getattr(self, name)}: use the number of "
+                    f"feature maps the layer {'takes' if name == 'in_channels' else 'makes'}",
+                )
         if self.groups < 1:
-            raise ConfigError("groups", f"groups must be a positive integer, got {self.groups}")
+            raise ConfigError(
+                "groups",
+                f"groups must be a positive integer, got {self.groups}: use 1 for an ordinary "
+                "(ungrouped) layer",
+            )
         for name in ("in_channels", "out_channels"):
             channels = getattr(self, name)
             if channels % self.groups:
@@ -170,7 +190,11 @@ class TransposedConv:
                     )
         for op, s, d in zip(self.output_padding, self.stride, self.dilation, strict=True):
             if op < 0:
-                raise ConfigError("output_padding", f"output_padding must be at least 0, got {op}")
+                raise ConfigError(
+                    "output_padding",
+                    f"output_padding must be at least 0, got {op}: use 0, or crop the output "
+                    "with more padding",
+                )
             if op >= max(s, d):
                 top = max(s, d) - 1
                 allowed = {0: "0", 1: "0 or 1"}.get(top, f"a value in 0..{top}")

@@ -114,11 +114,14 @@ def output_steps(layer: TransposedConv, input_size: int | Sequence[int]) -> list
 def input_size_for(layer: TransposedConv, output: int | Sequence[int]) -> tuple[int, ...] | None:
     """The input size that gives `output` with this layer, or None if no input does.
 
-    Unique when it exists: the output grows by s >= 1 per input pixel.
+    Unique when it exists: the output grows by s >= 1 per input pixel. An output below 1 has
+    none (torch refuses such layers).
     """
     wanted = as_tuple("output_size", output, layer.ndim)
     found = []
     for a, o in zip(layer.axes, wanted, strict=True):
+        if o < 1:
+            return None
         numerator = o - 1 - a.output_padding - a.dilation * (a.kernel_size - 1) + 2 * a.padding
         if numerator < 0 or numerator % a.stride:
             return None

@@ -30,6 +30,9 @@ RESIZE_MODES = ("nearest", "bilinear", "bicubic")
 METHODS = ("subpixel", "zero-insertion", *(f"resize-{m}" for m in RESIZE_MODES))
 # Square conv kernels offered after the upsampling, besides each mode's "matched" size.
 RESIZE_KERNELS = (2, 3, 4, 5)
+# Largest stride for which resize-convolutions are offered: beyond it an upsampling spreads one
+# pixel over so many that the fit and its generated code grow with the stride, for no real use.
+MAX_RESIZE_SCALE = 32
 BYTES_PER_VALUE = 4  # float32
 BICUBIC_A = -0.75  # torch's cubic convolution coefficient
 
@@ -482,6 +485,12 @@ def resize_geometry(
     mode's matched size, see `matched_kernel`)."""
     if mode not in RESIZE_MODES:
         raise ConfigError("mode", f"mode must be one of {', '.join(RESIZE_MODES)}, got {mode!r}")
+    if max(layer.stride) > MAX_RESIZE_SCALE:
+        raise ConfigError(
+            "stride",
+            f"stride {max(layer.stride)} is beyond the resize-convolutions offered (strides up to "
+            f"{MAX_RESIZE_SCALE}): use the subpixel or zero-insertion equivalent",
+        )
     if kernel_size is None:
         kernel_size = tuple(matched_kernel(a) for a in layer.axes)
     return tuple(resize_axis(a, k) for a, k in zip(layer.axes, kernel_size, strict=True))
@@ -564,11 +573,13 @@ def _rank(r: Replacement) -> tuple:
 
 
 def _check_2d(layer: Any) -> TransposedConv:
+    if any(cls.__name__.startswith("_ConvTransposeNd") for cls in type(layer).__mro__):
+        layer = TransposedConv.from_module(layer)  # a torch module, read without importing torch
     if not isinstance(layer, TransposedConv):
         raise ConfigError(
             "layer",
-            f"layer must be a core.TransposedConv (see TransposedConv.make), got "
-            f"{type(layer).__name__}",
+            f"layer must be a core.TransposedConv (see TransposedConv.make) or an "
+            f"nn.ConvTranspose2d, got {type(layer).__name__}",
         )
     if layer.ndim != 2:
         raise ConfigError(
@@ -585,20 +596,34 @@ def _cached(layer: TransposedConv, sizes: tuple[int, int]) -> tuple[Replacement,
     risk = _exact_risk(layer)
     found = [_subpixel(layer, sizes, out, risk), _zero_insertion(layer, sizes, out, risk)]
     matched = tuple(matched_kernel(a) for a in layer.axes)
-    if any(s > 1 for s in layer.stride):  # with stride 1 everywhere, upsampling does nothing
+    if resize_note(layer) is None:
         for mode in RESIZE_MODES:
             kernels = dict.fromkeys([matched, *((k, k) for k in RESIZE_KERNELS)])
             found.extend(_resize(layer, mode, k, sizes, out) for k in kernels)
     return tuple(sorted(found, key=_rank))
 
 
+def resize_note(layer: TransposedConv) -> str | None:
+    """Why `list_replacements` offers no resize-convolution for this 2D layer, or None."""
+    if all(s == 1 for s in layer.stride):
+        return "no resize-convolution: with stride 1 upsampling changes nothing"
+    if max(layer.stride) > MAX_RESIZE_SCALE:
+        return (
+            f"no resize-convolution: they are offered for strides up to {MAX_RESIZE_SCALE}; "
+            "the exact equivalents remain"
+        )
+    return None
+
+
 def list_replacements(layer: TransposedConv, input_size: int | Sequence[int]) -> list[Replacement]:
-    """Every sensible replacement of a 2D `layer` for `input_size`, best first.
+    """Every sensible replacement of a 2D `layer` (a TransposedConv or an nn.ConvTranspose2d)
+    for `input_size`, best first.
 
     Ranking: aligned (alignment offset 0) first, then even overlap and no checkerboard risk, then
     small conv kernels, then symmetric padding. Resize-convolutions are offered for nearest,
     bilinear and bicubic upsampling with square kernels 2..5 and the matched kernel
-    (`matched_kernel`); none when every stride is 1 (upsampling by 1 changes nothing). Every
+    (`matched_kernel`); none when every stride is 1 (upsampling by 1 changes nothing) or a
+    stride exceeds MAX_RESIZE_SCALE (`resize_note` says which). Every
     entry's output size equals torch's for `input_size`. ConfigError for a 1D/3D layer or an
     input size torch refuses.
     """

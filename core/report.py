@@ -34,11 +34,15 @@ def layer_report(layer: TransposedConv, input_size: int | Sequence[int]) -> dict
 
     report.update(overlap_summary(layer, sizes, max_cells=MAX_REPORT_CELLS))
     if layer.ndim == 2:
-        from core.replacements import list_replacements
+        from core.replacements import list_replacements, resize_note
 
         report["replacements"] = [r.as_dict() for r in list_replacements(layer, sizes)]
+        report["replacements_note"] = resize_note(layer)
     else:
         report["replacements"] = []
+        report["replacements_note"] = (
+            f"replacements are computed for 2D layers (ConvTranspose2d); this one is {layer.ndim}D"
+        )
     return report
 
 
@@ -55,7 +59,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"     {terms}")
     lines.append("")
     phases = "; ".join(
-        f"{s['axis']} {p}" for s, p in zip(report["steps"], report["taps_per_phase"], strict=True)
+        f"{s['axis']} {_phases_text(p)}"
+        for s, p in zip(report["steps"], report["taps_per_phase"], strict=True)
     )
     verdict = "even: no checkerboard" if report["even_overlap"] else "UNEVEN: checkerboard-prone"
     lines.append(f"Kernel taps per output phase: {phases} ({verdict})")
@@ -70,9 +75,21 @@ def format_report(report: dict[str, Any]) -> str:
                 f"  {i:2d}. {r['name']:<{width}}  {kind:<6}  params {r['params']:>10,}  "
                 f"MACs {r['macs']:>14,}"
             )
+    if report.get("replacements_note"):
+        lines += ["", f"Replacements: {report['replacements_note']}."]
+    if report["replacements"]:
         lines.append("")
         lines.append("Print one replacement's code with --code N; everything as JSON with --json.")
     return "\n".join(lines)
+
+
+def _phases_text(counts: Sequence[int], most: int = 16) -> str:
+    """Taps per phase as a list, or summarised where the stride makes it longer than `most`."""
+    if len(counts) <= most:
+        return str(list(counts))
+    head = ", ".join(map(str, counts[: most // 2]))
+    served = sum(1 for c in counts if c)
+    return f"[{head}, ...] ({len(counts)} phases, {served} with taps)"
 
 
 def check_ndim(sizes: Sequence[int]) -> int:

@@ -26,12 +26,13 @@ MAX_SIZE = 1 << 16
 def taps_per_phase(axis: Axis) -> list[int]:
     """Kernel taps that serve each output phase (position mod stride) away from the borders.
 
-    Output o receives tap j when (o + p - j*d) is a multiple of s, so phase r = (o + p) mod s is
-    served by the taps with j*d congruent to r mod s. Unequal counts are the checkerboard.
+    Output o receives tap j when (o + p - j*d) is a multiple of s, so phase r = o mod s is served
+    by the taps with (j*d - p) mod s == r (the same phases as `core.overlap.phase_table`).
+    Unequal counts are the checkerboard.
     """
     counts = [0] * axis.stride
     for j in range(axis.kernel_size):
-        counts[(j * axis.dilation) % axis.stride] += 1
+        counts[(j * axis.dilation - axis.padding) % axis.stride] += 1
     return counts
 
 

@@ -511,19 +511,26 @@ def test_huge_valid_overlap_is_refused_not_allocated():
     assert result["peak"] < 512 * MIB, f"peak RSS {result['peak'] / MIB:.0f} MiB"
 
 
-def test_cli_report_for_huge_input_is_bounded():
-    """The CLI's report of a legal layer on the largest legal input stays within memory."""
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--kernel-size", "16", "--stride", "8", "--in-channels", "1048576"],
+        ["--kernel-size", "1", "--stride", "1048576"],  # one pixel spread over a million
+        ["--kernel-size", "64", "--stride", "33", "--padding", "1048576"],
+    ],
+    ids=["channels", "stride", "padding"],
+)
+def test_cli_report_for_huge_input_is_bounded(argv):
+    """The CLI's report of an extreme layer on the largest legal input stays within memory."""
     module_or_skip("core.overlap")
     module_or_skip("core.replacements")
     result = run_bounded(
-        """
+        f"""
         import contextlib, io
         from core.cli import main
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = main(["--kernel-size", "16", "--stride", "8", "--in-channels", "1048576",
-                           "--out-channels", "1048576", "--input-size", "1048576", "1048576",
-                           "--json"])
+            status = main({argv!r} + ["--input-size", "1048576", "1048576", "--json"])
         report(status=status, stderr=err.getvalue(), out_chars=len(out.getvalue()), peak=_hwm())
         """,
         limit_bytes=3 << 30,

@@ -17,7 +17,10 @@ def configs(draw, valid_only: bool = False):
     ndim = draw(st.integers(1, 3))
     lo = 1 if valid_only else -1
 
-    def per_axis(low: int, high: int):
+    def per_axis(low: int, high: int, one_for_all: bool = True):
+        """An int, one value per axis, or (as torch allows but for kernel_size) a 1-tuple."""
+        if one_for_all and draw(st.integers(0, 9)) == 0:
+            return (draw(st.integers(low, high)),)
         values = draw(st.lists(st.integers(low, high), min_size=ndim, max_size=ndim))
         return values[0] if draw(st.booleans()) and len(set(values)) == 1 else tuple(values)
 
@@ -27,7 +30,7 @@ def configs(draw, valid_only: bool = False):
         "in_channels": g * draw(st.integers(1, 2))
         + (0 if valid_only else draw(st.sampled_from([0, 0, 0, 1]))),
         "out_channels": g * draw(st.integers(1, 2)),
-        "kernel_size": per_axis(lo + (1 if valid_only else 0), 5),
+        "kernel_size": per_axis(lo + (1 if valid_only else 0), 5, one_for_all=not valid_only),
         "stride": per_axis(lo + (1 if valid_only else 0), 4),
         "padding": per_axis(0 if valid_only else -1, 4),
         "output_padding": per_axis(0 if valid_only else -1, 3),
@@ -102,6 +105,13 @@ def test_input_size_for_inverts_output_size(case):
                 "dilation": axis.dilation,
             }
             assert torch_output_size(args, (n,)) == (out,)
+
+
+@pytest.mark.parametrize("output", [0, -1, -7])
+def test_no_input_gives_an_output_below_one(output):
+    layer = TransposedConv.make(1, 1, 3, padding=2, ndim=1)
+    assert input_size_for(layer, output) is None
+    assert input_size_for(layer, 1) == (3,) and output_size(layer, 3) == (1,)
 
 
 def test_messages_name_parameter_rule_and_fix():

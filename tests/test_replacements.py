@@ -256,6 +256,27 @@ def test_stride_one_layers_get_only_the_exact_equivalents():
     assert not any(r.checkerboard_risk for r in found)
 
 
+def test_a_torch_module_is_read_as_its_configuration():
+    module = nn.ConvTranspose2d(4, 6, (3, 4), stride=(2, 1), padding=(1, 0), groups=2)
+    assert list_replacements(module, (5, 7)) == list_replacements(
+        TransposedConv.from_module(module), (5, 7)
+    )
+
+
+def test_strides_beyond_the_resize_cap_get_the_exact_equivalents_and_a_reason():
+    from core.replacements import MAX_RESIZE_SCALE, resize_geometry, resize_note
+
+    layer = TransposedConv.make(1, 1, 3, stride=(2, MAX_RESIZE_SCALE + 1))
+    assert {r.method for r in list_replacements(layer, 4)} == {"subpixel", "zero-insertion"}
+    assert "strides up to" in resize_note(layer)
+    with pytest.raises(ConfigError) as info:
+        resize_geometry(layer, "bilinear")
+    assert info.value.parameter == "stride" and "subpixel" in str(info.value)
+    capped = TransposedConv.make(1, 1, 3, stride=MAX_RESIZE_SCALE)
+    assert resize_note(capped) is None
+    assert any(not r.exact for r in list_replacements(capped, 2))
+
+
 @pytest.mark.parametrize(
     ("layer", "input_size", "parameter"),
     [

@@ -11,6 +11,7 @@ from torch_oracle import torch_output_size
 
 from core import ConfigError
 from core.layer import Axis
+from core.overlap import phase_table
 from core.solver import even_overlap, solve, solve_chain, taps_per_phase
 
 BOUNDS = {"max_kernel": 5, "max_stride": 4, "max_dilation": 2}
@@ -87,6 +88,30 @@ def test_even_overlap_matches_torch_interior_counts():
         interior = ones[0, 0, d * (k - 1) : 39 * s + 1].tolist()
         assert even_overlap(axis) == (len(set(interior)) == 1), (k, s, d, interior)
         assert set(taps_per_phase(axis)) == {int(v) for v in interior}
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(1, 7), st.integers(1, 5), st.integers(0, 6), st.integers(1, 3), st.integers(1, 6)
+)
+def test_taps_per_phase_counts_output_positions_mod_stride(k, s, p, d, extra):
+    """Phase r is every output position o with o % s == r, padding included, as in torch."""
+    import torch
+    import torch.nn.functional as F
+
+    axis = Axis(k, s, p, 0, d)
+    n = d * k + extra  # long enough for an interior
+    if p > d * (k - 1):
+        return  # torch crops past the kernel's reach; no interior to compare
+    counts = F.conv_transpose1d(
+        torch.ones(1, 1, n), torch.ones(1, 1, k), stride=s, padding=p, dilation=d
+    )[0, 0].tolist()
+    phases = taps_per_phase(axis)
+    lo, hi = d * (k - 1) - p, (n - 1) * s - p  # outputs every tap can reach
+    assert lo <= hi
+    for o in range(lo, hi + 1):
+        assert counts[o] == phases[o % s], (o, counts, phases)
+    assert phases == [len(t) for t in phase_table(axis)]
 
 
 @pytest.mark.parametrize(
