@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 
@@ -36,8 +37,19 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+_INT = re.compile(r"-?[0-9]+")
+
+
+def integer(text: str) -> int:
+    """An argparse type: a plain decimal integer in ASCII digits ("12", "-1"); int() alone would
+    also take "+3", " 3 ", "1_000" and other scripts' digits."""
+    if not _INT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r} (write digits 0-9)")
+    return int(text)
+
+
 def _ints(parser: argparse.ArgumentParser, name: str, default: str | None, help_: str) -> None:
-    parser.add_argument(name, type=int, nargs="+", default=default, metavar="N", help=help_)
+    parser.add_argument(name, type=integer, nargs="+", default=default, metavar="N", help=help_)
 
 
 def _one_or_all(values: list[int] | None, name: str, ndim: int) -> int | tuple[int, ...] | None:
@@ -63,18 +75,18 @@ def _layer_parser() -> _Parser:
         description="Report a ConvTranspose layer: output size step by step, "
         "kernel overlap and every replacement. Subcommands: solve, keras.",
     )
-    p.add_argument("--in-channels", type=int, default=1)
-    p.add_argument("--out-channels", type=int, default=1)
+    p.add_argument("--in-channels", type=integer, default=1)
+    p.add_argument("--out-channels", type=integer, default=1)
     _ints(p, "--kernel-size", None, "one int, or one per axis (H W)")
     _ints(p, "--stride", [1], "one int, or one per axis")
     _ints(p, "--padding", [0], "one int, or one per axis")
     _ints(p, "--output-padding", [0], "one int, or one per axis")
     _ints(p, "--dilation", [1], "one int, or one per axis")
-    p.add_argument("--groups", type=int, default=1)
+    p.add_argument("--groups", type=integer, default=1)
     p.add_argument("--no-bias", action="store_true", help="bias=False")
     _ints(p, "--input-size", [16, 16], "spatial input size: L, H W or D H W (default 16 16)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--code", type=int, metavar="N", help="print the code of replacement N")
+    p.add_argument("--code", type=integer, metavar="N", help="print the code of replacement N")
     return p
 
 
@@ -118,11 +130,11 @@ def _run_solve(argv: Sequence[str]) -> str:
         description="ConvTranspose configs that take each size to "
         "the next (one layer per step, the same config repeated).",
     )
-    p.add_argument("sizes", type=int, nargs="+", help="e.g. 7 28, or a chain 4 8 16 32 64")
-    p.add_argument("--max-kernel", type=int, default=8)
-    p.add_argument("--max-stride", type=int, default=8)
-    p.add_argument("--max-dilation", type=int, default=3)
-    p.add_argument("--limit", type=int, default=10, help="rows to print (text form)")
+    p.add_argument("sizes", type=integer, nargs="+", help="e.g. 7 28, or a chain 4 8 16 32 64")
+    p.add_argument("--max-kernel", type=integer, default=8)
+    p.add_argument("--max-stride", type=integer, default=8)
+    p.add_argument("--max-dilation", type=integer, default=3)
+    p.add_argument("--limit", type=integer, default=10, help="rows to print (text form)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     found = solve_chain(
@@ -151,8 +163,8 @@ def _run_keras(argv: Sequence[str]) -> str:
     from core.keras import from_keras
 
     p = _Parser(prog=f"{PROG} keras", description="Translate keras Conv2DTranspose to torch.")
-    p.add_argument("--filters", type=int, required=True)
-    p.add_argument("--in-channels", type=int, required=True)
+    p.add_argument("--filters", type=integer, required=True)
+    p.add_argument("--in-channels", type=integer, required=True)
     _ints(p, "--kernel-size", None, "one int or two (H W)")
     _ints(p, "--strides", [1], "one int or two")
     p.add_argument("--padding", default="valid", help="valid or same")

@@ -17,7 +17,31 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,
 )
+# HYPOTHESIS_PROFILE=thorough: random (not derandomized) examples, THOROUGH_FACTOR times as many
+# as each test asks for (tests without their own max_examples get 100 times that factor).
+THOROUGH_FACTOR = 10
 settings.register_profile(
-    "thorough", parent=settings.get_profile("default"), derandomize=False, max_examples=10_000
+    "thorough",
+    parent=settings.get_profile("default"),
+    derandomize=False,
+    max_examples=100 * THOROUGH_FACTOR,
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+settings.load_profile(PROFILE)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Under the thorough profile, scale the examples of tests that set their own max_examples
+    (a test's @settings would otherwise override the profile)."""
+    if PROFILE != "thorough":
+        return
+    scaled = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is None or id(test) in scaled or own.max_examples >= 100 * THOROUGH_FACTOR:
+            continue
+        scaled.add(id(test))
+        test._hypothesis_internal_use_settings = settings(
+            own, max_examples=own.max_examples * THOROUGH_FACTOR
+        )

@@ -121,6 +121,7 @@ def test_code_flag_prints_a_snippet_that_runs():
         (["--kernel-size", "0"], "kernel_size must be at least 1"),
         (["--kernel-size", "3", "--groups", "3", "--in-channels", "4"], "divisible by groups"),
         (["--kernel-size", "x"], "invalid int value: 'x'"),
+        *(([f"--kernel-size={v}"], "write digits 0-9") for v in ("٣", "+3", " 3", "1_000", "0x10")),
         (["--kernel-size", "3", "3", "3"], "--kernel-size takes one value, or one per axis"),
         (["--kernel-size", "3", "--input-size", "4", "4", "4", "--code", "1"], "2D layers"),
         (["--stride", "2"], "--kernel-size is required"),
