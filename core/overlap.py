@@ -417,6 +417,13 @@ class OverlapStats:
         return tuple(a.interior for a in self.axes)
 
     @property
+    def has_interior(self) -> bool:
+        """Whether this input is large enough for some output pixel to be free of border
+        effects. The interior numbers are the layer's own either way: what it prints away from
+        the borders of a large enough input."""
+        return all(stop > start for start, stop in self.interior)
+
+    @property
     def phase_tables(self) -> tuple[tuple[tuple[tuple[int, ...], ...], ...], ...]:
         """[layer][axis][phase] -> taps; for one layer use `phase_tables[0]`."""
         count = len(self.axes[0].phase_tables)
@@ -438,6 +445,7 @@ class OverlapStats:
             "interior_max": self.interior_max,
             "interior_min": self.interior_min,
             "overlap_ratio": None if math.isinf(ratio) else ratio,
+            "has_interior": self.has_interior,
             "holes": self.interior_min == 0,
             "even": self.even,
             "period": list(self.period),

@@ -71,6 +71,13 @@ def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         f"{stats.interior_min} … {stats.interior_max}",
         help="Fewest and most contributions per output pixel in the interior.",
     )
+    if not stats.has_interior:
+        st.info(
+            f"At {text.size(cfg.input_size)} px input every output pixel is a border pixel, so "
+            "the map has no interior (no dashed box). The interior numbers above are the "
+            "layer's own: the pattern it prints away from the borders of a larger input.",
+            icon=":material/info:",
+        )
 
     chart, words = st.columns([3, 1])
     with chart:

@@ -168,3 +168,11 @@ def test_stage_maps_on_request():
     for i, trace in enumerate(figure["data"]):
         raw = np.asarray(trace["text"], dtype=np.int64)
         assert np.array_equal(raw, torch_counts(layers[: i + 1], cfg.input_size))
+
+
+def test_an_input_too_small_for_an_interior_says_so():
+    at = open_page("overlap", {"n": "1", "k": "3", "s": "2", "p": "1", "op": "1"})
+    assert_clean(at)
+    assert any("no interior" in i.value for i in at.info)
+    at = open_page("overlap", {"n": "16"})
+    assert not any("no interior" in i.value for i in at.info)

@@ -244,7 +244,9 @@ def test_interior_counts_follow_the_pattern(stack):
     (top, bottom), (left, right) = stats.interior
     for (start, stop), length in zip(stats.interior, counts.shape, strict=True):
         assert 0 <= start <= stop <= length
-    if top < bottom and left < right:
+    assert stats.has_interior == (top < bottom and left < right)
+    assert stats.as_dict()["has_interior"] == stats.has_interior
+    if stats.has_interior:
         ph, pw = (np.array(a.pattern) for a in stats.axes)
         rows = ph[np.arange(top, bottom) % len(ph)]
         cols = pw[np.arange(left, right) % len(pw)]
