@@ -92,17 +92,23 @@ def _interior_box(interior: Sequence[Sequence[int]] | None, shape: tuple[int, ..
     bottom, right = min(bottom, shape[0]), min(right, shape[1])
     if top >= bottom or left >= right:
         return []
-    return [
+    box = {"type": "rect", "x0": left - 0.5, "x1": right - 0.5, "y0": top - 0.5, "y1": bottom - 0.5}
+    return [  # a white line under the dashed one, so the box reads on every colour of the scale
+        {**box, "line": {"color": "white", "width": 4}, "fillcolor": _TRANSPARENT},
         {
-            "type": "rect",
-            "x0": left - 0.5,
-            "x1": right - 0.5,
-            "y0": top - 0.5,
-            "y1": bottom - 0.5,
+            **box,
             "line": {"color": HIGHLIGHT, "width": 2, "dash": "dash"},
             "fillcolor": _TRANSPARENT,
-        }
+        },
     ]
+
+
+def _count_colorbar(title: str, top: float, integers: bool) -> dict[str, Any]:
+    """A colour bar whose ticks are whole counts where the values are counts."""
+    bar: dict[str, Any] = {"title": {"text": title}}
+    if integers:
+        bar.update(tickformat="d", tickmode="linear", tick0=0, dtick=max(1, -(-int(top) // 8)))
+    return bar
 
 
 def _rect(xref: str, yref: str, xs: tuple, ys: tuple, color: str) -> dict[str, Any]:
@@ -144,7 +150,9 @@ def overlap_heatmap(
         "colorscale": COLORSCALE,
         "zmin": 0,
         "zmax": max(float(full.max()), 1.0),
-        "colorbar": {"title": {"text": "overlap"}},
+        "colorbar": _count_colorbar(
+            "overlap", max(float(full.max()), 1.0), np.issubdtype(full.dtype, np.integer)
+        ),
         "hovertemplate": "row %{y}, column %{x}<br>overlap %{z}<extra></extra>",
     }
     if annotate:
@@ -182,7 +190,8 @@ def overlap_bar(
         go.Bar(
             x=np.arange(len(z)),
             y=z,
-            marker={"color": z, "colorscale": COLORSCALE, "cmin": 0},
+            # cmin below 0: a count of 1 is not the scale's darkest purple (invisible when dark)
+            marker={"color": z, "colorscale": COLORSCALE, "cmin": -0.4 * max(float(z.max()), 1)},
             hovertemplate=f"{axis_name} position %{{x}}<br>overlap %{{y}}<extra></extra>",
             name="overlap",
         )
@@ -235,12 +244,8 @@ def comparison_figure(
         raise ConfigError("maps", f"maps must be a dict of 1 to {MAX_PANELS} named 2D arrays")
     names = [str(name) for name in maps]
     arrays = [_window(_counts(m, 2, f"maps[{name!r}]"), max_side) for name, m in maps.items()]
-    fig = make_subplots(
-        rows=1,
-        cols=len(arrays),
-        subplot_titles=[name + note for name, (_, note) in zip(names, arrays, strict=True)],
-        horizontal_spacing=0.04,
-    )
+    fig = make_subplots(rows=1, cols=len(arrays), subplot_titles=names, horizontal_spacing=0.04)
+    notes = dict.fromkeys(note for _, note in arrays if note)  # the same cut, said once
     for col, (z, _) in enumerate(arrays, start=1):
         show = z.astype(np.float64)
         if relative:
@@ -266,6 +271,7 @@ def comparison_figure(
             showgrid=False,
             zeroline=False,
             constrain="domain",
+            showticklabels=col == 1,  # the panels share rows; labels would run into the left one
             row=1,
             col=col,
         )
@@ -279,14 +285,17 @@ def comparison_figure(
         )
     fig.update_yaxes(title_text="row (H)", row=1, col=1)
     top = 1.0 if relative else max(float(z.max()) for z, _ in arrays)
+    integers = not relative and all(np.issubdtype(z.dtype, np.integer) for z, _ in arrays)
     _layout(
         fig,
-        title,
+        title + "".join(notes),
         coloraxis={
             "colorscale": COLORSCALE,
             "cmin": 0,
             "cmax": max(top, 1e-12),
-            "colorbar": {"title": {"text": "overlap / max" if relative else "overlap"}},
+            "colorbar": _count_colorbar(
+                "overlap / max" if relative else "overlap", max(top, 1.0), integers
+            ),
         },
     )
     return fig

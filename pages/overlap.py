@@ -11,6 +11,7 @@ import streamlit as st
 from core import figures
 from core.errors import ConfigError
 from core.layer import TransposedConv
+from core.output_size import output_size
 from core.overlap import (
     REPLACEMENT_METHODS,
     overlap_map,
@@ -392,11 +393,16 @@ st.caption(
 )
 _cfg = state.config()
 _layer, _err = state.current_layer(_cfg)
+if _layer is not None:
+    try:  # the input must fit the layer too; otherwise every section would say so again
+        output_size(_layer, _cfg.input_arg())
+    except ConfigError as _size_err:
+        _layer, _err = None, _size_err
 if _layer is None:
     state.show_error(_err)
     st.info(
-        "The overlap needs a layer torch accepts: fix the parameter named above in the "
-        "sidebar, or press **Reset everything**."
+        "The overlap needs a layer and input size torch accepts: fix the parameter named "
+        "above in the sidebar, or press **Reset everything**."
     )
 else:
     single_layer_section(_layer, _cfg)

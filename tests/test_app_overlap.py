@@ -176,3 +176,10 @@ def test_an_input_too_small_for_an_interior_says_so():
     assert any("no interior" in i.value for i in at.info)
     at = open_page("overlap", {"n": "16"})
     assert not any("no interior" in i.value for i in at.info)
+
+
+def test_an_input_the_layer_refuses_is_reported_once():
+    at = open_page("overlap", {"n": "2", "k": "3", "s": "2", "p": "5", "op": "0"})
+    assert_clean(at)
+    assert len(errors(at)) == 1 and "padding" in errors(at)[0]
+    assert not plotly_figures(at)  # nothing drawn from a layer torch would refuse

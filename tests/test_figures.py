@@ -73,7 +73,14 @@ def test_heatmap_shows_the_counts_with_annotations_for_small_grids(layer_sizes):
     assert fig.layout.yaxis.autorange == "reversed"  # row 0 on top, like an image
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
     (top, bottom), (left, right) = stats.interior
-    assert len(fig.layout.shapes) == (1 if top < bottom and left < right else 0)
+    boxes = [(b.x0, b.x1, b.y0, b.y1) for b in fig.layout.shapes]  # a white line under a dashed one
+    if top < bottom and left < right:
+        assert set(boxes) == {(left - 0.5, right - 0.5, top - 0.5, bottom - 0.5)}
+        assert [b.line.dash for b in fig.layout.shapes] == [None, "dash"]
+    else:
+        assert boxes == []
+    if np.issubdtype(counts.dtype, np.integer):
+        assert fig.data[0].colorbar.tickformat == "d"  # whole counts, no 0.5 ticks
     json.loads(fig.to_json())
 
 
@@ -158,6 +165,12 @@ def test_comparison_figure_puts_maps_side_by_side():
     raw = comparison_figure(chosen, relative=False)
     assert np.array_equal(z_of(raw.data[0]), chosen["conv-transpose"])
     json.loads(fig.to_json())
+    # Large maps: short panel titles, the window said once in the figure's title, and row
+    # labels on the first panel only (they would run into the panel on their left).
+    big = comparison_figure({"a": np.ones((300, 300)), "b": np.ones((300, 300))}, title="T")
+    assert [a.text for a in big.layout.annotations] == ["a", "b"]
+    assert big.layout.title.text == "T (top-left 256 × 256 of 300 × 300; the pattern repeats)"
+    assert [big.layout.yaxis.showticklabels, big.layout.yaxis2.showticklabels] == [True, False]
 
 
 def test_figures_refuse_bad_input():
