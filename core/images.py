@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import numbers
+import re
+import struct
 import warnings
 from collections.abc import Sequence
 
@@ -20,6 +22,7 @@ from core.hosted import MAX_RESOLUTION
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MiB of file data
 MAX_UPLOAD_PIXELS = 25_000_000  # width * height as read from the file header, before decoding
+MAX_UPLOAD_MEGAPIXELS = MAX_UPLOAD_PIXELS // 1_000_000
 ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO")  # MPO: the multi-picture JPEG some cameras write
 
 # Leading bytes of formats users commonly try, so a refusal can say what the file was.
@@ -215,6 +218,16 @@ def prepare_target(image: np.ndarray, size: SizeLike) -> np.ndarray:
     return resize_cover(np.ascontiguousarray(rgb), size)
 
 
+def _too_large(size: str) -> str:
+    """The refusal for an image over the pixel cap, naming the cap and the fix."""
+    return (
+        f"the image is {size}: uploads are limited to {MAX_UPLOAD_MEGAPIXELS} megapixels "
+        f"({MAX_UPLOAD_PIXELS:,} pixels, e.g. 5000x5000); resize it below "
+        f"{MAX_UPLOAD_MEGAPIXELS} megapixels and upload again (the generator uses at most "
+        f"{MAX_RESOLUTION}x{MAX_RESOLUTION})"
+    )
+
+
 def load_upload(data: bytes, size: SizeLike = 64) -> np.ndarray:
     """Decode an uploaded PNG or JPEG into a uint8 (H, W, 3) array at `size` (cover + crop).
 
@@ -247,12 +260,14 @@ def load_upload(data: bytes, size: SizeLike = 64) -> np.ndarray:
                     "upload", f"upload must be a PNG or JPEG image; got {image.format}"
                 )
             width, height = image.size
-            if width < 1 or height < 1 or width * height > MAX_UPLOAD_PIXELS:
+            if width < 1 or height < 1:
                 raise ConfigError(
                     "upload",
-                    f"the image is {width}x{height} pixels: at most {MAX_UPLOAD_PIXELS:,} "
-                    "pixels are accepted; scale it down first",
+                    f"the image is {width}x{height} pixels, which is empty: re-export it and "
+                    "upload again",
                 )
+            if width * height > MAX_UPLOAD_PIXELS:
+                raise ConfigError("upload", _too_large(f"{width}x{height} pixels"))
             if image.format in ("JPEG", "MPO"):
                 # Let libjpeg decode at a reduced scale that still covers the target size.
                 image.draft("RGB", (target[1] * 2, target[0] * 2))
@@ -269,9 +284,13 @@ def load_upload(data: bytes, size: SizeLike = 64) -> np.ndarray:
             "re-export it and upload again",
         ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ConfigError(
-            "upload", f"the image is too large to decode safely ({exc}); scale it down first"
-        ) from exc
+        # Pillow refuses huge headers before we can read the size; say it in our own terms.
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(declared.group(1)):,} pixels" if declared else "too many pixels"
+        if kind == "PNG" and data[12:16] == b"IHDR":  # the PNG header holds the two sides
+            width, height = struct.unpack(">II", data[16:24])
+            size = f"{width}x{height} pixels"
+        raise ConfigError("upload", _too_large(size)) from None
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, zlib errors...
         raise ConfigError(
             "upload",

@@ -159,6 +159,28 @@ def test_bad_uploads_are_refused_with_a_clear_config_error(name):
         assert "limit" in message or "at most" in message
 
 
+@pytest.mark.parametrize(
+    ("width", "height", "declared"),
+    [
+        (20_000, 20_000, "20000x20000 pixels"),  # Pillow's DecompressionBombError (> 179 MP)
+        (12_000, 12_000, "12000x12000 pixels"),  # Pillow's DecompressionBombWarning (> 89 MP)
+        (5_001, 5_000, "5001x5000 pixels"),  # our own header check (> 25 MP)
+    ],
+)
+def test_oversized_images_get_the_apps_own_message(width, height, declared):
+    """However the size is caught (Pillow's bomb guard or the app's header check), the user reads
+    the app's cap and the fix, not Pillow's "decompression bomb DOS attack" text."""
+    with pytest.raises(ConfigError) as info:
+        load_upload(png_header_only(width, height), 64)
+    message = info.value.message
+    assert info.value.parameter == "upload"
+    assert declared in message
+    assert f"{images.MAX_UPLOAD_MEGAPIXELS} megapixels" in message
+    assert "resize it below" in message
+    assert "DOS" not in message and "bomb" not in message and "178956970" not in message
+    assert info.value.__cause__ is None  # Pillow's exception is not chained into the report
+
+
 def test_pixel_cap_is_checked_from_the_header_before_decoding():
     assert 5_001 * 5_000 > images.MAX_UPLOAD_PIXELS >= 5_000 * 5_000
     loaded_cap = png_header_only(5_000, 5_000)  # at the cap: passes the check, then no data
