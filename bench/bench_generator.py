@@ -5,9 +5,11 @@ renders a batch and trains one fit step (batch 1), in interleaved repeats: withi
 (CPU thread count, variant) pair runs once, the variant order rotating from repeat to repeat so
 that drift in machine load hits all alike. The table shows medians and the ratio to
 ConvTranspose2d. It then times the page's two default calls end to end (render_at_init with 8
-images, fit with the default steps), the thread counts again interleaved.
+images, fit with the default steps), the thread counts again interleaved, and finally runs the
+largest fit the hosted caps allow (6 stages, 256 channels, 500 steps, 1 CPU thread) under the
+page's time budget (core.hosted.FIT_TIME_BUDGET_S), to show where it stops.
 Run: python bench/bench_generator.py [--repeats 9] [--batch 16] [--devices cpu,cuda]
-     [--cpu-threads 1,2]
+     [--cpu-threads 1,2] [--skip-budget]
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.generator import (
     DEFAULT_FIT_STEPS,
+    DEFAULT_N_IMAGES,
+    MAX_BATCH,
+    MAX_CHANNELS,
+    MAX_STAGES,
+    MAX_STEPS,
     VARIANTS,
     GeneratorConfig,
     autocast_context,
@@ -37,6 +44,7 @@ from core.generator import (
     sample_latents,
     synchronize,
 )
+from core.hosted import FIT_TIME_BUDGET_S
 
 
 def variants() -> tuple[str, ...]:
@@ -121,6 +129,26 @@ def end_to_end(config, names, device, precision, threads, repeats):
     return {key: statistics.median(v) for key, v in times.items()}
 
 
+def budget_check(names, device, precision) -> str:
+    """The largest fit the caps allow, under the page's time budget: where does it stop?"""
+    config = GeneratorConfig(stages=MAX_STAGES, base_channels=MAX_CHANNELS)
+    h, w = config.image_size
+    t0 = time.perf_counter()
+    result = fit(
+        config, names, None, MAX_STEPS, seed=0, device=device, precision=precision,
+        cpu_threads=1, time_budget=FIT_TIME_BUDGET_S,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    rate = result["steps_done"] / seconds
+    return (
+        f"  largest capped fit ({MAX_STAGES} stages, {MAX_CHANNELS} channels, {h}x{w}, "
+        f"{MAX_STEPS} steps, {len(names)} variants, 1 CPU thread on the CPU) under the "
+        f"{FIT_TIME_BUDGET_S:g} s budget: {result['steps_done']} of {MAX_STEPS} steps in "
+        f"{seconds:.1f} s (stopped for time: {result['stopped_for_time']}); all {MAX_STEPS} "
+        f"would take about {MAX_STEPS / rate:.0f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
@@ -129,6 +157,9 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=4)
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument("--end-to-end-repeats", type=int, default=3)
+    parser.add_argument(
+        "--skip-budget", action="store_true", help="skip the largest-fit time-budget check"
+    )
     parser.add_argument(
         "--cpu-threads",
         default=f"1,{torch.get_num_threads()}",
@@ -181,9 +212,12 @@ def main() -> None:
         for t in threads:
             label = f"{t} CPU thread(s)" if t is not None else str(device)
             print(
-                f"    {label:<16} render_at_init (8 images) {seconds[t, 'render']:.2f} s; "
+                f"    {label:<16} render_at_init ({DEFAULT_N_IMAGES} images shown; batch norm "
+                f"runs its fixed batch of {MAX_BATCH}) {seconds[t, 'render']:.2f} s; "
                 f"fit ({DEFAULT_FIT_STEPS} steps) {seconds[t, 'fit']:.2f} s"
             )
+        if not args.skip_budget:
+            print(budget_check(names, device, precision))
         print()
 
 

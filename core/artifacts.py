@@ -13,6 +13,14 @@ Two numbers, both 0 for an output free of the stride-s pattern:
   the relative spread across phases (population variance; 0 when the response is identically
   zero). Scale-free: multiplying the weights by a constant does not change it. A bias raises the
   denominator: a pattern small next to the mean response is a faint one.
+
+  A transposed convolution with stride s > 1 has two separate reasons to answer a constant with a
+  pattern. (1) Geometry: when kernel_size is not a multiple of the stride, the phases receive
+  different numbers of kernel taps, so even equal weights print a pattern
+  (`equal_weights_strength`: k3 s2 gives 0.436, k4 s2 gives 0). (2) Weights: every phase sums its
+  own taps, so with random zero-mean weights (a network at initialisation) the phase sums are
+  independent draws around zero, whatever the kernel size: their spread over their root mean
+  square is about sqrt(1 - 1/(s_h s_w)) (`random_weights_strength`: 0.866 for s = 2).
 - **Checkerboard energy** of an image batch: the share of the (mean-removed) power spectrum that
   lies on the checkerboard frequencies (a/s_h, b/s_w) cycles per pixel, a in 0..s_h-1,
   b in 0..s_w-1, (0, 0) excluded: exactly where a pattern of period (s_h, s_w) puts its energy.
@@ -285,6 +293,61 @@ def checkerboard_strength(
     (e.g. an nn.ConvTranspose2d or Upsample + Conv2d) to a constant input: 0 for an even
     upsampler, larger for a stronger checkerboard (at most 1). See the module docstring."""
     return spread(constant_response(module, stride, in_channels=in_channels))
+
+
+def taps_per_phase_counts(
+    kernel_size: int, stride: int, padding: int = 0, dilation: int = 1
+) -> list[int]:
+    """Kernel taps of one axis of a ConvTranspose landing on each output phase 0..stride-1
+    (output positions o with o % stride == r, indexed on the cropped output)."""
+    for name, value, low in (
+        ("kernel_size", kernel_size, 1),
+        ("stride", stride, 1),
+        ("padding", padding, 0),
+        ("dilation", dilation, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ConfigError(name, f"{name} must be an int >= {low}, got {value!r}")
+        if value > _MAX_SIDE:
+            raise ConfigError(name, f"{name} must be at most {_MAX_SIDE}, got {value!r}")
+    counts = [0] * stride
+    for tap in range(kernel_size):
+        counts[(tap * dilation - padding) % stride] += 1
+    return counts
+
+
+def equal_weights_strength(
+    kernel_size: StrideLike,
+    stride: StrideLike,
+    padding: StrideLike = 0,
+    dilation: StrideLike = 1,
+) -> float:
+    """`checkerboard_strength` of a ConvTranspose2d of this geometry whose weights are all equal
+    (no bias): the part of the pattern that comes from the geometry alone, i.e. from the uneven
+    number of taps per output phase. 0 when every kernel side (times its dilation spacing) splits
+    evenly over the stride, e.g. k4 s2; 0.436 for k3 s2. Computed exactly from the tap counts."""
+    k = _pair("kernel_size", kernel_size)
+    s = _stride_pair(stride)
+    p = _pair("padding", padding, minimum=0)
+    d = _pair("dilation", dilation)
+    rows, cols = (
+        torch.tensor(taps_per_phase_counts(*axis), dtype=torch.float64)
+        for axis in zip(k, s, p, d, strict=True)
+    )
+    return spread(torch.outer(rows, cols)[None])
+
+
+def random_weights_strength(stride: StrideLike) -> float:
+    """The `checkerboard_strength` a transposed convolution with stride s tends to at random
+    zero-mean initialisation, whatever its kernel size: sqrt(1 - 1/(s_h s_w)).
+
+    Each of the s_h s_w phases sums its own kernel taps, so its response to a constant is an
+    independent zero-mean draw: the expected variance across phases is (1 - 1/(s_h s_w)) times
+    the expected mean square (0.866 for s = 2, 0.943 for s = 3). Measured values scatter around
+    it (fewer channels, more scatter) and sit above it where the geometry adds its own pattern.
+    """
+    sh, sw = _stride_pair(stride)
+    return math.sqrt(1.0 - 1.0 / (sh * sw))
 
 
 # ------------------------------------------------------------------------------ spectra

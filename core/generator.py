@@ -17,6 +17,7 @@ the hosted-demo caps in `core.hosted`, re-exported here.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import math
 import numbers
@@ -41,6 +42,7 @@ from core.hosted import (  # the hosted-demo caps, re-exported
     MAX_STAGES,
     MAX_STEPS,
     BusyError,
+    TimeBudget,
     heavy_run_slot,
 )
 from core.layer import TransposedConv
@@ -80,6 +82,9 @@ __all__ = [
     "render_at_init",
     "resolve_precision",
     "sample_latents",
+    "spectrum_range",
+    "stage_periods",
+    "strength_reference",
     "synchronize",
     "to_uint8",
     "zoomed_crop",
@@ -466,10 +471,13 @@ def build_generator(
 
 
 def sample_latents(config: GeneratorConfig, n: int, seed: int = 0) -> torch.Tensor:
-    """n latent vectors ~ N(0, 1), drawn on the CPU from `seed` (the same on every device)."""
+    """n latent vectors ~ N(0, 1), drawn on the CPU from `seed` (the same on every device).
+
+    Always the first n of the same MAX_BATCH draws: latent i does not depend on n.
+    """
     n = _int_in("n_images", n, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH}")
     generator = torch.Generator().manual_seed(_check_seed(seed) + 7919)
-    return torch.randn(n, config.latent_dim, generator=generator)
+    return torch.randn(MAX_BATCH, config.latent_dim, generator=generator)[:n].clone()
 
 
 # ----------------------------------------------------------------------------- devices
@@ -683,7 +691,9 @@ def display_spectrum(output: torch.Tensor | np.ndarray) -> np.ndarray:
     `core.artifacts.power_spectrum` of the mean-removed images under a Hann window (the window
     stops the image borders, which the FFT wraps around, from painting a bright cross through
     the centre over the checkerboard peaks on the axes). Zero frequency at [H // 2, W // 2];
-    floored 12 decades below the peak.
+    that bin is NaN (masked): the mean is removed, so it holds only window leakage, and its
+    tiny value would stretch any colour scale. Other bins are floored 12 decades below the
+    peak (a display floor; `spectrum_range` picks the colour range from percentiles).
     """
     if isinstance(output, torch.Tensor):
         x = output.detach().double().cpu()
@@ -706,7 +716,41 @@ def display_spectrum(output: torch.Tensor | np.ndarray) -> np.ndarray:
     )
     power = artifacts.power_spectrum(x * window).numpy()
     floor = max(float(power.max(initial=0.0)) * 1e-12, 1e-30)
-    return np.log10(np.maximum(power, floor)).astype(np.float32)
+    log_power = np.log10(np.maximum(power, floor)).astype(np.float32)
+    log_power[h // 2, w // 2] = np.nan  # the DC bin: masked
+    return log_power
+
+
+SPECTRUM_LOW_PERCENTILE = 20.0  # the bottom of the shared colour scale, over all panels' bins
+
+
+def spectrum_range(
+    spectra: Sequence[np.ndarray], low_percentile: float = SPECTRUM_LOW_PERCENTILE
+) -> tuple[float, float]:
+    """One colour range (low, high) in log10 power for several `display_spectrum` panels, so
+    that they can be compared: high is the largest finite bin of any panel, low the
+    `low_percentile` percentile of all their finite bins pooled: a smooth variant (bilinear
+    resize-conv) has bins 10 decades down, and the exact zeros some upsamplers leave sit on the
+    display floor; letting those set the bottom would squeeze every other panel into a few
+    colours. NaN (the masked DC bin) is ignored. (0, 1) when there is nothing finite.
+    """
+    if isinstance(low_percentile, bool) or not isinstance(low_percentile, numbers.Real):
+        raise ConfigError(
+            "low_percentile", f"low_percentile must be a number, got {low_percentile!r}"
+        )
+    if not 0 <= low_percentile < 100:
+        raise ConfigError(
+            "low_percentile", f"low_percentile must be in [0, 100), got {low_percentile!r}"
+        )
+    values = [np.asarray(v, dtype=np.float64).ravel() for v in spectra]
+    pooled = np.concatenate(values) if values else np.empty(0)
+    pooled = pooled[np.isfinite(pooled)]
+    if pooled.size == 0:
+        return 0.0, 1.0
+    low, high = float(np.percentile(pooled, low_percentile)), float(pooled.max())
+    if high - low < 1e-6:  # flat spectra: give the scale some width
+        low, high = low - 0.5, high + 0.5
+    return low, high
 
 
 def checkerboard_marks(
@@ -717,8 +761,8 @@ def checkerboard_marks(
     Order 1 is the last stage (period `stride` pixels), order 2 the stage before (period
     stride**2), ...; each frequency is listed once, at the lowest order that makes it. Each mark:
     "fy", "fx" (cycles per pixel, -0.5..0.5), "row", "col" (the nearest bin of a centred
-    height x width spectrum such as `display_spectrum`'s), "period" (pixels). Periods longer
-    than the image are left out.
+    height x width spectrum such as `display_spectrum`'s), "period" (pixels), "order". Periods
+    longer than the image are left out.
     """
     height = _int_in("height", height, 1, MAX_RESOLUTION)
     width = _int_in("width", width, 1, MAX_RESOLUTION)
@@ -736,13 +780,55 @@ def checkerboard_marks(
             seen.add((fy, fx))
             row = (math.floor(fy * height + 0.5) + height // 2) % height
             col = (math.floor(fx * width + 0.5) + width // 2) % width
-            marks.append({"fy": fy, "fx": fx, "row": row, "col": col, "period": period})
+            marks.append(
+                {"fy": fy, "fx": fx, "row": row, "col": col, "period": period, "order": order}
+            )
     return marks
+
+
+# Longest period whose checkerboard frequencies are marked beyond the last stage's: marks
+# 1/period cycles/px apart; a finer grid of marks would cover a spectrum panel of any size.
+MAX_MARKED_PERIOD = 4
+
+
+def stage_periods(config: GeneratorConfig) -> list[dict[str, int | bool]]:
+    """Where each upsampling stage's period-stride pattern lands in the final image.
+
+    Stage j (1-based) of n prints its pattern at its own output resolution; the n - j stages
+    after it upsample by the stride each, so in the image its period is stride**(n - j + 1)
+    pixels (the last stage: the stride itself). One entry per stage, last stage first: "stage",
+    "period", "order" (n - j + 1) and "marked": True when `_frame_info` circles its
+    frequencies: the last stage's (period = stride) always, earlier stages' while their period
+    is at most MAX_MARKED_PERIOD (finer grids of marks would cover the whole panel); never a
+    period longer than the image.
+    """
+    side = min(config.image_size)
+    entries = []
+    for order in range(1, config.stages + 1):
+        period = config.stride**order
+        entries.append(
+            {
+                "stage": config.stages - order + 1,
+                "period": period,
+                "order": order,
+                "marked": config.stride > 1
+                and period <= side
+                and (order == 1 or period <= MAX_MARKED_PERIOD),
+            }
+        )
+    return entries
 
 
 def frequency_axes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Frequencies (cycles per pixel) of the rows and of the columns of a centred spectrum."""
     return np.fft.fftshift(np.fft.fftfreq(height)), np.fft.fftshift(np.fft.fftfreq(width))
+
+
+def _energy_baseline(config: GeneratorConfig) -> float:
+    """`checkerboard_energy` of white noise at the image size and stride (0 for stride 1)."""
+    if config.stride == 1:
+        return 0.0
+    return artifacts.checkerboard_energy_baseline(config.image_size, config.stride)
 
 
 def _analyse(output: torch.Tensor, model: Generator) -> dict[str, Any]:
@@ -751,9 +837,12 @@ def _analyse(output: torch.Tensor, model: Generator) -> dict[str, Any]:
     output = output.detach().float()
     stages = tuple(_layer_strength(up, stride) for up in model.upsampling)
     known = [v for v in stages if v is not None]
+    energy = artifacts.checkerboard_energy(output, stride) if stride > 1 else 0.0
+    baseline = _energy_baseline(model.config)
     return {
         "spectrum": display_spectrum(output),
-        "checkerboard_energy": artifacts.checkerboard_energy(output, stride) if stride > 1 else 0.0,
+        "checkerboard_energy": energy,
+        "checkerboard_energy_vs_noise": energy / baseline if baseline > 0 else None,
         "checkerboard_strength": max(known) if known else None,
         "stage_checkerboard_strength": stages,
     }
@@ -770,16 +859,62 @@ def _layer_strength(module: nn.Module, stride: int) -> float | None:
         return None
 
 
+def strength_reference(config: GeneratorConfig) -> dict[str, float]:
+    """What the ConvTranspose2d stages' checkerboard strength is made of, for the page:
+    "equal_weights" (`core.artifacts.equal_weights_strength`: the geometry alone, uneven tap
+    counts per phase) and "random_weights" (`core.artifacts.random_weights_strength`: what
+    random zero-mean weights give at initialisation for any kernel size); both 0 for stride 1."""
+    if config.stride == 1:
+        return {"equal_weights": 0.0, "random_weights": 0.0}
+    return {
+        "equal_weights": artifacts.equal_weights_strength(
+            config.kernel_size, config.stride, config.padding
+        ),
+        "random_weights": artifacts.random_weights_strength(config.stride),
+    }
+
+
 def _frame_info(config: GeneratorConfig) -> dict[str, Any]:
     h, w = config.image_size
     fy, fx = frequency_axes(h, w)
+    periods = stage_periods(config)
+    marked = [e["order"] for e in periods if e["marked"]]
     return {
         "image_size": (h, w),
         "frequency_y": fy,
         "frequency_x": fx,
-        "marks": checkerboard_marks(h, w, config.stride, orders=min(2, config.stages)),
+        "marks": checkerboard_marks(h, w, config.stride, orders=max(marked)) if marked else [],
+        "stage_periods": periods,
+        "checkerboard_energy_baseline": _energy_baseline(config),
+        "strength_reference": strength_reference(config),
         "config": config.to_dict(),
     }
+
+
+def _device_of(model: nn.Module) -> torch.device | None:
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return None
+
+
+def _on_device(model: Generator, device: torch.device) -> Generator:
+    """`model` itself when it already lives on `device`, else a copy moved there: a shared
+    (cached) model is never moved under another session's feet."""
+    current = _device_of(model)
+    if current is None or _same_device(current, device):
+        return model
+    return copy.deepcopy(model).to(device)
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type == "cuda":
+        index = torch.cuda.current_device() if torch.cuda.is_available() else 0
+        return (a.index if a.index is not None else index) == (
+            b.index if b.index is not None else index
+        )
+    return True
 
 
 def _prepare(config, variants, seed, device, precision):
@@ -812,17 +947,27 @@ def render_at_init(
 
     Returns a dict: "variants" -> {name: {"label", "images" uint8 (N,H,W,3) contrast-
     normalised, "grid" uint8, "crop" uint8 zoomed, "crop_box" (top, left, h, w) in image 0,
-    "spectrum" float32 (H,W) log10 mean power with zero frequency centred (`display_spectrum`),
-    "checkerboard_energy" float (share of the outputs' power at the stride's checkerboard
-    frequencies, `core.artifacts.checkerboard_energy`), "checkerboard_strength" float | None
-    (largest per-stage layer strength, `core.artifacts.checkerboard_strength`),
-    "stage_checkerboard_strength" tuple, "parameters" int, "upsampling" str (last stage's
-    module), "replacement_error" float | None, "seconds" float}}, plus "device",
-    "device_label", "precision", "image_size", "n_images", "seed", "frequency_y",
-    "frequency_x" (spectrum axes, cycles/pixel), "marks" (`checkerboard_marks`), "config",
-    "seconds". `models` may supply prebuilt generators (e.g. from a cache) for some variants.
-    `cpu_threads`: torch CPU threads during the run on the CPU (restored after; default 1, the
-    fastest for these small models on a shared CPU, see bench/); None keeps torch's setting.
+    "spectrum" float32 (H,W) log10 mean power with zero frequency centred and masked (NaN;
+    `display_spectrum`), "checkerboard_energy" float (share of the outputs' mean-removed power
+    at the stride's checkerboard frequencies, `core.artifacts.checkerboard_energy`),
+    "checkerboard_energy_vs_noise" float | None (that share over white noise's),
+    "checkerboard_strength" float | None (largest per-stage layer strength,
+    `core.artifacts.checkerboard_strength`), "stage_checkerboard_strength" tuple, "parameters"
+    int, "upsampling" str (last stage's module), "replacement_error" float | None, "seconds"
+    float}}, plus "device", "device_label", "precision", "image_size", "n_images", "seed",
+    "frequency_y", "frequency_x" (spectrum axes, cycles/pixel), "spectrum_range" (one colour
+    range for all the variants' spectra, `spectrum_range`), "marks" (`checkerboard_marks`, the
+    stages that `stage_periods` marks), "stage_periods", "checkerboard_energy_baseline" (white
+    noise's energy), "strength_reference" (`strength_reference`), "batch_statistics" (the
+    number of images batch norm takes its statistics from), "config", "seconds".
+
+    Image i does not depend on `n_images`: the latents are the first n of a fixed draw, and with
+    norm="batch" every image is generated in one fixed batch of MAX_BATCH latents (batch norm's
+    statistics come from that batch) of which the first n are shown and measured.
+    `models` may supply prebuilt generators (e.g. from a cache) for some variants; one on
+    another device is copied, never moved. `cpu_threads`: torch CPU threads during the run on
+    the CPU (restored after; default 1, the fastest for these small models on a shared CPU, see
+    bench/); None keeps torch's setting.
     """
     variants, seed, device, precision = _prepare(config, variants, seed, device, precision)
     n_images = _int_in(
@@ -841,13 +986,15 @@ def render_at_init(
         )
     with _cpu_threads(device, cpu_threads):
         start = time.perf_counter()
-        z = sample_latents(config, n_images, seed).to(device)
+        batch = MAX_BATCH if config.norm == "batch" else n_images
+        z = sample_latents(config, batch, seed).to(device)
         result: dict[str, Any] = {
             "variants": {},
             "device": str(device),
             "device_label": device_label(device, precision),
             "precision": precision,
             "n_images": n_images,
+            "batch_statistics": batch if config.norm == "batch" else None,
             "seed": seed,
             **_frame_info(config),
         }
@@ -861,10 +1008,10 @@ def render_at_init(
                     f"the cached model for {name!r} was built for another configuration, "
                     "variant or seed; rebuild it with build_generator(config, variant, seed)",
                 )
-            model = model.to(device).eval()
+            model = _on_device(model, device).eval()
             t0 = time.perf_counter()
             with torch.no_grad(), _deterministic(device), autocast_context(device, precision):
-                output = model(z)
+                output = model(z)[:n_images]
             synchronize(device)
             seconds = time.perf_counter() - t0
             raw = output.detach().float().cpu().numpy()
@@ -882,6 +1029,9 @@ def render_at_init(
                 "replacement_error": max(model.replacement_errors, default=None),
                 "seconds": seconds,
             }
+        result["spectrum_range"] = spectrum_range(
+            [v["spectrum"] for v in result["variants"].values()]
+        )
         result["seconds"] = time.perf_counter() - start
         return result
 
@@ -902,6 +1052,7 @@ def fit(
     callback_every: int | None = None,
     precision: str = "auto",
     cpu_threads: int | None = 1,
+    time_budget: float | None = None,
 ) -> dict[str, Any]:
     """Train each variant (Adam, MSE) to reproduce `target_image` from one fixed latent.
 
@@ -912,13 +1063,21 @@ def fit(
     losses so far, per variant; returning False stops early. `precision`, `cpu_threads`: as in
     `render_at_init`.
 
+    `time_budget`: wall-clock seconds for the whole fit (`core.hosted.TimeBudget`; the hosted
+    page passes `core.hosted.FIT_TIME_BUDGET_S`), or None for no limit. With a budget, the first
+    block is a single step (to measure the speed), later blocks are at most about a tenth of the
+    budget long, and the fit stops before a block that would end past the budget: every variant
+    always trains the same number of steps, and "stopped_for_time" says it was cut short.
+
     Returns a dict: "variants" -> {name: {"label", "losses" list[float] (one per step),
     "final_image" uint8 (H,W,3), "spectrum", "checkerboard_energy", "checkerboard_strength",
     "stage_checkerboard_strength" (as in `render_at_init`, after training), "psnr" dB against
     the target, "seconds"}}, plus "target" uint8 (H,W,3), "target_spectrum",
-    "target_checkerboard_energy", "steps_done", "stopped_early", "device", "device_label",
-    "precision", "steps", "lr", "seed", "image_size", "frequency_y", "frequency_x", "marks",
-    "config", "seconds".
+    "target_checkerboard_energy", "steps_done", "stopped_early" (by the callback or the
+    budget), "stopped_for_time", "time_budget", "device", "device_label", "precision", "steps",
+    "lr", "seed", "image_size", "frequency_y", "frequency_x", "spectrum_range" (shared by the
+    target's and the variants' spectra), "marks", "stage_periods",
+    "checkerboard_energy_baseline", "strength_reference", "config", "seconds".
     """
     from core.images import default_target, prepare_target
 
@@ -930,6 +1089,7 @@ def fit(
     every = _int_in("callback_every", every, 1, steps)
     if callback is not None and not callable(callback):
         raise ConfigError("callback", f"callback must be callable, got {type(callback).__name__}")
+    budget = TimeBudget(time_budget)  # the clock starts now: building the models counts too
     h, w = config.image_size
     target = (
         default_target((h, w)) if target_image is None else prepare_target(target_image, (h, w))
@@ -957,10 +1117,21 @@ def fit(
         losses: dict[str, list[float]] = {name: [] for name in variants}
         seconds = dict.fromkeys(variants, 0.0)
         frames: dict[str, np.ndarray] = {}
-        done, stopped = 0, False
+        done, stopped, out_of_time = 0, False, False
+        training = 0.0  # seconds spent in the training blocks so far
         with _deterministic(device):
             while done < steps and not stopped:
                 block = min(every, steps - done)
+                if budget.seconds is not None:
+                    if done == 0:
+                        block = 1  # measure the speed first
+                    else:
+                        per_step = training / done  # all variants, one step each
+                        block = max(1, min(block, int(budget.seconds / 10 / per_step)))
+                        if not budget.allows(block * per_step):
+                            stopped = out_of_time = True
+                            break
+                round_start = time.perf_counter()
                 for name, model in models.items():
                     t0 = time.perf_counter()
                     block_losses = []
@@ -977,6 +1148,7 @@ def fit(
                     frames[name] = to_uint8(output.detach().float().cpu().numpy())[0]
                     seconds[name] += time.perf_counter() - t0
                 done += block
+                training += time.perf_counter() - round_start
                 if callback is not None and callback(done / steps, dict(frames), losses) is False:
                     stopped = done < steps
 
@@ -992,6 +1164,8 @@ def fit(
             "steps": steps,
             "steps_done": done,
             "stopped_early": stopped,
+            "stopped_for_time": out_of_time,
+            "time_budget": budget.seconds,
             "lr": float(lr),
             "seed": seed,
             "device": str(device),
@@ -1012,5 +1186,8 @@ def fit(
                 "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
                 "seconds": seconds[name],
             }
+        result["spectrum_range"] = spectrum_range(
+            [result["target_spectrum"], *(v["spectrum"] for v in result["variants"].values())]
+        )
         result["seconds"] = time.perf_counter() - start
         return result

@@ -10,6 +10,7 @@ import streamlit as st
 from core import generator as gen
 from core.errors import ConfigError
 from core.hosted import (
+    FIT_TIME_BUDGET_S,
     MAX_BATCH,
     MAX_CHANNELS,
     MAX_RESOLUTION,
@@ -31,9 +32,12 @@ PLOTLY_CONFIG = {"displaylogo": False}
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
-def cached_model(config_items: tuple[tuple[str, Any], ...], variant: str, seed: int):
-    """One generator variant, built once per configuration and shared by all sessions."""
-    return gen.build_generator(gen.GeneratorConfig(**dict(config_items)), variant, seed)
+def cached_model(config_items: tuple[tuple[str, Any], ...], variant: str, seed: int, device: str):
+    """One generator variant on one device (e.g. "cpu", "cuda:0"), built once per configuration
+    and device and shared by all sessions: the device is in the key, so no session moves a
+    model another one is using."""
+    model = gen.build_generator(gen.GeneratorConfig(**dict(config_items)), variant, seed)
+    return model.to(device)
 
 
 @st.cache_resource(show_spinner=False)
@@ -185,10 +189,47 @@ def device_row() -> tuple[str, str, str | None]:
     return device, precision, label
 
 
+STRENGTH_HELP = (
+    "Largest over the upsampling stages of this number for the stage's layer: feed it a "
+    "constant (all-ones) input, average each output channel's interior response over each of "
+    "the stride × stride output phases (the pixels sharing row mod stride and column mod "
+    "stride), then take sqrt(mean over channels of the variance across phases ÷ mean square of "
+    "the phase averages). 0: the layer answers a constant with a constant; about "
+    "sqrt(1 − 1/stride²) (0.866 for stride 2): the phase averages scatter around zero, as with "
+    "random weights. It measures the layer, not the images."
+)
+
+
+def energy_help(result: dict[str, Any]) -> str:
+    baseline = result["checkerboard_energy_baseline"]
+    stride = result["config"]["stride"]
+    if stride == 1:
+        return "n/a: with stride 1 nothing is upsampled and there is no checkerboard frequency."
+    return (
+        "Share of the images' power spectrum (each image's mean removed and cropped to whole "
+        "periods, power averaged over the images and channels) that lies on the "
+        f"{stride} × {stride} checkerboard "
+        f"frequencies of the last stage, (a/{stride}, b/{stride}) cycles per pixel without the "
+        f"zero frequency: where a period-{stride} pattern puts all its power. 100 % would be a "
+        f"pure period-{stride} pattern; white noise of this size gives {baseline:.2%}, the "
+        "reference for the “× white noise” figure. It measures the pictures, not the layer."
+    )
+
+
+def times(ratio: float) -> str:
+    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
+
+
+def energy_text(energy: float) -> str:
+    return f"{energy:.2%}" if energy >= 0.001 else f"{energy:.3%}"
+
+
 def variant_columns(result: dict[str, Any], key: str) -> None:
-    """Images, zoomed crop, spectrum and checkerboard strength per variant, side by side."""
+    """Checkerboard numbers, images, zoomed crop and spectrum per variant, side by side."""
     names = list(result["variants"])
     columns = st.columns(len(names))
+    zrange = result["spectrum_range"]
+    stages, stride = result["config"]["stages"], result["config"]["stride"]
     for col, name in zip(columns, names, strict=True):
         v = result["variants"][name]
         with col:
@@ -196,9 +237,18 @@ def variant_columns(result: dict[str, Any], key: str) -> None:
             strength = v["checkerboard_strength"]
             st.metric(
                 "Checkerboard strength",
-                f"{strength:.3f}",
-                help="Share of the output's variance in the period-stride pattern: "
-                "0 none, 1 all of it.",
+                "n/a" if strength is None else f"{strength:.3f}",
+                help=STRENGTH_HELP
+                + ("" if strength is not None else " n/a: this layer could not be probed."),
+            )
+            ratio = v.get("checkerboard_energy_vs_noise")
+            st.metric(
+                "Checkerboard energy",
+                energy_text(v["checkerboard_energy"]) if stride > 1 else "n/a",
+                delta=None if ratio is None else f"{times(ratio)} × white noise",
+                delta_color="off",
+                delta_arrow="off",
+                help=energy_help(result),
             )
             image = v.get("grid", v.get("final_image"))
             st.image(
@@ -216,12 +266,64 @@ def variant_columns(result: dict[str, Any], key: str) -> None:
                     result["frequency_x"],
                     result["marks"],
                     title="power spectrum",
-                    height=230,
+                    height=220,
+                    zrange=zrange,
+                    stages=stages,
+                    axis_titles=False,
                 ),
                 width="stretch",
                 key=f"{key}_spectrum_{name}",
                 config=PLOTLY_CONFIG,
             )
+    st.plotly_chart(
+        charts.colour_scale_figure(zrange),
+        width="stretch",
+        key=f"{key}_spectrum_scale",
+        config={**PLOTLY_CONFIG, "displayModeBar": False},
+    )
+    st.caption(spectrum_caption(result))
+
+
+def spectrum_caption(result: dict[str, Any]) -> str:
+    """What the spectra show and which stages' checkerboard frequencies are marked."""
+    low, high = result["spectrum_range"]
+    n = result.get("n_images", 1)
+    over = f"mean power over the {n} images" if n > 1 else "power of the image"
+    shapes = ("circles", "diamonds", "small squares")
+    marked = [e for e in result["stage_periods"] if e["marked"]]
+    unmarked = [e for e in result["stage_periods"] if not e["marked"]]
+    if result["config"]["stride"] == 1:
+        marks = "Stride 1: there are no checkerboard frequencies to mark."
+    else:
+        parts = [
+            f"{shapes[min(e['order'], 3) - 1]} stage {e['stage']} (period {e['period']} px)"
+            for e in marked
+        ]
+        marks = (
+            "Red marks: the checkerboard frequencies (multiples of 1/period cycles per pixel) "
+            "where each stage's period-stride pattern lands in the image: " + "; ".join(parts) + "."
+        )
+        if unmarked:
+            side = min(result["image_size"])
+            marks += (
+                " Not marked: stage"
+                + ("s " if len(unmarked) > 1 else " ")
+                + ", ".join(f"{e['stage']} (period {e['period']} px)" for e in unmarked)
+                + (
+                    ": marks that close together would cover the panel; in a ConvTranspose2d "
+                    "spectrum these show as a finer grid of bright dots."
+                    if any(e["period"] <= side for e in unmarked)
+                    else ": the period is longer than the image."
+                )
+            )
+    return (
+        f"Spectra: log10 of the {over} (mean removed, Hann window) against the "
+        "horizontal and vertical frequency, −½ to ½ cycles per pixel, zero frequency in the "
+        "centre and left blank. One colour scale for every panel, from "
+        f"{low:.1f} (dark) to {high:.1f} (bright), so equal colours mean equal power; the "
+        f"weakest {gen.SPECTRUM_LOW_PERCENTILE:g} % of all panels' bins are drawn dark too. "
+        f"{marks}"
+    )
 
 
 def run_key(*parts: Any) -> str:
@@ -232,16 +334,36 @@ def run_key(*parts: Any) -> str:
 def init_section(
     config: gen.GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
 ) -> None:
-    st.caption(
-        "Random weights, no training: the ConvTranspose2d variant already prints a grid "
-        "pattern where kernel_size is not divisible by stride, and its spectrum has energy at "
-        "the circled checkerboard frequencies (Odena et al. 2016). Resize-convolutions and "
-        "sub-pixel convolution with ICNR initialisation (Aitken et al. 2017) start clean."
-    )
+    reference = gen.strength_reference(config)
+    k, s = config.kernel_size, config.stride
+    if s == 1:
+        why = "With stride 1 there is no upsampling and no checkerboard to see."
+    else:
+        uneven = (
+            f"kernel_size {k} splits unevenly over stride {s}, so the phases also get different "
+            f"numbers of taps: that alone prints a pattern even with equal weights (strength "
+            f"{reference['equal_weights']:.3f})"
+            if reference["equal_weights"] > 0
+            else f"kernel_size {k} splits evenly over stride {s} (equal weights would give "
+            "strength 0): the pattern here comes from the random weights alone"
+        )
+        why = (
+            "Random weights, no training. Any ConvTranspose2d with stride > 1 prints a "
+            f"period-{s} grid at initialisation: each of the {s} × {s} output phases (pixels "
+            f"sharing row and column mod {s}) sums its own kernel taps, so random weights give "
+            "every phase a different response whatever the kernel size (strength about "
+            f"{reference['random_weights']:.3f} = sqrt(1 − 1/{s}²) for zero-mean random "
+            f"weights). Here {uneven}. Its spectrum has power at the marked checkerboard "
+            "frequencies (Odena et al. 2016). Resize-convolutions and sub-pixel convolution "
+            "with ICNR initialisation (Aitken et al. 2017) start clean: every phase sees the "
+            "same taps."
+        )
+    st.caption(why)
     key = run_key(config, chosen, device, precision)
     if st.session_state.get("gen_init_key") != key:
+        on = str(gen.pick_device(device))
         models = {
-            v: cached_model(tuple(config.to_dict().items()), v, chosen["seed"])
+            v: cached_model(tuple(config.to_dict().items()), v, chosen["seed"], on)
             for v in chosen["variants"]
         }
         try:
@@ -261,12 +383,18 @@ def init_section(
         st.session_state["gen_init_result"] = result
         st.session_state["gen_init_key"] = key
     result = st.session_state["gen_init_result"]
+    batch = result.get("batch_statistics")
     st.caption(
         f"{result['n_images']} images per variant, {text.size(result['image_size'])} px, "
         f"seed {result['seed']}, on {result['device_label']} in "
-        f"{result['seconds']:.2f} s. Spectra: mean log10 power over the images, zero "
-        "frequency in the centre, brighter is stronger; red circles mark the "
-        "checkerboard frequencies of the stride."
+        f"{result['seconds']:.2f} s."
+        + (
+            f" Batch norm takes its statistics from a fixed batch of {batch} latents, of "
+            f"which the first {result['n_images']} are shown and measured: an image does not "
+            "change when you change how many are shown."
+            if batch
+            else ""
+        )
     )
     variant_columns(result, "init")
 
@@ -277,7 +405,9 @@ def fit_section(
     st.caption(
         "Deep-image-prior style: each variant is trained (Adam, MSE) to reproduce the target "
         "from one fixed latent. Watch the ConvTranspose2d variant fight its own grid while the "
-        "resize-convolutions converge to smooth images."
+        "resize-convolutions converge to smooth images. On this hosted demo a fit stops after "
+        f"{FIT_TIME_BUDGET_S:g} s (every variant then has the same number of steps done), and "
+        "one fit runs at a time on the server."
     )
     state.page_param(
         "gen_steps", min(gen.DEFAULT_FIT_STEPS, MAX_STEPS), state.bounded_int(1, MAX_STEPS)
@@ -323,7 +453,10 @@ def fit_section(
         curve = st.empty()
 
         def on_block(fraction: float, images: dict, losses: dict) -> None:
-            progress.progress(fraction, text=f"Training… {fraction:.0%}")
+            done = len(next(iter(losses.values()), []))
+            progress.progress(
+                fraction, text=f"Training… step {done} of {int(steps)} ({fraction:.0%})"
+            )
             for slot, (name, image) in zip(slots, images.items(), strict=False):
                 slot.image(image, caption=labels[name])
             curve.plotly_chart(
@@ -342,13 +475,16 @@ def fit_section(
                     device,
                     on_block,
                     precision=precision,
+                    time_budget=FIT_TIME_BUDGET_S,
                 )
         except ConfigError as err:
             progress.empty()
             state.show_error(err)
             return
         progress.progress(
-            1.0, text=f"Done in {result['seconds']:.1f} s on {result['device_label']}."
+            result["steps_done"] / result["steps"],
+            text=f"Done in {result['seconds']:.1f} s on {result['device_label']}: "
+            f"{result['steps_done']} of {result['steps']} steps.",
         )
         for slot in slots:
             slot.empty()
@@ -362,6 +498,13 @@ def fit_section(
             + (" (settings changed since the last fit)." if result is not None else ".")
         )
         return
+    if result["stopped_for_time"]:
+        st.warning(
+            f"Stopped at the hosted demo's time budget of {result['time_budget']:g} s: "
+            f"{result['steps_done']} of {result['steps']} steps done for every variant. For a "
+            "full run use fewer steps, stages or channels (or run the app locally).",
+            icon=":material/timer:",
+        )
     left, right = st.columns([1, 3])
     with left:
         st.image(result["target"], caption="target")
@@ -373,6 +516,8 @@ def fit_section(
                 result["marks"],
                 title="target spectrum (log)",
                 height=260,
+                zrange=result["spectrum_range"],
+                stages=result["config"]["stages"],
             ),
             width="stretch",
             key="fit_target_spectrum",
@@ -387,8 +532,9 @@ def fit_section(
             config=PLOTLY_CONFIG,
         )
     st.caption(
-        f"{result['steps_done']} steps, lr {result['lr']:g}, seed {result['seed']}, on "
-        f"{result['device_label']} in {result['seconds']:.1f} s."
+        f"{result['steps_done']} of {result['steps']} steps, lr {result['lr']:g}, seed "
+        f"{result['seed']}, on {result['device_label']} in {result['seconds']:.1f} s. Target "
+        f"checkerboard energy {energy_text(result['target_checkerboard_energy'])}."
     )
     variant_columns(result, "fit")
 
@@ -408,7 +554,11 @@ def generator_body(cfg: state.LayerConfig) -> None:
         if config is None or label is None:
             return
         if slot_busy():
-            st.caption("Another run is in progress on this server; yours starts when it ends.")
+            st.caption(
+                "Another generator run is in progress on this server. A render waits up to "
+                f"{WAIT_FOR_SLOT_S:g} s for it; **Fit** is refused while it runs (a fit ends "
+                f"within about {FIT_TIME_BUDGET_S:g} s): press it again then."
+            )
         if mode == "fit":
             fit_section(config, chosen, device, precision)
         else:

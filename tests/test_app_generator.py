@@ -6,10 +6,12 @@ import io
 import threading
 
 import numpy as np
-from app_support import assert_clean, errors, open_page, titles
+import pytest
+from app_support import assert_clean, errors, open_page, plotly_figures, titles
 from PIL import Image
 
 from core import generator as gen
+from core import hosted
 from core.hosted import heavy_run_slot
 
 # A small, fast generator (2 stages, 8 channels, 2 images) for a 2-core CI machine.
@@ -36,6 +38,14 @@ def strengths(at) -> list[str]:
     return [m.value for m in at.metric if m.label == "Checkerboard strength"]
 
 
+def metrics(at, label: str) -> list:
+    return [m for m in at.metric if m.label == label]
+
+
+def captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
 def test_render_at_init_shows_cores_numbers_for_every_variant():
     at = open_page("generator", SMALL)
     assert_clean(at)
@@ -53,6 +63,55 @@ def test_render_at_init_shows_cores_numbers_for_every_variant():
     # The checkerboard shows: the ConvTranspose2d variant's strength tops the resize-convs'.
     values = {n: v["checkerboard_strength"] for n, v in expected["variants"].items()}
     assert values["convtranspose"] > max(values["resize-nearest"], values["resize-bilinear"])
+
+
+def test_both_checkerboard_numbers_are_shown_and_explained():
+    at = open_page("generator", SMALL)
+    assert_clean(at)
+    expected = gen.render_at_init(small_config(at), gen.VARIANTS, 2, 0, "cpu")
+    energy = metrics(at, "Checkerboard energy")
+    assert len(energy) == len(gen.VARIANTS)
+    for metric, v in zip(energy, expected["variants"].values(), strict=True):
+        share = v["checkerboard_energy"]
+        assert metric.value == (f"{share:.2%}" if share >= 0.001 else f"{share:.3%}")
+        assert metric.proto.delta.endswith("× white noise")
+        assert "white noise of this size gives" in metric.proto.help
+    # The help says what is computed, not "share of the output's variance".
+    help_text = metrics(at, "Checkerboard strength")[0].proto.help
+    assert "constant (all-ones) input" in help_text and "variance across phases" in help_text
+    assert "Share of the output's variance" not in help_text
+    # The caption gives both causes, with core's numbers for this geometry (k3 s2 by default).
+    text = captions(at)
+    reference = expected["strength_reference"]
+    assert "whatever the kernel size" in text
+    assert f"{reference['random_weights']:.3f}" in text
+    assert f"{reference['equal_weights']:.3f}" in text and "equal weights" in text
+    assert "where kernel_size is not divisible by stride" not in text
+    # Which stages' checkerboard frequencies are marked is said, and the scale is shared.
+    low, high = expected["spectrum_range"]
+    assert f"from {low:.1f} (dark) to {high:.1f} (bright)" in text
+    assert "circles stage 2 (period 2 px)" in text and "diamonds stage 1 (period 4 px)" in text
+    figures = plotly_figures(at)
+    spectra = [f for f in figures if f["data"][0].get("type") == "heatmap"]
+    assert len(spectra) == len(gen.VARIANTS) + 1  # one per variant + the shared colour bar
+    for figure in spectra:
+        assert figure["data"][0]["zmin"] == pytest.approx(low)
+        assert figure["data"][0]["zmax"] == pytest.approx(high)
+
+
+def test_an_unmeasurable_strength_shows_as_n_a(monkeypatch):
+    monkeypatch.setattr(gen, "_layer_strength", lambda module, stride: None)
+    at = open_page("generator", {**SMALL, "gen_variants": "convtranspose"})
+    assert_clean(at)
+    assert strengths(at) == ["n/a"]
+
+
+def test_an_even_kernel_is_not_blamed_on_the_kernel_size():
+    at = open_page("generator", {**SMALL, "k": "4", "p": "1", "op": "0"})
+    assert_clean(at)
+    text = captions(at)
+    assert "kernel_size 4 splits evenly over stride 2" in text
+    assert "from the random weights alone" in text
 
 
 def test_changing_settings_rerenders_and_updates_the_url():
@@ -94,6 +153,46 @@ def test_fit_mode_trains_and_reports():
     ]
     progress = at.get("progress")
     assert progress and progress[-1].value == 100
+    assert not at.warning  # finished within the time budget
+
+
+def test_fit_stops_at_the_time_budget_and_says_so(monkeypatch):
+    monkeypatch.setattr(hosted, "FIT_TIME_BUDGET_S", 0.001)
+    at = open_page(
+        "generator",
+        {**SMALL, "gen_mode": "fit", "gen_steps": "200", "gen_variants": "convtranspose"},
+    )
+    at.button(key="gen_fit").click().run()
+    assert_clean(at)
+    assert not errors(at)
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1
+    assert "time budget of 0.001 s" in warnings[0] and "1 of 200 steps done" in warnings[0]
+    assert "1 of 200 steps" in captions(at)
+
+
+def test_busy_server_text_matches_what_fit_does():
+    """While another session holds the heavy-run slot, the page says Fit is refused (it is: a fit
+    does not wait), not that it will start by itself."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other_session() -> None:
+        with heavy_run_slot():
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=other_session)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        at = open_page("generator", {**SMALL, "gen_mode": "fit"})
+    finally:
+        release.set()
+        thread.join()
+    assert_clean(at)
+    text = captions(at)
+    assert "**Fit** is refused while it runs" in text
+    assert "starts when it ends" not in text
 
 
 def test_one_heavy_run_at_a_time():

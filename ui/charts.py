@@ -31,6 +31,27 @@ def _layout(fig: go.Figure, title: str, height: int, **extra: Any) -> go.Figure:
     return fig
 
 
+# How each mark order is drawn: the last stage's frequencies largest, earlier stages' smaller.
+_MARK_STYLES = (
+    {"symbol": "circle-open", "size": 10, "line": {"width": 2}},
+    {"symbol": "diamond-open", "size": 7, "line": {"width": 1.5}},
+    {"symbol": "square-open", "size": 4, "line": {"width": 1}},
+)
+
+
+def _colorbar(horizontal: bool) -> dict[str, Any]:
+    if horizontal:
+        return {
+            "title": {"text": "log10 power", "side": "top"},
+            "orientation": "h",
+            "thickness": 10,
+            "len": 1.0,
+            "y": 0.5,
+            "yanchor": "middle",
+        }
+    return {"title": {"text": "log10 power", "side": "right"}, "thickness": 10}
+
+
 def spectrum_figure(
     log_power: np.ndarray,
     frequency_y: Sequence[float],
@@ -39,8 +60,23 @@ def spectrum_figure(
     title: str = "Mean power spectrum",
     height: int = 300,
     show_scale: bool = False,
+    zrange: Sequence[float] | None = None,
+    stages: int | None = None,
+    axis_titles: bool = True,
 ) -> go.Figure:
-    """Heatmap of a centred log10 power spectrum, checkerboard frequencies circled."""
+    """Heatmap of a centred log10 power spectrum, checkerboard frequencies marked.
+
+    `zrange`: (low, high) of the colour scale, e.g. `core.generator.spectrum_range` shared by
+    several panels so that equal colours mean equal power (values outside are clipped); None
+    lets plotly use this panel's own range. NaN bins (the masked zero frequency) are left blank.
+    Marks of order 1 (the last stage) are circles, order 2 diamonds, order 3 and up small
+    squares; `stages` (the generator's stage count) names the stage of each in the hover text.
+    `axis_titles=False` leaves out the axis titles and most margins, for narrow columns (say in
+    a caption that both axes are in cycles per pixel).
+    """
+    heat: dict[str, Any] = {}
+    if zrange is not None:
+        heat = {"zmin": float(zrange[0]), "zmax": float(zrange[1]), "zauto": False}
     fig = go.Figure(
         go.Heatmap(
             z=np.asarray(log_power),
@@ -48,49 +84,73 @@ def spectrum_figure(
             y=np.asarray(frequency_y),
             colorscale=COLORSCALE,
             showscale=show_scale,
-            colorbar={"title": {"text": "log10 power", "side": "right"}, "thickness": 10},
+            colorbar=_colorbar(False),
+            hoverongaps=False,
             hovertemplate="fx %{x:.3f}, fy %{y:.3f} cycles/px<br>log10 power %{z:.2f}"
             "<extra></extra>",
+            **heat,
         )
     )
-    if marks:
+    for order in sorted({int(m.get("order", 1)) for m in marks}):
+        group = [m for m in marks if int(m.get("order", 1)) == order]
+        style = _MARK_STYLES[min(order, len(_MARK_STYLES)) - 1]
+        stage = f"stage {stages - order + 1}, " if stages else ""
         fig.add_trace(
             go.Scatter(
-                x=[m["fx"] for m in marks],
-                y=[m["fy"] for m in marks],
+                x=[m["fx"] for m in group],
+                y=[m["fy"] for m in group],
                 mode="markers",
-                marker={
-                    "symbol": "circle-open",
-                    "size": 7,
-                    "color": HIGHLIGHT,
-                    "line": {"width": 1.5},
-                },
-                text=[f"period {m['period']} px" for m in marks],
+                marker={**style, "color": HIGHLIGHT},
+                text=[f"{stage}period {m['period']} px" for m in group],
                 hovertemplate="checkerboard frequency<br>fx %{x:.3f}, fy %{y:.3f} cycles/px"
                 "<br>%{text}<extra></extra>",
-                name="checkerboard frequencies",
+                name=f"{stage}period {group[0]['period']} px",
                 showlegend=False,
             )
         )
-    _layout(fig, title, height, margin={"l": 45, "r": 5, "t": 30, "b": 40})
-    ticks = {"tickvals": [-0.5, 0, 0.5], "ticktext": ["-½", "0", "½"]}
+    margin = (
+        {"l": 45, "r": 5, "t": 30, "b": 40} if axis_titles else {"l": 24, "r": 4, "t": 24, "b": 20}
+    )
+    _layout(fig, title, height, margin=margin)
+    ticks = {"tickvals": [-0.5, 0, 0.5], "ticktext": ["-½", "0", "½"], "tickfont": {"size": 10}}
     fig.update_xaxes(
-        title_text="fx (cycles/px)",
+        title_text="fx (cycles/px)" if axis_titles else None,
         zeroline=False,
         showgrid=False,
-        range=[-0.52, 0.52],
+        range=[-0.55, 0.55],
         constrain="domain",
         **ticks,
     )
     fig.update_yaxes(
-        title_text="fy (cycles/px)",
+        title_text="fy (cycles/px)" if axis_titles else None,
         zeroline=False,
         showgrid=False,
-        range=[0.52, -0.52],
+        range=[0.55, -0.55],
         scaleanchor="x",
         constrain="domain",
         **ticks,
     )
+    return fig
+
+
+def colour_scale_figure(zrange: Sequence[float], height: int = 70) -> go.Figure:
+    """A horizontal colour bar alone: the shared scale of a row of `spectrum_figure` panels."""
+    low, high = float(zrange[0]), float(zrange[1])
+    fig = go.Figure(
+        go.Heatmap(
+            z=[[low, high]],
+            colorscale=COLORSCALE,
+            zmin=low,
+            zmax=high,
+            showscale=True,
+            colorbar=_colorbar(True),
+            hoverinfo="skip",
+            opacity=0,
+        )
+    )
+    _layout(fig, "", height, margin={"l": 10, "r": 10, "t": 5, "b": 5})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig
 
 
