@@ -58,9 +58,11 @@ class Solution:
         return Axis(self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation)
 
     def rank_key(self) -> tuple:
-        """Sort key: even overlap, no output_padding, no dilation, about 2 taps per phase, small."""
+        """Sort key: even overlap, no holes, no output_padding, no dilation, about 2 taps per
+        phase, small."""
         return (
             not self.even_overlap,
+            0 in taps_per_phase(self.axis),  # holes: pixels that no tap reaches
             self.output_padding != 0,
             self.dilation != 1,
             abs(self.kernel_size - 2 * self.stride),
@@ -90,6 +92,11 @@ def _notes(axis: Axis) -> str:
     phases = taps_per_phase(axis)
     if even_overlap(axis):
         return f"even overlap: {phases[0]} tap(s) per output phase"
+    if 0 in phases:
+        return (
+            f"holes (taps per phase {phases}): some output pixels get no kernel tap at all, "
+            "only the bias"
+        )
     return f"uneven overlap (taps per phase {phases}): checkerboard-prone"
 
 
@@ -104,6 +111,27 @@ def _candidates(n: int, m: int, max_kernel: int, max_stride: int, max_dilation: 
                     axis = Axis(k, s, (rest + op) // 2, op, d)
                     assert axis_output(axis, n) == m
                     yield axis
+
+
+def explain_no_solution(
+    sizes: Sequence[int], *, max_kernel: int = 8, max_stride: int = 8, max_dilation: int = 3
+) -> str:
+    """Why `solve_chain(sizes, ...)` found nothing: the first step no layer within the bounds
+    makes, or the first step that shares no layer with the steps before it."""
+    bounds = (max_kernel, max_stride, max_dilation)
+    common: set[Axis] | None = None
+    for n, m in itertools.pairwise(sizes):
+        found = set(_candidates(n, m, *bounds))
+        if not found:
+            grow = "" if m > n else " (a transposed convolution never shrinks its input)"
+            return f"no layer within the bounds maps {n} → {m}{grow}: raise the bounds"
+        if common is not None and not common & found:
+            return (
+                f"each step has layers, but none that makes {n} → {m} also makes the steps "
+                "before it: use a different layer for that step (solve the steps one by one)"
+            )
+        common = found if common is None else common & found
+    return "every step has a layer, and they agree"
 
 
 def solve(

@@ -125,7 +125,10 @@ if layer is not None:
             "Resize-convolutions (Odena et al. 2016) upsample, then convolve: even overlap, no "
             "checkerboard by construction, a different (not exactly equal) operator. Every row "
             "has exactly the output size above. Alignment: the shift of the replacement's "
-            "output grid against the original's, in output pixels (0 lines up)."
+            "output grid against the original's, in output pixels (0 lines up). Ranked: "
+            "aligned first, then free of checkerboard risk, then small kernels, then symmetric "
+            "padding; the first row is the recommended swap for a new model, an exact row the "
+            "one for a trained model whose outputs must not change."
         )
         replacements = list_replacements(layer, cfg.input_arg())
         rows = [
@@ -150,7 +153,7 @@ if layer is not None:
             height=36 * (len(rows) + 1) + 3,
             key="ds_table",
             column_config={
-                "replacement": st.column_config.TextColumn(width="medium", pinned=True),
+                "replacement": st.column_config.TextColumn(width="large", pinned=True),
                 "exact": st.column_config.CheckboxColumn(
                     help="Same output as the ConvTranspose2d, to float precision"
                 ),
@@ -191,7 +194,9 @@ if layer is not None:
                 + (
                     " (exactly)."
                     if chosen.exact
-                    else " (least-squares fit: the closest resize-conv to the trained operator)."
+                    else " (least-squares fit: the closest resize-conv to the trained operator). "
+                    "It prints the fit's relative error: a resize-conv cannot reproduce a "
+                    "checkerboard-prone layer exactly, so fine-tune after the transfer."
                 )
             )
             text.code_block(chosen.weight_code, f"{base}_weights.py", key="ds_dl_weights")

@@ -8,7 +8,15 @@ import streamlit as st
 from core.errors import ConfigError
 from core.keras import from_keras
 from core.output_size import output_steps
-from core.solver import MAX_DILATION, MAX_KERNEL, MAX_STRIDE, Solution, solve, solve_chain
+from core.solver import (
+    MAX_DILATION,
+    MAX_KERNEL,
+    MAX_STRIDE,
+    Solution,
+    explain_no_solution,
+    solve,
+    solve_chain,
+)
 from ui import caps, routing, state, text
 
 routing.require_router()
@@ -137,10 +145,8 @@ def config_for(solution: Solution, input_size: int) -> state.LayerConfig:
 if error is None and sizes is not None:
     chain = " → ".join(map(str, sizes))
     if not solutions:
-        st.warning(
-            f"No configuration within the bounds maps {chain}. Raise the bounds, or "
-            "check the sizes: each step must grow (or keep) the size."
-        )
+        why = explain_no_solution(sizes, **bounds)
+        st.warning(f"No configuration within the bounds maps {chain}: {why}.")
     else:
         shown = solutions[: caps.MAX_SOLUTIONS_SHOWN]
         even = sum(s.even_overlap for s in solutions)

@@ -133,3 +133,21 @@ def test_bad_requests_are_refused_by_name(args, parameter):
 def test_bounds_are_checked():
     with pytest.raises(ConfigError, match="max_kernel must be an integer between 1 and 16"):
         solve(4, 8, max_kernel=100)
+
+
+def test_an_empty_answer_says_which_step_fails():
+    from core.solver import explain_no_solution
+
+    assert solve_chain([4, 8, 17, 32]) == []
+    assert "8 → 17" in explain_no_solution([4, 8, 17, 32])
+    assert solve_chain([64, 4], max_kernel=2, max_stride=2, max_dilation=1) == []
+    why = explain_no_solution([64, 4], max_kernel=2, max_stride=2, max_dilation=1)
+    assert "64 → 4" in why and "never shrinks" in why
+
+
+def test_layers_with_holes_are_named_and_ranked_after_the_others():
+    found = solve(4, 8, max_kernel=4, max_stride=8)
+    holes = [s for s in found if 0 in taps_per_phase(s.axis)]
+    assert holes and all("holes" in s.notes for s in holes)
+    first_hole = found.index(holes[0])
+    assert all(0 in taps_per_phase(s.axis) for s in found[first_hole:])  # holes come last

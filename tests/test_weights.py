@@ -3,6 +3,8 @@ recover true resize-convs, and fused layers equal the Upsample + Conv2d they cam
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 
 import pytest
@@ -140,12 +142,16 @@ def test_weight_code_snippets_carry_the_same_weights(case):
     x = torch.randn(1, layer.in_channels, *sizes, dtype=torch.float64)
     for r in list_replacements(config, sizes):
         namespace = {"original": layer}
-        exec(r.weight_code, namespace)  # our own generated code, as a user would paste it
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            exec(r.weight_code, namespace)  # our own generated code, as a user would paste it
         snippet = namespace["layer"]
-        module, _ = replace_conv_transpose(
+        module, error = replace_conv_transpose(
             layer, r.method, kernel_size=None if r.exact else r.kernel_size
         )
         assert torch.allclose(snippet(x), module(x), rtol=0, atol=1e-9), r.name
+        if not r.exact:  # the snippet reports the same fit error as the API
+            assert namespace["fit_error"] == pytest.approx(error, rel=1e-9, abs=1e-12)
+            assert f"relative error {error:.3f}" in printed.getvalue()
 
 
 @st.composite
