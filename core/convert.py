@@ -10,6 +10,13 @@ by a `Conv2d` in a Sequential becomes one `ConvTranspose2d` (`core.weights.fuse_
 which computes the same thing with less memory and fewer multiply-adds.
 
 Both return a report with one row per layer changed and the layers left alone with the reason.
+The same rules as `core.text_conversion.convert_text`: a stride-1 ConvTranspose2d (an ordinary
+convolution) is rewritten exactly with its sub-pixel equivalent under a resize method too (an
+upsampling by 1 would change nothing), its row saying so with method "subpixel" and exact True;
+every ConvTranspose1d/3d is kept and listed in `report.kept` (replacements exist for
+ConvTranspose2d only). A ConvTranspose2d under `torch.nn.utils.parametrize` (e.g.
+`parametrizations.spectral_norm`) is replaced with its computed weight (read in eval mode): the
+parametrization is folded into the weights and not carried, which its row's note says.
 Limits: only what the module tree shows is seen. A ConvTranspose2d called with `output_size=`
 in a custom forward, or an upsample done with `F.interpolate`, is invisible here.
 """
@@ -21,10 +28,14 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from core.errors import ConfigError
+from core.layer import TransposedConv
 from core.replacements import METHODS
+from core.text_conversion import method_for, other_transposed_reason
 
 EXACT_METHODS = ("subpixel", "zero-insertion")  # outputs equal the original's
 # METHODS: "subpixel", "zero-insertion", "resize-nearest", "resize-bilinear", "resize-bicubic"
@@ -40,10 +51,11 @@ class ConversionRow:
     path: str  # as in named_modules(); "" when the model itself was the layer
     before: str
     after: str
-    method: str
-    exact: bool
+    method: str  # the method used: "subpixel" for a stride-1 layer under a resize method
+    exact: bool  # the replacement's outputs equal the original's
     relative_error: float  # ||A - B|| / ||A|| of the two linear maps (~0 for exact methods)
     also_at: tuple[str, ...] = ()  # further paths of the same (shared) module
+    note: str = ""  # e.g. a spectral norm folded into the weights
 
     def as_dict(self) -> dict:
         return {
@@ -54,6 +66,7 @@ class ConversionRow:
             "exact": self.exact,
             "relative_error": self.relative_error,
             "also_at": list(self.also_at),
+            "note": self.note,
         }
 
 
@@ -71,11 +84,14 @@ class Skipped:
 
 @dataclass(frozen=True)
 class ConversionReport:
-    """What `convert_model` did: one row per replaced layer, and what it left alone."""
+    """What `convert_model` did: one row per replaced layer, the layers it could not replace
+    (`skipped`) and the transposed convolutions it keeps on purpose (`kept`: ConvTranspose1d/3d),
+    with reasons."""
 
     method: str
     rows: tuple[ConversionRow, ...]
     skipped: tuple[Skipped, ...] = ()
+    kept: tuple[Skipped, ...] = ()
 
     @property
     def count(self) -> int:
@@ -83,7 +99,7 @@ class ConversionReport:
 
     @property
     def complete(self) -> bool:
-        """True when no ConvTranspose2d was left in place."""
+        """True when every ConvTranspose2d was replaced (ConvTranspose1d/3d are in `kept`)."""
         return not self.skipped
 
     @property
@@ -97,6 +113,7 @@ class ConversionReport:
             "max_relative_error": self.max_relative_error,
             "rows": [row.as_dict() for row in self.rows],
             "skipped": [s.as_dict() for s in self.skipped],
+            "kept": [k.as_dict() for k in self.kept],
         }
 
 
@@ -175,6 +192,58 @@ def _matching(module: nn.Module, like: nn.Module) -> nn.Module:
     return module.train(like.training)
 
 
+_OTHER_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose3d)
+
+
+def _parametrized_conv_transpose(module: nn.Module) -> bool:
+    """A plain ConvTranspose2d that torch.nn.utils.parametrize wrapped (spectral norm, ...)."""
+    return parametrize.is_parametrized(module) and type(module).__bases__ == (nn.ConvTranspose2d,)
+
+
+def _folded(layer: nn.ConvTranspose2d) -> nn.ConvTranspose2d:
+    """A plain ConvTranspose2d holding a parametrized layer's computed weight and bias, read in
+    eval mode: reading it in training mode would advance a spectral norm's power iteration)."""
+    training = layer.training
+    try:
+        layer.train(False)
+        with torch.no_grad():
+            weight = layer.weight.detach().clone()
+            bias = None if layer.bias is None else layer.bias.detach().clone()
+    finally:
+        layer.train(training)
+    plain = nn.ConvTranspose2d(
+        layer.in_channels,
+        layer.out_channels,
+        layer.kernel_size,  # type: ignore[arg-type]
+        layer.stride,  # type: ignore[arg-type]
+        layer.padding,  # type: ignore[arg-type]
+        layer.output_padding,  # type: ignore[arg-type]
+        layer.groups,
+        bias is not None,
+        layer.dilation,  # type: ignore[arg-type]
+        layer.padding_mode,
+        device=weight.device,
+        dtype=weight.dtype,
+    )
+    with torch.no_grad():
+        plain.weight.copy_(weight)
+        if bias is not None:
+            plain.bias.copy_(bias)
+    return plain.train(training)
+
+
+def _fold_note(layer: nn.Module) -> str:
+    kinds = ", ".join(
+        f"{name}: {', '.join(type(p).__name__ for p in chain)}"
+        for name, chain in layer.parametrizations.items()  # type: ignore[union-attr]
+    )
+    return (
+        f"parametrized ({kinds}): the parametrization is folded into the weights (computed "
+        "weight, read in eval mode) and not carried; apply it to the new convolution to train "
+        "on with it"
+    )
+
+
 def convert_model(
     model: nn.Module, method: str, *, replace: Replace | None = None
 ) -> tuple[nn.Module, ConversionReport]:
@@ -182,9 +251,13 @@ def convert_model(
 
     `method` is one of METHODS: "subpixel" and "zero-insertion" are exact (same outputs);
     "resize-nearest", "resize-bilinear" and "resize-bicubic" are least-squares fits whose
-    relative error is in the report. Subclasses of ConvTranspose2d (whose forward may differ)
-    are left alone and listed in `report.skipped`, as are layers the replacement refuses.
-    `replace` defaults to `core.weights.replace_conv_transpose` (a stand-in may be passed).
+    relative error is in the report. Under a resize method a stride-1 layer (an ordinary
+    convolution) gets its exact sub-pixel equivalent; every ConvTranspose1d/3d is kept and
+    listed in `report.kept`. A parametrized ConvTranspose2d (spectral norm) is replaced with
+    its computed weight, the parametrization folded in (its row's note says so). Other
+    subclasses of ConvTranspose2d (whose forward may differ) are left alone and listed in
+    `report.skipped`, as are layers the replacement refuses. `replace` defaults to
+    `core.weights.replace_conv_transpose` (a stand-in may be passed).
     """
     _check_model(model)
     _check_method(method)
@@ -192,60 +265,80 @@ def convert_model(
         from core.weights import replace_conv_transpose as replace
     converted = copy.deepcopy(model)
 
-    def swap(layer: nn.ConvTranspose2d) -> tuple[nn.Module, float]:
-        new, error = replace(layer, method)
+    def swap(layer: nn.ConvTranspose2d, used: str) -> tuple[nn.Module, float]:
+        new, error = replace(layer, used)
         return _matching(new, layer), float(error)
 
     rows: list[ConversionRow] = []
     skipped: list[Skipped] = []
-    if type(converted) is nn.ConvTranspose2d:
+    kept: list[Skipped] = []
+
+    def convert_one(layer: nn.Module, path: str) -> nn.Module | None:
+        """The replacement of one transposed convolution (a row), or None (skipped or kept)."""
+        if isinstance(layer, _OTHER_TRANSPOSED):
+            kind = next(c.__name__ for c in _OTHER_TRANSPOSED if isinstance(layer, c))
+            kept.append(Skipped(path, _one_line(layer), other_transposed_reason(kind)))
+            return None
+        note = ""
+        if _parametrized_conv_transpose(layer):
+            plain, note = _folded(layer), _fold_note(layer)  # type: ignore[arg-type]
+        elif type(layer) is nn.ConvTranspose2d:
+            plain = layer
+        else:
+            skipped.append(
+                Skipped(
+                    path,
+                    _one_line(layer),
+                    f"{type(layer).__name__} subclasses ConvTranspose2d and may compute "
+                    "something else: left as it is",
+                )
+            )
+            return None
         try:
-            new, error = swap(converted)
+            used, method_note = method_for(TransposedConv.from_module(plain), method)
+            new, error = swap(plain, used)  # type: ignore[arg-type]
         except ConfigError as exc:
-            skipped.append(Skipped("", _one_line(converted), exc.message))
-            return converted, ConversionReport(method, (), tuple(skipped))
+            skipped.append(Skipped(path, _one_line(layer), exc.message))
+            return None
         rows.append(
             ConversionRow(
-                "", _one_line(converted), _one_line(new), method, method in EXACT_METHODS, error
+                path,
+                _one_line(layer),
+                _one_line(new),
+                used,
+                used in EXACT_METHODS,
+                error,
+                note="; ".join(filter(None, [method_note, note])),
             )
         )
-        return new, ConversionReport(method, tuple(rows))
+        return new
+
+    if isinstance(converted, (nn.ConvTranspose2d, *_OTHER_TRANSPOSED)):
+        new = convert_one(converted, "")
+        return (converted if new is None else new), ConversionReport(
+            method, tuple(rows), tuple(skipped), tuple(kept)
+        )
 
     links = [
-        link for link in _children_with_paths(converted) if isinstance(link[2], nn.ConvTranspose2d)
+        link
+        for link in _children_with_paths(converted)
+        if isinstance(link[2], (nn.ConvTranspose2d, *_OTHER_TRANSPOSED))
     ]
     replaced: dict[int, nn.Module | None] = {}  # id(original layer) -> replacement or None
     row_of: dict[int, int] = {}  # id(original layer) -> index in rows
     for parent, name, child, path in links:
         if id(child) not in replaced:
-            new, reason = None, ""
-            if type(child) is not nn.ConvTranspose2d:
-                reason = (
-                    f"{type(child).__name__} subclasses ConvTranspose2d and may compute "
-                    "something else: left as it is"
-                )
-            else:
-                try:
-                    new, error = swap(child)
-                except ConfigError as exc:
-                    reason = exc.message
-            replaced[id(child)] = new
-            if new is None:
-                skipped.append(Skipped(path, _one_line(child), reason))
-                continue
-            row_of[id(child)] = len(rows)
-            rows.append(
-                ConversionRow(
-                    path, _one_line(child), _one_line(new), method, method in EXACT_METHODS, error
-                )
-            )
+            count = len(rows)
+            replaced[id(child)] = convert_one(child, path)
+            if len(rows) > count:
+                row_of[id(child)] = count
         elif id(child) in row_of:  # a shared layer met again: same replacement, same row
             row = rows[row_of[id(child)]]
             rows[row_of[id(child)]] = dataclasses.replace(row, also_at=(*row.also_at, path))
         new = replaced[id(child)]
         if new is not None:
             parent._modules[name] = new
-    return converted, ConversionReport(method, tuple(rows), tuple(skipped))
+    return converted, ConversionReport(method, tuple(rows), tuple(skipped), tuple(kept))
 
 
 def _is_nearest_upsample(module: nn.Module) -> bool:

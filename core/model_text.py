@@ -19,6 +19,14 @@ line, `nn.Sequential(nn.Linear(100, 512), nn.ReLU())`, `# comments`). Argument v
 floats, bools, None, strings (quoted or bare, as in `padding=same`) and tuples of them
 (`torch.Size([2, 5])` and lists become tuples).
 
+Child names are what torch prints between `(` and `):`. Names of letters, digits, `_` and `-`
+are read anywhere; at the start of a line (where print(model) puts them) any name without
+parentheses or line breaks is read too, as ModuleDict keys such as "a b", "a:b" or "[x]" are
+printed. A module that torch's parametrize wrapped (`ParametrizedConvTranspose2d(...)` with a
+`(parametrizations): ModuleDict(...)` child, e.g. from `parametrizations.spectral_norm`) is read as
+the layer it wraps, with the parametrizations kept in `ParsedLayer.parametrizations`. Numbers
+use the ASCII digits 0-9 only.
+
 Everything is bounded before it is parsed (text length, nesting depth, number size, layer
 count), so truncated, huge, deeply nested or binary pastes fail fast with a `ModelTextError`
 (a `ConfigError`) that names the line, the column and what was expected there.
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -62,21 +71,27 @@ class ModelTextError(ConfigError):
 
 # ----------------------------------------------------------------------------------- tokens
 
+# Digits are ASCII [0-9] everywhere (never \d, which also matches digits such as '٣').
 _TOKEN_RE = re.compile(
     r"""
     (?P<space>[ \t\r\f\v]+)
   | (?P<newline>\n[ \t\r\f\v\n]*)
   | (?P<comment>\#[^\n]*)
   | (?P<child>\([ \t]*(?P<child_name>[^\s():,=\[\]'"\\]{1,200})[ \t]*\)[ \t]*:)
-  | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)
+  | (?P<number>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<string>'[^'\\\n]{0,1000}'|"[^"\\\n]{0,1000}")
   | (?P<punct>[()\[\],=+\-])
     """,
     re.VERBOSE,
 )
+# A child name at the start of a line, as print(model) writes every child: any characters but
+# parentheses and line breaks (ModuleDict keys such as "a b", "a:b", "a,b", "a'b", "[x]").
+_LINE_CHILD_RE = re.compile(r"(?P<child>\((?P<child_name>[^\n()]{1,200})\)[ \t]*:)")
+# What looks like a child header that neither form reads (a name with parentheses, say).
+_BAD_CHILD_RE = re.compile(r"\([^\n]{0,200}\)[ \t]*:[ \t]*[A-Za-z_]")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_RANGE_RE = re.compile(r"(\d{1,9})-(\d{1,9})")
+_RANGE_RE = re.compile(r"([0-9]{1,9})-([0-9]{1,9})")
 _SAFE_CHILD_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}")
 
 
@@ -96,6 +111,23 @@ def _describe(token: _Token) -> str:
     return repr(shown)
 
 
+def _line_child(text: str, pos: int, line: int, column: int) -> re.Match[str] | None:
+    """A child header `(name):` at the start of a line whose name the narrow form does not read
+    (a ModuleDict key such as "a b" or "[x]"); a clear error where no form reads it."""
+    found = _LINE_CHILD_RE.match(text, pos)
+    if found is not None:
+        return found
+    if _BAD_CHILD_RE.match(text, pos):
+        raise ModelTextError(
+            line,
+            column,
+            "this child name cannot be read: names with parentheses are not supported. Rename "
+            "the module (or ModuleDict key) to letters, digits, _ and -, print the model again "
+            "and paste that",
+        )
+    return None
+
+
 def _tokenize(text: str) -> Iterator[_Token]:
     """Yield tokens lazily, so that a parse error stops the scan where it occurs."""
     line, line_start, pos, newline_before = 1, 0, 0, True
@@ -103,6 +135,8 @@ def _tokenize(text: str) -> Iterator[_Token]:
     match = _TOKEN_RE.match
     while pos < end:
         found = match(text, pos)
+        if newline_before and found is not None and found.lastgroup == "punct":
+            found = _line_child(text, pos, line, pos - line_start + 1) or found
         if found is None:
             char = text[pos]
             column = pos - line_start + 1
@@ -113,6 +147,12 @@ def _tokenize(text: str) -> Iterator[_Token]:
                     "unterminated string: close the quote on the same line "
                     "(strings may not hold backslashes and are at most 1000 characters)",
                 )
+            if unicodedata.category(char) == "Nd":
+                raise ModelTextError(
+                    line,
+                    column,
+                    f"{char!r} is not an ASCII digit: write numbers with the digits 0-9",
+                )
             raise ModelTextError(
                 line,
                 column,
@@ -120,6 +160,14 @@ def _tokenize(text: str) -> Iterator[_Token]:
                 "ConvTranspose2d(64, 32, kernel_size=(4, 4), stride=(2, 2)) or its arguments",
             )
         kind = found.lastgroup
+        if kind == "number" and found.end() < end and text[found.end()] == "_":
+            written = re.match(r"[0-9_.]{1,40}", text[pos : pos + 40])
+            shown = written.group(0) if written else found.group(0)
+            raise ModelTextError(
+                line,
+                pos - line_start + 1,
+                f"{shown!r}: write numbers without '_' separators (1000, not 1_000)",
+            )
         if kind == "newline":
             line += text.count("\n", pos, found.end())
             line_start = text.rfind("\n", pos, found.end()) + 1
@@ -157,6 +205,10 @@ class ParsedLayer:
     line: int = 1
     column: int = 1
     synthetic: bool = False  # the root made up for a plain list of layers
+    # torch.nn.utils.parametrize on this module: (tensor name, parametrization types) pairs,
+    # e.g. (("weight", ("_SpectralNorm",)),) for ParametrizedConvTranspose2d(...) whose
+    # `parametrizations` child is folded in here (type_name is then "ConvTranspose2d").
+    parametrizations: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def is_container(self) -> bool:
@@ -167,6 +219,17 @@ class ParsedLayer:
     def text(self) -> str:
         """The layer as a one-line call, rebuilt from the parsed values (not the pasted text)."""
         return format_call(self.type_name, self.args, self.kwargs)
+
+    @property
+    def printed_type(self) -> str:
+        """The type as print(model) shows it (`ParametrizedConvTranspose2d` for a parametrized
+        ConvTranspose2d)."""
+        return f"Parametrized{self.type_name}" if self.parametrizations else self.type_name
+
+    @property
+    def parametrization_text(self) -> str:
+        """`weight: _SpectralNorm` (one `tensor: types` per parametrized tensor), or ""."""
+        return "; ".join(f"{name}: {', '.join(kinds)}" for name, kinds in self.parametrizations)
 
     def walk(self) -> Iterator[ParsedLayer]:
         """This module and all modules below it, in printed order (depth first)."""
@@ -190,6 +253,7 @@ class ParsedLayer:
             "kwargs": dict(self.kwargs),
             "line": self.line,
             "column": self.column,
+            "parametrizations": {name: list(kinds) for name, kinds in self.parametrizations},
             "children": [child.as_dict() for child in self.children],
         }
 
@@ -522,16 +586,18 @@ class _Builder:
             raise ModelTextError(
                 call.line, call.column, f"more than {MAX_LAYERS} layers: paste a smaller model"
             )
-        children = self.children(call.children, path)
+        type_name, items, parametrizations = _unwrap_parametrized(call)
+        children = self.children(items, path)
         return ParsedLayer(
             path=path,
             name=name,
-            type_name=call.type_name,
+            type_name=type_name,
             args=tuple(call.args),
             kwargs=dict(call.kwargs),
             children=tuple(children),
             line=call.line,
             column=call.column,
+            parametrizations=parametrizations,
         )
 
     def children(self, items: list[_Child], parent_path: str) -> list[ParsedLayer]:
@@ -579,6 +645,41 @@ class _Builder:
         return [str(i) for i in range(first, last + 1)]
 
 
+_PARAMETRIZED = "Parametrized"
+
+
+def _unwrap_parametrized(
+    call: _Call,
+) -> tuple[str, list[_Child], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """(type name, children, parametrizations) of a call: `ParametrizedX(...)` with a
+    `(parametrizations): ModuleDict((tensor): ParametrizationList((0): Kind() ...))` child, as
+    torch.nn.utils.parametrize prints it, is the layer X with its parametrizations set aside
+    (they compute the weight, not the output shape). Anything else comes back as it is."""
+    if not call.type_name.startswith(_PARAMETRIZED) or len(call.type_name) == len(_PARAMETRIZED):
+        return call.type_name, call.children, ()
+    holders = [c for c in call.children if c.name == "parametrizations"]
+    if len(holders) != 1 or holders[0].repeat != 1:
+        return call.type_name, call.children, ()
+    holder = holders[0].call
+    if holder.type_name != "ModuleDict" or not holder.children or holder.args or holder.kwargs:
+        return call.type_name, call.children, ()
+    found = []
+    for tensor in holder.children:
+        chain = tensor.call
+        if (
+            tensor.name is None
+            or tensor.repeat != 1
+            or chain.type_name != "ParametrizationList"
+            or not chain.children
+            or any(step.call.children for step in chain.children)
+        ):
+            return call.type_name, call.children, ()
+        kinds = tuple(step.call.type_name for step in chain.children for _ in range(step.repeat))
+        found.append((tensor.name, kinds))
+    rest = [c for c in call.children if c is not holders[0]]
+    return call.type_name[len(_PARAMETRIZED) :], rest, tuple(found)
+
+
 def _check_text(text: object) -> str:
     if isinstance(text, bytes):
         try:
@@ -616,8 +717,10 @@ def parse_model_text(text: str) -> ParsedLayer:
     items = _Parser(_tokenize(text)).document()
     builder = _Builder()
     single = items[0].call if len(items) == 1 and items[0].name is None else None
-    if single is not None and (single.children or single.type_name in CONTAINER_TYPES):
-        return builder.layer(single, "", "")
+    if single is not None:
+        type_name, children, _ = _unwrap_parametrized(single)
+        if children or type_name in CONTAINER_TYPES:
+            return builder.layer(single, "", "")
     children = builder.children(items, "")
     return ParsedLayer(
         path="", name="", type_name="Sequential", children=tuple(children), synthetic=True

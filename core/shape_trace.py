@@ -9,14 +9,21 @@ in printed order, and the trace says so.
 A layer that torch would refuse stops the trace with the reason on its row; a channel or feature
 mismatch (typical after a U-Net skip concatenation that the print does not show) is reported on
 its row and the trace continues with the layer's own channel count; an unknown layer is assumed to
-keep the shape, and its row says so. Nothing here raises for a bad layer: only a bad
-`input_shape` or unparseable text raise `ConfigError`.
+keep the shape, and its row says so, unless its name suggests that it changes the shape (Pool,
+Conv, Fold, Embedding, Upsample, Shuffle, Resize, Linear, ...): there the trace stops, as no
+shape after it could be trusted. Every row after an assumption (an unknown layer, a mismatch, a
+latent viewed as (N, C, 1, 1), an unprinted AvgPool ceil_mode) is "assumed", never "ok".
+A parametrized layer (`ParametrizedConvTranspose2d`, e.g. spectral norm) is traced as the layer
+it wraps. Nothing here raises for a bad layer: only a bad `input_shape` or unparseable text raise
+`ConfigError`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +41,7 @@ Shape = tuple[int, ...]
 # Row statuses.
 OK = "ok"  # computed exactly
 ASSUMED = "assumed"  # computed on a stated assumption (e.g. a latent viewed as (N, C, 1, 1))
-UNKNOWN = "unknown"  # layer not recognised: assumed to keep the shape
+UNKNOWN = "unknown"  # layer not recognised: assumed to keep the shape, or the trace stops here
 MISMATCH = "mismatch"  # channels/features differ from what the layer expects; trace continues
 ERROR = "error"  # torch would refuse this: the trace stops here
 SKIPPED = "skipped"  # after a stop
@@ -99,6 +106,12 @@ _AVGPOOL = (
     ("count_include_pad", True),
     ("divisor_override", None),
 )
+_LPPOOL = (
+    ("norm_type", REQUIRED),
+    ("kernel_size", REQUIRED),
+    ("stride", None),
+    ("ceil_mode", False),
+)
 _INPLACE = (("inplace", False),)
 _DROPOUT = (("p", 0.5), ("inplace", False))
 
@@ -112,6 +125,7 @@ SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
     "AvgPool1d": _AVGPOOL[:-1],
     "AvgPool2d": _AVGPOOL,
     "AvgPool3d": _AVGPOOL,
+    **_spatial("LPPool", _LPPOOL),
     **_spatial("AdaptiveAvgPool", (("output_size", REQUIRED),)),
     **_spatial("AdaptiveMaxPool", (("output_size", REQUIRED), ("return_indices", False))),
     **_spatial("ZeroPad", (("padding", REQUIRED),)),
@@ -248,6 +262,13 @@ class ShapeTrace:
         return self.rows[-1].out_shape if self.rows else self.input_shape
 
     @property
+    def stopped_on_unknown(self) -> bool:
+        """True when the trace stopped at an unknown layer (not at one torch refuses)."""
+        return self.stopped_at is not None and any(
+            row.path == self.stopped_at and row.status == UNKNOWN for row in self.rows
+        )
+
+    @property
     def clean(self) -> bool:
         """True when every row was computed exactly (no stop, assumption or mismatch)."""
         return self.stopped_at is None and all(row.status == OK for row in self.rows)
@@ -377,24 +398,35 @@ def _positive_float(name: str, value: Any) -> float:
 # ----------------------------------------------------------------------------------- layers
 
 
-def _channels_first(name: str, shape: Shape, n: int, step: _Step) -> tuple[int, Shape]:
-    """Channel index and shape for an n-d spatial layer: (N, C, *n) or unbatched (C, *n).
-
-    A 2-D (N, C) input before a 2-D/3-D layer (a DCGAN latent) is viewed as (N, C, 1, ...).
-    """
+def channels_first(shape: Shape, n: int) -> tuple[int, Shape] | None:
+    """(channel index, shape) as an n-d spatial layer treats `shape`: (N, C, *n) or unbatched
+    (C, *n) as they are, a 2-D (N, C) input before a 2-D/3-D layer (a DCGAN latent) viewed as
+    (N, C, 1, ...); None where the layer cannot take it. The trace uses the same rule, so a
+    row's input shape of a spatial layer maps to what that layer computed with."""
     if len(shape) == n + 2:
-        return 1, shape
+        return 1, tuple(shape)
     if len(shape) == n + 1:
-        return 0, shape
+        return 0, tuple(shape)
     if len(shape) == 2 and n >= 2:
-        viewed = (*shape, *([1] * n))
+        return 1, (*shape, *([1] * n))
+    return None
+
+
+def _channels_first(name: str, shape: Shape, n: int, step: _Step) -> tuple[int, Shape]:
+    """Channel index and shape for an n-d spatial layer (see `channels_first`), with a note
+    where a flat latent is viewed as (N, C, 1, ...)."""
+    treated = channels_first(shape, n)
+    if treated is not None and len(treated[1]) != len(shape):
+        viewed = treated[1]
         step.status = ASSUMED
         step.notes.append(
             f"torch needs a {n + 2}-D input here and refuses {_fmt(shape)}; traced as "
             f"{_fmt(viewed)}: reshape first, e.g. z.view({shape[0]}, {shape[1]}, "
             f"{', '.join(['1'] * n)})"
         )
-        return 1, viewed
+        return treated
+    if treated is not None:
+        return treated
     raise ConfigError(
         "input_shape",
         f"{name} needs a {n + 2}-D input (N, C, {_axes(n)}) or an unbatched {n + 1}-D one, "
@@ -696,6 +728,13 @@ def _pool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
     p = _ints("padding", params.get("padding", 0), n, 0)
     d = _ints("dilation", params.get("dilation", 1), n, 1)
     ceil_mode = bool(params.get("ceil_mode", False))
+    if layer.type_name in ("AvgPool3d", "LPPool3d") and any(
+        size < kk for size, kk in zip(shape[-n:], k, strict=True)
+    ):  # torch's avg_pool3d checks the unpadded input against the kernel, ceil_mode or not
+        raise ConfigError(
+            "kernel_size",
+            f"{layer.type_name}: the input {_fmt(shape[-n:])} is smaller than the kernel {_fmt(k)}",
+        )
     out = _pool_sizes(layer.type_name, shape[-n:], k, s, p, d, ceil_mode)
     if (
         layer.type_name.startswith("AvgPool")
@@ -757,7 +796,15 @@ def _adaptive_pool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) 
 
 def _pad(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
     n = int(layer.type_name[-2])
-    if len(shape) not in (n + 1, n + 2):
+    if layer.type_name.startswith(("Zero", "Constant")):
+        # torch pads the last n dimensions of any input with at least n (F.pad, constant mode)
+        if len(shape) < n:
+            raise ConfigError(
+                "input_shape",
+                f"{layer.type_name} pads the last {n} dimensions: it needs at least a "
+                f"{n}-D input, got {_fmt(shape)}",
+            )
+    elif len(shape) not in (n + 1, n + 2):
         raise ConfigError(
             "input_shape",
             f"{layer.type_name} needs a {n + 2}-D input or an "
@@ -819,6 +866,7 @@ _HANDLERS: dict[str, Handler] = {
     **_spatial("InstanceNorm", _instance_norm),  # type: ignore[arg-type]
     **_spatial("MaxPool", _pool),  # type: ignore[arg-type]
     **_spatial("AvgPool", _pool),  # type: ignore[arg-type]
+    **_spatial("LPPool", _pool),  # type: ignore[arg-type]
     **_spatial("AdaptiveAvgPool", _adaptive_pool),  # type: ignore[arg-type]
     **_spatial("AdaptiveMaxPool", _adaptive_pool),  # type: ignore[arg-type]
     **{
@@ -873,27 +921,106 @@ def check_input_shape(input_shape: Any) -> Shape:
     return shape
 
 
+# Words of an unknown layer's name that suggest it changes the shape, matched against the
+# CamelCase words of the name ("MyUpsample2x" -> my, upsample, 2, x): whole words, and prefixes.
+_RESHAPING_WORDS = frozenset(
+    {"up", "down", "cat", "pad", "view", "rgb", "lstm", "gru", "rnn", "dense"}
+)
+_RESHAPING_PREFIXES = (
+    "pool",
+    "conv",
+    "deconv",
+    "fold",
+    "unfold",
+    "embed",
+    "upsampl",
+    "downsampl",
+    "upscal",
+    "downscal",
+    "shuffle",
+    "unshuffle",
+    "resiz",
+    "interp",
+    "linear",
+    "bilinear",
+    "flatten",
+    "unflatten",
+    "reshap",
+    "permut",
+    "transpos",
+    "squeez",
+    "unsqueez",
+    "crop",
+    "patch",
+    "concat",
+    "split",
+    "chunk",
+    "stack",
+    "merge",
+    "zoom",
+    "stride",
+    "project",
+    "padding",
+)
+_WORD_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def reshaping_word(type_name: str) -> str | None:
+    """The word of an unknown layer's name that suggests a shape change ("Pool" in "LPPool2d",
+    "Upsample" in "MyUpsample"), or None where keeping the shape is plausible."""
+    for word in _WORD_RE.findall(type_name):
+        low = word.lower()
+        if low in _RESHAPING_WORDS or low.startswith(_RESHAPING_PREFIXES):
+            return word
+    return None
+
+
+def _unknown_row(layer: ParsedLayer, shape: Shape) -> TraceRow:
+    word = reshaping_word(layer.type_name)
+    if word is None:
+        return TraceRow(
+            layer.path,
+            layer.type_name,
+            layer.text,
+            shape,
+            shape,
+            UNKNOWN,
+            f"{layer.type_name} is not a layer Deconv Lab knows: assumed to keep "
+            "the shape; check it",
+        )
+    return TraceRow(
+        layer.path,
+        layer.type_name,
+        layer.text,
+        shape,
+        None,
+        UNKNOWN,
+        f"{layer.type_name} is not a layer Deconv Lab knows, and its name ({word!r}) suggests "
+        "that it changes the shape: the trace stops here. If it keeps the shape, write "
+        "Identity() in its place; otherwise write the known layers it computes (Conv2d, "
+        "AvgPool2d, Upsample, ...), or convert the live model with core.convert.convert_model",
+    )
+
+
 def trace_layer(layer: ParsedLayer, shape: Shape) -> TraceRow:
-    """The row for one leaf layer given its input shape (status ERROR where torch refuses)."""
+    """The row for one leaf layer given its input shape (status ERROR where torch refuses;
+    UNKNOWN with no output shape where an unknown layer's name suggests a shape change)."""
     step = _Step(shape)
     try:
         if layer.type_name not in KNOWN_LAYERS:
-            return TraceRow(
-                layer.path,
-                layer.type_name,
-                layer.text,
-                shape,
-                shape,
-                UNKNOWN,
-                f"{layer.type_name} is not a layer Deconv Lab knows: assumed to keep "
-                "the shape; check it",
-            )
+            return _unknown_row(layer, shape)
         params, ignored = bind_arguments(layer)
         out = _HANDLERS.get(layer.type_name, _same)(layer, params, shape, step)
         if any(v > MAX_SIZE for v in out):
             raise ConfigError("input_shape", f"output shape {_fmt(out)} is too large")
         if ignored:
             step.notes.append(f"ignored arguments torch does not take: {', '.join(ignored)}")
+        if layer.parametrizations:
+            step.notes.append(
+                f"{layer.printed_type} ({layer.parametrization_text}): traced as "
+                f"{layer.type_name}; a parametrization computes the {_tensors(layer)}, "
+                "not the output's shape"
+            )
         return TraceRow(
             layer.path,
             layer.type_name,
@@ -910,6 +1037,11 @@ def trace_layer(layer: ParsedLayer, shape: Shape) -> TraceRow:
             else (f"could not read the arguments of {layer.type_name}")
         )
         return TraceRow(layer.path, layer.type_name, layer.text, shape, None, ERROR, message)
+
+
+def _tensors(layer: ParsedLayer) -> str:
+    names = [name for name, _ in layer.parametrizations]
+    return " and ".join(names)
 
 
 def _container_note(layer: ParsedLayer) -> str | None:
@@ -949,6 +1081,7 @@ def trace_shapes(model: ParsedLayer | str, input_shape: Sequence[int]) -> ShapeT
     ]
     rows: list[TraceRow] = []
     stopped_at, reason = None, ""
+    assumed_at: str | None = None  # the first row whose shape rests on an assumption
     for leaf in root.leaves():
         if stopped_at is not None or shape is None:
             rows.append(
@@ -964,8 +1097,15 @@ def trace_shapes(model: ParsedLayer | str, input_shape: Sequence[int]) -> ShapeT
             )
             continue
         row = trace_layer(leaf, shape)
+        if row.status == OK and assumed_at is not None:
+            note = f"follows from the assumption at {assumed_at or 'the model'}"
+            row = dataclasses.replace(
+                row, status=ASSUMED, note=f"{row.note}; {note}" if row.note else note
+            )
+        elif row.status in (ASSUMED, UNKNOWN, MISMATCH) and assumed_at is None:
+            assumed_at = leaf.path
         rows.append(row)
-        if row.status == ERROR:
+        if row.status == ERROR or row.out_shape is None:
             stopped_at, reason = leaf.path, row.note
         shape = row.out_shape
     return ShapeTrace(start, tuple(rows), tuple(notes), stopped_at, reason)

@@ -5,6 +5,14 @@ layers), traces the shapes from `input_shape`, replaces every ConvTranspose2d by
 replacement of the chosen method from `core.replacements.list_replacements`, and returns the
 per-layer table and a standalone PyTorch file that builds the converted model as `model`.
 
+A stride-1 ConvTranspose2d is an ordinary convolution: under a resize method it is rewritten
+exactly with its sub-pixel equivalent (an upsampling by 1 would change nothing), and its row says
+so (`method_for`). Layers kept as they are, each with the reason on its row: strides beyond the
+resize-convolutions offered (resize methods), ConvTranspose1d/3d (replacements are built for
+ConvTranspose2d only) and layers the trace did not reach. A parametrized ConvTranspose2d (spectral
+norm) is replaced like a plain one; its parametrization is not carried into the replacement, and
+its row says so.
+
 The generated code holds nothing the user typed except validated numbers and names: layer types
 come from Deconv Lab's own list of torch layers, argument names from torch's signatures, string
 values from torch's allowed choices, module names only if they are plain identifiers (others are
@@ -23,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import ConfigError
+from core.layer import TransposedConv
 from core.model_text import ParsedLayer, Value, is_safe_child_name, parse_model_text
 from core.shape_trace import (
     ERROR,
@@ -30,13 +39,16 @@ from core.shape_trace import (
     REQUIRED,
     SKIPPED,
     ShapeTrace,
+    TraceRow,
     bind_arguments,
+    channels_first,
     defaults_of,
     trace_shapes,
     transposed_conv,
 )
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_KIND_RE = re.compile(r"_?[A-Za-z][A-Za-z0-9]{0,63}")  # a parametrization named in a comment
 _CHOICE_RE = re.compile(r"[a-z][a-z\-]{0,19}")
 
 
@@ -296,6 +308,38 @@ def _layer_call(layer: ParsedLayer) -> str:
     return f"nn.{layer.type_name}({', '.join(parts)})"
 
 
+# Parametrizations print(model) names, and the torch call that puts each back on `weight`
+# (with its default settings: print(model) does not show them).
+_PARAMETRIZATION_CALLS = {
+    "_SpectralNorm": "nn.utils.parametrizations.spectral_norm",
+    "_WeightNorm": "nn.utils.parametrizations.weight_norm",
+    "_Orthogonal": "nn.utils.parametrizations.orthogonal",
+}
+
+
+def _kind(name: str) -> str:
+    """A parametrization's type name as it may appear in a comment of the generated code."""
+    return name if _KIND_RE.fullmatch(name) else "a parametrization"
+
+
+def _parametrized(layer: ParsedLayer, call: str) -> str:
+    """`call` wrapped in the parametrizations of a `ParametrizedX(...)` layer where torch has a
+    public function for them; a comment naming the ones left out otherwise."""
+    if not layer.parametrizations:
+        return call
+    left_out = []
+    for tensor, kinds in layer.parametrizations:
+        for kind in kinds:
+            if tensor == "weight" and kind in _PARAMETRIZATION_CALLS:
+                call = f"{_PARAMETRIZATION_CALLS[kind]}({call})"
+            else:
+                left_out.append(_kind(kind))
+    if left_out:
+        shown = ", ".join(dict.fromkeys(left_out))
+        call += f"  # parametrized in the original ({shown}): not rebuilt here"
+    return call
+
+
 def _same_value(value: Value, default: object) -> bool:
     if isinstance(value, tuple) and value and type(default) is int:
         return all(type(v) is int and v == default for v in value)
@@ -350,7 +394,7 @@ class _CodeWriter:
             return self.container(layer, indent)
         if layer.type_name in KNOWN_LAYERS:
             try:
-                return _layer_call(layer)
+                return _parametrized(layer, _layer_call(layer))
             except ConfigError:
                 self.placeholders += 1
                 return (
@@ -384,6 +428,11 @@ class _CodeWriter:
             + "\n".join(lines)
             + f"\n{pad}])\n{' ' * indent})"
         )
+
+
+def _comment(text: str) -> str:
+    """`text` as `# ` comment lines of at most 96 characters."""
+    return "\n".join(textwrap.wrap(text, 96, initial_indent="# ", subsequent_indent="# "))
 
 
 def _split_comment(code: str) -> tuple[str, str]:
@@ -505,6 +554,51 @@ def _class_blocks(snippet: str) -> list[str]:
 
 # ----------------------------------------------------------------------------------- convert
 
+_OTHER_TRANSPOSED = ("ConvTranspose1d", "ConvTranspose3d")
+
+
+STRIDE_ONE_METHOD = "subpixel"  # what a resize method uses for a stride-1 layer
+
+
+def method_for(layer: TransposedConv, method: str) -> tuple[str, str]:
+    """(method to use, note) for a valid ConvTranspose2d under the chosen `method`.
+
+    With stride 1 everywhere a transposed convolution is an ordinary convolution: there is
+    nothing to upsample and no checkerboard, and a resize-convolution would be an Upsample by 1
+    (a no-op) before a Conv2d. So a resize method rewrites such a layer exactly, with its
+    sub-pixel equivalent (a Conv2d at the input's resolution; PixelShuffle(1) changes nothing),
+    and says so. Every other case uses `method` as chosen, with no note. Shared by
+    `convert_text` and `core.convert.convert_model`, so that both paths treat a layer alike."""
+    if not method.startswith("resize-") or any(s != 1 for s in layer.stride):
+        return method, ""
+    return STRIDE_ONE_METHOD, (
+        f"stride 1: an ordinary convolution (nothing to upsample, no checkerboard), so {method} "
+        "would add an upsampling by 1 that changes nothing; rewritten exactly with its "
+        "sub-pixel equivalent, a Conv2d"
+    )
+
+
+def other_transposed_reason(type_name: str) -> str:
+    """Why a ConvTranspose1d/3d is kept: replacements are built for ConvTranspose2d only."""
+    return (
+        f"kept as it is: Deconv Lab builds replacements for ConvTranspose2d only, not "
+        f"{type_name}; rewrite it by hand (the same recipes apply per axis) or leave it"
+    )
+
+
+def _check_max_layers(root: ParsedLayer, max_layers: int | None) -> None:
+    if max_layers is None:
+        return
+    count = len(root.leaves())
+    if count > max_layers:
+        raise ConfigError(
+            "text",
+            f"the model has {count:,} layers; at most {max_layers:,} are converted here. "
+            "Paste the part of the model that holds the transposed convolutions, or convert "
+            "the whole model in Python: core.convert.convert_model on the live model, or "
+            "core.text_conversion.convert_text without max_layers",
+        )
+
 
 def _check_method(method: object) -> str:
     from core.replacements import METHODS
@@ -516,18 +610,23 @@ def _check_method(method: object) -> str:
     return method  # type: ignore[return-value]
 
 
-def convert_text(text: str, input_shape: Sequence[int], method: str) -> TextConversion:
+def convert_text(
+    text: str, input_shape: Sequence[int], method: str, *, max_layers: int | None = None
+) -> TextConversion:
     """Parse, trace and convert a pasted model; see the module docstring.
 
     `input_shape` includes the batch dimension, e.g. (1, 100, 1, 1) for a DCGAN latent.
     `method` is one of core.replacements.METHODS ("subpixel", "zero-insertion",
-    "resize-nearest", "resize-bilinear", "resize-bicubic"). Raises ConfigError for unparseable
-    text, a bad input shape or an unknown method; layer problems are reported on their rows.
+    "resize-nearest", "resize-bilinear", "resize-bicubic"). `max_layers` refuses models with
+    more layers (leaves) than that before any tracing (the app passes its cap; None: only the
+    parser's own MAX_LAYERS). Raises ConfigError for unparseable text, too many layers, a bad
+    input shape or an unknown method; layer problems are reported on their rows.
     """
-    from core.replacements import list_replacements
+    from core.replacements import list_replacements, resize_note
 
     method = _check_method(method)
     root = parse_model_text(text)
+    _check_max_layers(root, max_layers)
     trace = trace_shapes(root, input_shape)
     renamed, notes = _safe_names(root)
     leaves = {leaf.path: leaf for leaf in root.leaves()}
@@ -554,30 +653,37 @@ def convert_text(text: str, input_shape: Sequence[int], method: str) -> TextConv
             rows.append(kept)
             continue
         reason = ""
-        if row.type_name != "ConvTranspose2d":
-            reason = "not converted: replacements cover ConvTranspose2d only"
-        elif row.status in (ERROR, SKIPPED) or row.in_shape is None:
+        treated = channels_first(row.in_shape, 2) if row.in_shape is not None else None
+        if row.type_name in _OTHER_TRANSPOSED:
+            reason = other_transposed_reason(row.type_name)
+        elif row.status in (ERROR, SKIPPED) or row.out_shape is None or treated is None:
             reason = "not converted: the trace did not reach this layer with a valid shape"
         if reason:
             rows.append(_with_note(kept, reason))
             continue
         spec = transposed_conv(leaf)
-        sizes = tuple(row.in_shape[-2:])
-        found = [r for r in list_replacements(spec, sizes) if r.method == method]
-        if not found:
-            rows.append(
-                _with_note(
-                    kept,
-                    f"not converted: no {method} replacement for this "
-                    "layer (with stride 1 it is an ordinary convolution)",
-                )
-            )
+        used_method, method_note = method_for(spec, method)
+        # the (N, C, H, W) the layer computed with: a flat (N, C) latent is viewed as (N, C, 1, 1)
+        sizes = tuple(treated[1][-2:])  # type: ignore[index]
+        found = [r for r in list_replacements(spec, sizes) if r.method == used_method]
+        if not found:  # resize methods beyond MAX_RESIZE_SCALE: resize_note says why
+            why = resize_note(spec) or f"no {method} replacement for this layer"
+            rows.append(_with_note(kept, f"not converted: {why}"))
             continue
         best = found[0]
         out_after = (*row.out_shape[:-3], spec.out_channels, *best.output_size)
+        if out_after != row.out_shape:  # a safety net: never write a replacement of another size
+            rows.append(
+                _with_note(
+                    kept,
+                    f"not converted: the {used_method} replacement would output {out_after}, not "
+                    f"{row.out_shape} (a Deconv Lab bug: please report it)",
+                )
+            )
+            continue
         note = row.note
-        if out_after != row.out_shape:  # pragma: no cover - list_replacements guarantees it
-            note = f"{note}; the replacement's output differs".lstrip("; ")
+        parametrization = _parametrization_dropped(leaf) if leaf.parametrizations else ""
+        note = "; ".join(filter(None, [note, method_note, parametrization]))
         rows.append(
             ConvertedLayer(
                 row.path,
@@ -597,16 +703,36 @@ def convert_text(text: str, input_shape: Sequence[int], method: str) -> TextConv
         snippet_imports, snippet = _split_snippet(best.code)
         imports += snippet_imports
         exactness = "exact" if best.exact else "same size, not exact"
-        chosen[row.path] = _Chosen(
-            _identifier(code_path, used),
-            f"# {code_path or 'model'}: {best.name} ({exactness})",
-            snippet,
-        )
+        header = f"# {code_path or 'model'}: {best.name} ({exactness})"
+        if method_note:
+            header += "\n" + _comment(method_note)
+        if leaf.parametrizations:
+            kinds = ", ".join(
+                dict.fromkeys(_kind(k) for _, ks in leaf.parametrizations for k in ks)
+            )
+            header += f"\n# its parametrization in the original ({kinds}) is not carried here"
+        chosen[row.path] = _Chosen(_identifier(code_path, used), header, snippet)
     warnings = []
-    if trace.stopped_at is not None:
+    if trace.stopped_on_unknown:
+        warnings.append(
+            f"the shape trace stopped at {_code_path(trace.stopped_at or '', renamed)}, a layer "
+            "Deconv Lab does not know whose name suggests a shape change: the layers after it "
+            "were not converted."
+        )
+    elif trace.stopped_at is not None:
         warnings.append(
             f"the shape trace stopped at {_code_path(trace.stopped_at, renamed)}: "
             "this model fails for the given input shape."
+        )
+    flat = next(
+        (r for r in trace.rows if r.in_shape is not None and channels_first_viewed(r)), None
+    )
+    if flat is not None and flat.in_shape is not None:
+        viewed = (*flat.in_shape, *[1] * _SPATIAL_CONVS[flat.type_name])
+        warnings.append(
+            f"{_code_path(flat.path, renamed)} gets the {len(flat.in_shape)}-D input "
+            f"{flat.in_shape}, which torch refuses: reshape it to {viewed} first "
+            "(the conversion table traced it so)."
         )
     if any(r.status == "mismatch" for r in trace.rows):
         warnings.append(
@@ -619,6 +745,27 @@ def convert_text(text: str, input_shape: Sequence[int], method: str) -> TextConv
     code = _write_code(root, method, chosen, imports, renamed, warnings)
     return TextConversion(
         method, trace.input_shape, tuple(rows), code, trace, (*trace.notes, *notes)
+    )
+
+
+def channels_first_viewed(row: TraceRow) -> bool:
+    """True where the trace viewed a flat (N, C) input as (N, C, 1, 1[, 1]) for this row's
+    2D/3D convolution (torch itself refuses it)."""
+    n = _SPATIAL_CONVS.get(row.type_name)
+    if n is None or row.in_shape is None:
+        return False
+    treated = channels_first(row.in_shape, n)
+    return treated is not None and len(treated[1]) != len(row.in_shape)
+
+
+_SPATIAL_CONVS = {f"{kind}{n}d": n for kind in ("Conv", "ConvTranspose") for n in (2, 3)}
+
+
+def _parametrization_dropped(leaf: ParsedLayer) -> str:
+    return (
+        f"its parametrization ({leaf.parametrization_text}) is not carried into the "
+        "replacement: core.convert.convert_model folds it into the weights; apply it to the new "
+        "convolution to train on with it"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -25,17 +27,19 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
     return "—" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
 
 
+_DIGITS_RE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() would also take '٣' or '1_0'
+
+
 def parse_shape(raw: str) -> tuple[int, ...]:
     """'1, 256, 8, 8' -> (1, 256, 8, 8); ConfigError naming input_shape otherwise."""
     parts = [p for p in raw.replace("(", " ").replace(")", " ").replace(",", " ").split() if p]
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
+    if not all(_DIGITS_RE.fullmatch(p) for p in parts):
         raise ConfigError(
             "input_shape",
-            f"input_shape must be integers such as 1, 256, 8, 8 "
-            f"(batch, channels, height, width), got {raw!r}"[:200],
-        ) from None
+            f"input_shape must be whole numbers written with the digits 0-9, such as "
+            f"1, 256, 8, 8 (batch, channels, height, width), got {raw!r}"[:200],
+        )
+    return tuple(int(p) for p in parts)
 
 
 def short_text(raw: str) -> str:
@@ -56,7 +60,7 @@ st.caption(
     "Paste what `print(model)` shows for your generator (or one layer per line, such as "
     "`nn.ConvTranspose2d(64, 32, 4, 2, 1)`). Deconv Lab parses it without running it, traces "
     "every shape from the input shape, and rewrites each ConvTranspose2d with the method you "
-    "choose, keeping every size."
+    f"choose, keeping every size. Up to {caps.MAX_CONVERTER_LAYERS} layers per model."
 )
 
 state.page_param("cv_ex", "article", state.one_of(list(EXAMPLES)))
@@ -101,7 +105,9 @@ if custom and not shareable:
     )
 
 try:
-    result = convert_text(raw_text, parse_shape(raw_shape), method)
+    result = convert_text(
+        raw_text, parse_shape(raw_shape), method, max_layers=caps.MAX_CONVERTER_LAYERS
+    )
 except ConfigError as err:
     state.show_error(err)
     result = None
@@ -113,13 +119,11 @@ if result is not None:
     c.metric("Output shape", shape_text(result.output_shape))
     for note in result.notes:
         st.info(state.escape_markdown(note), icon=":material/info:")
-    if result.trace.stopped_at is not None:
-        st.error(
-            "**input_shape** — "
-            + state.escape_markdown(
-                f"the trace stopped at layer {result.trace.stopped_at}: {result.trace.stop_reason}"
-            )
-        )
+    stop = f"the trace stopped at layer {result.trace.stopped_at}: {result.trace.stop_reason}"
+    if result.trace.stopped_on_unknown:  # not the input's fault: a layer Deconv Lab cannot read
+        st.warning(state.escape_markdown(stop), icon=":material/warning:")
+    elif result.trace.stopped_at is not None:
+        st.error("**input_shape** — " + state.escape_markdown(stop))
     rows = [
         {
             "layer": row.path,
@@ -137,9 +141,11 @@ if result is not None:
     ]
     st.subheader("Layer by layer")
     st.caption(
-        "Shapes include the batch dimension. Status: ok (computed exactly), assumed, "
-        "unknown (layer not recognised, shape assumed kept), mismatch (channels differ: "
-        "often a skip connection print(model) does not show), error (torch refuses)."
+        "Shapes include the batch dimension. Status: ok (computed exactly), assumed (rests on "
+        "an assumption in this row or an earlier one, stated in its note), unknown (layer not "
+        "recognised: shape assumed kept, or the trace stops where its name suggests a shape "
+        "change), mismatch (channels differ: often a skip connection print(model) does not "
+        "show), error (torch refuses), skipped (after a stop). Layers kept unchanged say why."
     )
     st.dataframe(
         pd.DataFrame(rows),

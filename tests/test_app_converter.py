@@ -101,3 +101,69 @@ def test_url_round_trip_with_pasted_text():
     assert again.text_area(key="cv_text").value == text
     assert again.query_params == at.query_params
     assert_table_is(again, convert_text(text, (1, 16, 6, 6), METHODS[1]))
+
+
+@pytest.mark.parametrize("raw", ["1_000, 4", "1, \u0663, 8, 8", "1, +3, 8, 8", "1, 2.0, 8"])
+def test_input_shape_takes_ascii_digits_only(raw):
+    at = open_page("converter")
+    at.text_input(key="cv_shape").input(raw).run()
+    assert_clean(at)
+    (message,) = errors(at)
+    assert message.startswith("**input_shape**") and "written with the digits" in message
+    assert not at.main.dataframe
+
+
+def test_a_short_link_with_thousands_of_layers_is_refused_quickly():
+    """60 characters of `(0-9998): 9999 x Layer(...)` used to render a 9,999-row table and
+    3.4 MB of code; the page converts at most caps.MAX_CONVERTER_LAYERS layers."""
+    from ui import caps
+
+    text = "G(\n (0-9998): 9999 x ConvTranspose2d(4, 4, 3, 1, 1)\n)"
+    at = open_page("converter", {"cv_text": text, "cv_shape": "1, 4, 8, 8"})
+    assert_clean(at)
+    assert at.text_area(key="cv_text").value == text
+    (message,) = errors(at)
+    assert message.startswith("**text**") and "9,999 layers" in message
+    assert f"at most {caps.MAX_CONVERTER_LAYERS}" in message
+    assert not at.main.dataframe
+    assert all("ConvTranspose2d" not in block.value for block in at.main.code)
+
+
+def test_spectral_norm_generator_and_flat_latent_match_core():
+    from torch import nn
+    from torch.nn.utils import parametrizations
+
+    generator = nn.Sequential(
+        parametrizations.spectral_norm(nn.ConvTranspose2d(100, 32, 4, 1, 0)),
+        nn.ReLU(),
+        parametrizations.spectral_norm(nn.ConvTranspose2d(32, 3, 4, 2, 1)),
+        nn.Tanh(),
+    )
+    text = str(generator)
+    at = open_page("converter")
+    at.text_area(key="cv_text").input(text)
+    at.text_input(key="cv_shape").input("2, 100")
+    at.selectbox(key="cv_method").select("subpixel")
+    at.run()
+    assert_clean(at)
+    assert not errors(at)
+    expected = convert_text(text, (2, 100), "subpixel")
+    assert_table_is(at, expected)
+    assert expected.replaced == 2 and expected.output_shape == (2, 3, 8, 8)
+    model = run_snippet(at.main.code[-1].value)["model"]
+    with torch.no_grad():
+        assert tuple(model(torch.zeros(2, 100, 1, 1)).shape) == (2, 3, 8, 8)
+
+
+def test_an_unknown_layer_that_stops_the_trace_is_a_warning_not_an_input_error():
+    text = (
+        "nn.ConvTranspose2d(8, 8, 4, 2, 1)\nnn.Fold(output_size=(4, 4), kernel_size=2)\nnn.ReLU()"
+    )
+    at = open_page("converter")
+    at.text_area(key="cv_text").input(text)
+    at.text_input(key="cv_shape").input("1, 8, 4, 4")
+    at.run()
+    assert_clean(at)
+    assert not errors(at)
+    assert any("Fold" in w.value and "stopped" in w.value for w in at.warning)
+    assert_table_is(at, convert_text(text, (1, 8, 4, 4), "resize-nearest"))

@@ -85,11 +85,13 @@ LIVE_MODELS = {
 }
 
 
-def conv_transpose_paths(model: nn.Module) -> set[str]:
+def conv_transpose_paths(model: nn.Module, stride_one: bool | None = None) -> set[str]:
+    """Paths of ConvTranspose2d layers (only those with stride 1, or only the others)."""
     return {
         path
         for path, m in model.named_modules(remove_duplicate=False)
         if isinstance(m, nn.ConvTranspose2d)
+        and (stride_one is None or stride_one == (tuple(m.stride) == (1, 1)))
     }
 
 
@@ -112,11 +114,17 @@ def test_convert_model_keeps_shapes_and_exact_methods_keep_outputs(name: str, me
     assert not conv_transpose_paths(converted)
     reported = {p for row in report.rows for p in (row.path, *row.also_at)}
     assert reported == conv_transpose_paths(model)
-    assert report.complete and report.method == method
+    assert report.complete and report.method == method and not report.kept
+    # stride 1 is an ordinary convolution: a resize method rewrites it exactly (sub-pixel)
+    stride_one = conv_transpose_paths(model, stride_one=True)
     for row in report.rows:
         assert row.before.startswith("ConvTranspose2d(") and row.after
-        assert row.exact == (method in EXACT_METHODS)
+        used = method if method in EXACT_METHODS or row.path not in stride_one else "subpixel"
+        assert row.method == used and row.exact == (used in EXACT_METHODS)
+        assert ("ordinary convolution" in row.note) == (used != method)
         assert row.relative_error >= 0
+        if row.exact:
+            assert row.relative_error < 1e-12
     if method in EXACT_METHODS:
         torch.testing.assert_close(got, expected, rtol=0, atol=TOLERANCE)
         assert report.max_relative_error < 1e-12
@@ -194,6 +202,119 @@ def test_a_traversal_stand_in_sees_every_layer() -> None:
     converted, report = convert_model(model, "subpixel", replace=stand_in)
     assert len(calls) == 5 and report.max_relative_error == 0.5
     assert isinstance(converted.ups["to-8"], nn.Identity)
+
+
+def _spectral_generator() -> nn.Module:
+    """A GAN generator with spectral-normed transposed convolutions (torch's parametrize API),
+    a stride-1 one included, and one old-style (hook-based) spectral norm."""
+    from torch.nn.utils import parametrizations
+
+    return nn.Sequential(
+        parametrizations.spectral_norm(nn.ConvTranspose2d(8, 6, 4, 1, 0)),
+        nn.ReLU(),
+        parametrizations.spectral_norm(nn.ConvTranspose2d(6, 4, 4, 2, 1)),
+        nn.ReLU(),
+        nn.utils.spectral_norm(nn.ConvTranspose2d(4, 3, 4, 2, 1)),
+        parametrizations.spectral_norm(nn.Conv2d(3, 3, 3, padding=1)),
+        nn.Tanh(),
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_spectral_normed_transposed_convs_are_converted_with_the_norm_folded(method) -> None:
+    from torch.nn.utils import parametrize
+
+    model = seeded(_spectral_generator())
+    x = torch.randn(2, 8, 1, 1, dtype=torch.float64)
+    with torch.no_grad():
+        expected = model(x)
+        model(x)  # eval mode: the spectral norm's power iteration does not move
+        assert torch.equal(model(x), expected)
+    converted, report = convert_model(model, method)
+    with torch.no_grad():
+        got = converted(x)
+    assert got.shape == expected.shape == (2, 3, 16, 16)
+    assert [row.path for row in report.rows] == ["0", "2", "4"]
+    assert not report.skipped and not report.kept and report.complete
+    for row in report.rows:
+        if row.path in ("0", "2"):
+            assert row.before.startswith("ParametrizedConvTranspose2d(")
+            assert "folded into the weights" in row.note and "_SpectralNorm" in row.note
+    first = report.rows[0]  # stride 1: rewritten exactly whatever the method
+    assert first.exact and first.relative_error < 1e-12
+    assert first.method == (method if method in EXACT_METHODS else "subpixel")
+    if method in EXACT_METHODS:
+        torch.testing.assert_close(got, expected, rtol=0, atol=TOLERANCE)
+    assert parametrize.is_parametrized(converted[5])  # the Conv2d keeps its spectral norm
+    assert parametrize.is_parametrized(model[0]) and parametrize.is_parametrized(model[2])
+    with torch.no_grad():
+        assert torch.equal(model(x), expected)  # the original is untouched
+
+
+def test_a_bare_parametrized_layer_is_converted_in_train_mode_too() -> None:
+    from torch.nn.utils import parametrizations
+
+    layer = seeded(parametrizations.spectral_norm(nn.ConvTranspose2d(3, 2, 4, 2, 1)))
+    layer.train()
+    new, report = convert_model(layer, "zero-insertion")
+    assert new.training and [r.path for r in report.rows] == [""]
+    x = torch.randn(1, 3, 5, 5, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(new(x), layer.eval()(x), rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_stride_one_layers_are_rewritten_exactly_alike_by_both_paths(method) -> None:
+    """A stride-1 ConvTranspose2d is an ordinary convolution. The live path used to make it
+    Upsample(scale_factor=1.0) + Conv2d under a resize method and call it not exact (relative
+    error 0.0) while the text path kept it: now both rewrite it exactly (sub-pixel: a Conv2d),
+    report it exact, and say why."""
+    model = seeded(
+        nn.Sequential(nn.ConvTranspose2d(4, 4, 3, 1, 1), nn.ConvTranspose2d(4, 2, 4, 2, 1))
+    )
+    converted, report = convert_model(model, method)
+    text = convert_text(str(model), (1, 4, 5, 5), method)
+    assert [row.path for row in report.rows] == ["0", "1"]
+    assert [row.path for row in text.rows if row.replaced] == ["0", "1"]
+    for live, row in zip(report.rows, text.rows, strict=True):
+        assert (live.method, live.exact) == (row.method, row.exact), live.path
+        assert live.note == row.note
+    first = report.rows[0]
+    assert first.exact and first.relative_error < 1e-12
+    if method in EXACT_METHODS:
+        assert first.method == method and not first.note
+    else:
+        assert first.method == "subpixel" and "ordinary convolution" in first.note
+        assert not report.rows[1].exact and report.rows[1].method == method
+        assert "Upsample" not in repr(converted[0])
+    x = torch.randn(1, 4, 5, 5, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(converted[0](x), model[0](x), rtol=0, atol=TOLERANCE)
+
+
+def test_conv_transpose_1d_and_3d_are_kept_and_say_why() -> None:
+    model = nn.Sequential(
+        nn.ConvTranspose1d(4, 4, 4, 2, 1),
+        nn.Unflatten(2, (2, 5)),
+        nn.ConvTranspose2d(4, 2, 4, 2, 1),
+        nn.Unflatten(1, (1, 2)),
+        nn.ConvTranspose3d(1, 1, 3, 2, 1),
+    )
+    x = torch.randn(1, 4, 5)
+    with torch.no_grad():
+        expected = model(x)
+    converted, report = convert_model(model, "subpixel")
+    assert [r.path for r in report.rows] == ["2"] and report.complete
+    assert [(k.path, "ConvTranspose2d only" in k.reason) for k in report.kept] == [
+        ("0", True),
+        ("4", True),
+    ]
+    assert converted(x).shape == expected.shape
+    text = convert_text(str(model), x.shape, "subpixel")
+    assert [row.replaced for row in text.rows] == [False, False, True, False, False]
+    for i in (0, 4):
+        assert "ConvTranspose2d only" in text.rows[i].note
+        assert text.rows[i].note == report.kept[i // 4].reason
 
 
 # ---------------------------------------------------------------------------------- fusion
@@ -294,11 +415,12 @@ def test_converted_text_code_runs_with_the_original_shape(name: str, method: str
     }
     all_transposed = {p for p, leaf in leaves.items() if leaf.type_name == "ConvTranspose2d"}
     replaced = {row.path for row in result.rows if row.replaced}
-    assert replaced == (all_transposed if method in EXACT_METHODS else strided)
+    assert replaced == all_transposed
     for row in result.rows:
         assert row.out_shape_after == row.out_shape_before, row
-        if row.replaced:
-            assert row.method == method and row.exact == (method in EXACT_METHODS)
+        if row.replaced:  # stride 1 is rewritten exactly (sub-pixel) under a resize method
+            used = method if method in EXACT_METHODS or row.path in strided else "subpixel"
+            assert row.method == used and row.exact == (used in EXACT_METHODS)
     remaining = sum(isinstance(m, nn.ConvTranspose2d) for m in model.modules())
     assert remaining == len(all_transposed - replaced)
 
@@ -311,13 +433,123 @@ def test_text_code_keeps_the_names_of_the_original() -> None:
     assert kept <= set(converted.state_dict())
 
 
-def test_stride_one_layers_have_no_resize_replacement_and_are_kept() -> None:
+def test_stride_one_layers_get_the_exact_equivalent_under_a_resize_method() -> None:
     result = convert_text(DCGAN_GENERATOR, (1, 100, 1, 1), "resize-nearest")
     first = result.rows[0]
-    assert not first.replaced and "stride 1" in first.note
-    assert result.replaced == 4
+    assert first.replaced and first.method == "subpixel" and first.exact
+    assert "stride 1" in first.note and "ordinary convolution" in first.note
+    assert result.replaced == 5
+    assert "# stride 1: an ordinary convolution" in result.code
     model = run_code(result.code)
-    assert isinstance(model.main[0], nn.ConvTranspose2d)
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in model.modules())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_flat_latent_gets_the_replacement_for_the_shape_the_layer_computes(method) -> None:
+    """(N, 100) is traced as (N, 100, 1, 1): the replacement is the one for a 1x1 input (it was
+    chosen for a 2x100 "image" and ended at (2, 512, 5, 103))."""
+    model = Generator(ngf=8).eval()
+    result = convert_text(DCGAN_GENERATOR, (2, 100), method)
+    assert result.output_shape == (2, 3, 64, 64)
+    for row in result.rows:
+        assert row.out_shape_after == row.out_shape_before, row
+    first = result.rows[0]
+    assert first.out_shape_before == (2, 512, 4, 4) and "z.view(2, 100, 1, 1)" in first.note
+    assert "reshape it to (2, 100, 1, 1)" in result.code
+    assert first.replaced and first.exact  # stride 1: exact under every method
+    assert result.replaced == 5
+    converted = run_code(convert_text(str(model), (2, 100), method).code).eval()
+    with torch.no_grad():
+        assert tuple(converted(torch.randn(2, 100, 1, 1)).shape) == (2, 3, 64, 64)
+
+
+def test_a_replacement_of_another_size_is_never_written(monkeypatch) -> None:
+    """The safety net behind list_replacements: a replacement whose output size differs from
+    the traced one keeps the layer, says so, and writes no replacement."""
+    import dataclasses
+
+    import core.replacements as replacements
+
+    real = replacements.list_replacements
+
+    def wrong_size(layer, sizes):
+        return [dataclasses.replace(r, output_size=(1, 1)) for r in real(layer, sizes)]
+
+    monkeypatch.setattr(replacements, "list_replacements", wrong_size)
+    result = convert_text(ARTICLE_GENERATOR, (1, 256, 8, 8), "subpixel")
+    assert result.replaced == 0
+    assert all(
+        "Deconv Lab bug" in row.note for row in result.rows if row.type_name.startswith("ConvT")
+    )
+    assert "replaced_" not in result.code
+
+
+def test_huge_strides_say_why_no_resize_convolution_is_offered() -> None:
+    result = convert_text("ConvTranspose2d(4, 4, 3, stride=65536)", (1, 4, 2, 2), "resize-nearest")
+    note = result.rows[0].note
+    assert not result.rows[0].replaced
+    assert "strides up to 32" in note and "stride 1" not in note
+    _, report = convert_model(nn.ConvTranspose2d(4, 4, 3, stride=40), "resize-nearest")
+    assert not report.rows and "32" in report.skipped[0].reason
+    exact = convert_text("ConvTranspose2d(4, 4, 3, stride=65536)", (1, 4, 2, 2), "subpixel")
+    assert exact.replaced == 1
+
+
+def test_spectral_normed_generator_text_is_traced_and_converted() -> None:
+    model = _spectral_generator().eval()
+    x = torch.randn(2, 8, 1, 1)
+    result = convert_text(str(model), x.shape, "resize-nearest")
+    with torch.no_grad():
+        assert result.output_shape == tuple(model(x).shape) == (2, 3, 16, 16)
+    assert [row.replaced for row in result.rows] == [True, False, True, False, True, False, False]
+    for i in (0, 2):
+        assert "_SpectralNorm" in result.rows[i].note and "not carried" in result.rows[i].note
+    assert "stride 1" in result.rows[0].note
+    assert "_SpectralNorm" in result.rows[5].note and not result.rows[5].replaced
+    converted = run_code(result.code)
+    from torch.nn.utils import parametrize
+
+    assert parametrize.is_parametrized(converted[5])  # kept, with its spectral norm
+    assert "# its parametrization in the original (_SpectralNorm) is not carried" in result.code
+    with torch.no_grad():
+        assert tuple(converted(x).shape) == (2, 3, 16, 16)
+
+
+def test_max_layers_refuses_big_models_before_tracing() -> None:
+    text = "G(\n (0-9998): 9999 x ConvTranspose2d(4, 4, 3, 1, 1)\n)"
+    start = time.process_time()
+    with pytest.raises(ConfigError) as info:
+        convert_text(text, (1, 4, 8, 8), "subpixel", max_layers=500)
+    assert time.process_time() - start < 2.0
+    assert info.value.parameter == "text"
+    assert "9,999 layers" in info.value.message and "at most 500" in info.value.message
+    assert "convert_model" in info.value.message
+    assert (
+        convert_text(
+            text.replace("9998", "499").replace("9999", "500"),
+            (1, 4, 8, 8),
+            "subpixel",
+            max_layers=500,
+        ).replaced
+        == 500
+    )
+
+
+def test_unknown_shape_changing_layers_stop_the_conversion_and_say_so() -> None:
+    text = "\n".join(
+        [
+            "ConvTranspose2d(8, 8, 4, 2, 1)",
+            "LPPool2d(2, 2)",
+            "MyUpsample(2)",
+            "ConvTranspose2d(8, 3, 4, 2, 1)",
+        ]
+    )
+    result = convert_text(text, (1, 8, 4, 4), "subpixel")
+    assert [row.status for row in result.rows] == ["ok", "ok", "unknown", "skipped"]
+    assert [row.replaced for row in result.rows] == [True, False, False, False]
+    assert result.trace.stopped_on_unknown and "MyUpsample" in result.rows[2].note
+    assert "does not know" in result.code
+    run_code(result.code)
 
 
 def test_unet_text_flags_skips_and_still_writes_every_replacement() -> None:
@@ -403,6 +635,8 @@ def test_every_known_layer_round_trips_through_print_and_code(name: str) -> None
         module = module_type(3, 2, 1, dilation=2, ceil_mode=True)
     elif name.startswith("AvgPool"):
         module = module_type(3, 2, 1, count_include_pad=False)
+    elif name.startswith("LPPool"):
+        module = module_type(1.5, 3, 2, ceil_mode=True)
     elif name.startswith("Adaptive"):
         module = module_type(5)
     elif name.startswith("ConstantPad"):

@@ -231,6 +231,81 @@ def test_as_dict_and_text() -> None:
     assert data["children"][0]["path"] == "up" and data["children"][0]["args"] == [8, 4]
 
 
+class OddKeys(nn.Module):
+    """ModuleDict keys torch allows that are not identifiers, and parametrized layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torch.nn.utils import parametrizations
+
+        self.heads = nn.ModuleDict(
+            {
+                key: nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+                for key in ("a b", "a:b", "a,b", "a'b", "[x]", "x=1", "ä", "0-3")
+            }
+        )
+        self.up = parametrizations.spectral_norm(nn.ConvTranspose2d(4, 3, 4, 2, 1))
+        self.both = parametrizations.spectral_norm(parametrizations.weight_norm(nn.Conv2d(3, 3, 3)))
+        self.block = parametrizations.spectral_norm(nn.Linear(3, 3))
+
+
+def test_module_dict_keys_torch_allows_are_read() -> None:
+    model = OddKeys()
+    root = parse_model_text(str(model))
+    expected = [
+        (path, name.removeprefix("Parametrized"))
+        for path, name in structure(model)
+        if ".parametrizations" not in path
+    ]
+    assert parsed_structure(root) == expected
+    assert [c.name for c in root.children[0].children] == list(model.heads)
+
+
+def test_parametrized_layers_are_read_as_the_layers_they_wrap() -> None:
+    root = parse_model_text(str(OddKeys()))
+    leaves = {leaf.path: leaf for leaf in root.leaves()}
+    up = leaves["up"]
+    assert up.type_name == "ConvTranspose2d" and not up.is_container
+    assert up.parametrizations == (("weight", ("_SpectralNorm",)),)
+    assert up.printed_type == "ParametrizedConvTranspose2d"
+    assert up.kwargs == {"kernel_size": (4, 4), "stride": (2, 2), "padding": (1, 1)}
+    assert leaves["both"].parametrizations == (("weight", ("_WeightNorm", "_SpectralNorm")),)
+    assert leaves["both"].parametrization_text == "weight: _WeightNorm, _SpectralNorm"
+    assert up.as_dict()["parametrizations"] == {"weight": ["_SpectralNorm"]}
+    # a single parametrized layer is a list of one, like any single layer
+    single = parse_model_text(str(OddKeys().up))
+    assert single.synthetic and [(c.path, c.type_name) for c in single.children] == [
+        ("0", "ConvTranspose2d")
+    ]
+    # a "Parametrized" name without torch's parametrizations child is left as it is
+    other = parse_model_text("ParametrizedThing(\n  (conv): Conv2d(1, 1, 1)\n)")
+    assert other.type_name == "ParametrizedThing" and other.is_container
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("ModuleDict(\n  (a(b)): ReLU()\n)", "Rename the module"),
+        ("Linear(\u0663, 4)", "not an ASCII digit"),
+        ("Linear(1\u0663, 4)", "not an ASCII digit"),
+        ("Linear(\uff11, 4)", "not an ASCII digit"),  # fullwidth 1
+        ("Linear(1_000, 4)", "without '_' separators"),
+        ("Upsample(scale_factor=1_0.5)", "without '_' separators"),
+        ("(\u0660-\u0663): 4 x ReLU()", "index range"),
+    ],
+)
+def test_names_and_numbers_that_cannot_be_read_say_why(text: str, fragment: str) -> None:
+    error = _error(text)
+    assert fragment in str(error), str(error)
+
+
+def test_only_ascii_digits_make_numbers() -> None:
+    assert parse_model_text("Linear(10, 4)").children[0].args == (10, 4)
+    # a child name may hold any digits: it is a name, not a number
+    root = parse_model_text("ModuleDict(\n  (\u0663): ReLU()\n)")
+    assert [c.name for c in root.children] == ["\u0663"]
+
+
 # ---------------------------------------------------------------------------------- errors
 
 

@@ -251,6 +251,7 @@ def test_flat_latent_is_viewed_as_one_by_one_with_a_note() -> None:
     trace = trace_shapes(str(model), (2, 100))
     first = trace.rows[0]
     assert first.status == ASSUMED and "z.view(2, 100, 1, 1)" in first.note
+    assert all(row.status == ASSUMED for row in trace.rows)  # all rest on the view
     with pytest.raises(RuntimeError):  # torch does refuse the flat latent
         model(torch.randn(2, 100))
     _, output = torch_shapes(model, torch.randn(2, 100, 1, 1))
@@ -258,13 +259,172 @@ def test_flat_latent_is_viewed_as_one_by_one_with_a_note() -> None:
 
 
 def test_unknown_layers_keep_the_shape_and_say_so() -> None:
-    text = "ConvTranspose2d(8, 4, 4, 2, 1)\nSelfAttention(4, heads=2)\nBatchNorm2d(4)"
+    text = "ConvTranspose2d(8, 4, 4, 2, 1)\nSelfAttention(4, heads=2)\nBatchNorm2d(4)\nTanh()"
     trace = trace_shapes(text, (1, 8, 5, 5))
     unknown = trace.rows[1]
     assert unknown.status == UNKNOWN and unknown.in_shape == unknown.out_shape == (1, 4, 10, 10)
     assert "SelfAttention" in unknown.note and "keep" in unknown.note
-    assert trace.rows[2].status == OK and trace.output_shape == (1, 4, 10, 10)
+    assert trace.output_shape == (1, 4, 10, 10) and not trace.stopped_on_unknown
+    # every row after the assumption says it rests on it: none is "ok"
+    assert [row.status for row in trace.rows] == [OK, UNKNOWN, ASSUMED, ASSUMED]
+    assert all("assumption at 1" in row.note for row in trace.rows[2:])
     assert not trace.clean
+
+
+def _children_shapes(model: nn.Sequential, x: torch.Tensor) -> list[tuple[int, ...]]:
+    """Output shape of each child of a Sequential (its own children, parametrized or not)."""
+    shapes = []
+    with torch.no_grad():
+        for child in model:
+            x = child(x)
+            shapes.append(tuple(x.shape))
+    return shapes
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        (nn.LPPool2d(2, 2), (1, 8, 16, 16)),
+        (nn.Fold(output_size=(4, 5), kernel_size=2), (1, 8, 12)),
+        (nn.Unfold(kernel_size=2), (1, 2, 4, 4)),
+        (nn.Embedding(10, 3), (2, 5)),
+        (nn.Bilinear(4, 4, 2), None),  # name only: two inputs
+        (nn.ChannelShuffle(2), None),
+        (nn.LazyLinear(3), None),
+    ],
+)
+def test_unknown_layers_named_for_a_shape_change_stop_the_trace(layer, shape) -> None:
+    text = f"Identity()\n{layer}\nConvTranspose2d(8, 3, 4, 2, 1)\nTanh()"
+    trace = trace_shapes(text, shape or (1, 8, 16, 16))
+    statuses = [row.status for row in trace.rows]
+    name = type(layer).__name__
+    if name == "LPPool2d":  # known now: traced as torch computes it
+        x = torch.randn(shape)
+        model = nn.Sequential(nn.Identity(), layer, nn.ConvTranspose2d(8, 3, 4, 2, 1), nn.Tanh())
+        assert [row.out_shape for row in trace.rows] == _children_shapes(model, x)
+        assert statuses == [OK] * 4
+        return
+    if shape is not None:  # the premise: torch changes the shape here
+        with torch.no_grad():
+            assert (
+                tuple(
+                    layer(
+                        torch.ones(shape, dtype=torch.long)
+                        if name == "Embedding"
+                        else torch.randn(shape)
+                    ).shape
+                )
+                != shape
+            )
+    assert statuses == [OK, UNKNOWN, SKIPPED, SKIPPED]
+    stop = trace.rows[1]
+    assert stop.out_shape is None and name in stop.note and "Identity()" in stop.note
+    assert trace.stopped_at == "1" and trace.stopped_on_unknown and trace.output_shape is None
+
+
+def test_lppool_chain_from_the_audit_equals_torch() -> None:
+    """Conv2d -> LPPool2d(2, 2) -> ConvTranspose2d: torch gives (1, 3, 16, 16), and so does the
+    trace (it used to assume LPPool2d kept the shape and say (1, 3, 32, 32), "ok")."""
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.LPPool2d(2, 2), nn.ConvTranspose2d(8, 3, 4, 2, 1)
+    )
+    x = torch.randn(1, 3, 16, 16)
+    trace = trace_shapes(str(model), x.shape)
+    seen, output = torch_shapes(model, x)
+    assert output == (1, 3, 16, 16) == trace.output_shape
+    for row in trace.rows:
+        assert (row.in_shape, row.out_shape) == seen[row.path] and row.status == OK
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("kernel", [1, 2, 3])
+@pytest.mark.parametrize("stride", [None, 1, 2])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_lppool_shapes_equal_torch(n: int, kernel: int, stride, ceil_mode: bool) -> None:
+    layer = getattr(nn, f"LPPool{n}d")(2, kernel, stride, ceil_mode)
+    for shape in [(2, 3, *([7] * n)), (3, *([5] * n)), (1, 2, *([2] * n)), (1, 2, *([1] * n))]:
+        trace = trace_shapes(str(nn.Sequential(layer)), shape)
+        shapes, refused_at = _run_layers([layer], torch.rand(shape))
+        if refused_at is None:
+            assert trace.rows[0].out_shape == shapes[0], (layer, shape)
+            assert trace.rows[0].status == OK
+        else:
+            assert trace.rows[0].status == ERROR, (layer, shape, trace.rows[0])
+
+
+def test_avgpool3d_refuses_an_input_smaller_than_its_kernel_even_with_ceil_mode() -> None:
+    """torch's avg_pool3d (and so LPPool3d) checks the unpadded input against the kernel;
+    the 1D/2D pools take it with ceil_mode=True."""
+    for layer in (
+        nn.AvgPool3d(2, ceil_mode=True),
+        nn.AvgPool3d(3, padding=1, ceil_mode=True),
+        nn.LPPool3d(2, 2, ceil_mode=True),
+    ):
+        trace = trace_shapes(str(nn.Sequential(layer)), (1, 2, 2, 2, 1))
+        _, refused_at = _run_layers([layer], torch.randn(1, 2, 2, 2, 1))
+        assert refused_at == 0 and trace.rows[0].status == ERROR
+        assert "smaller than the kernel" in trace.rows[0].note
+    two_d = nn.LPPool2d(2, 2, ceil_mode=True)
+    expected = tuple(two_d(torch.rand(1, 2, 2, 1)).shape)
+    assert trace_shapes(str(two_d), (1, 2, 2, 1)).output_shape == expected == (1, 2, 1, 1)
+
+
+@pytest.mark.parametrize("kind", ["Zero", "Constant", "Reflection", "Replication", "Circular"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_pads_accept_the_inputs_torch_accepts(kind: str, n: int) -> None:
+    """ZeroPad/ConstantPad pad the last n dimensions of any input with at least n; the others
+    need (C, *n) or (N, C, *n). torch 2.13 is the oracle, ranks 1 to 6."""
+    layer = getattr(nn, f"{kind}Pad{n}d")(*((2, 3.5) if kind == "Constant" else (2,)))
+    for rank in range(1, 7):
+        shape = (4,) * rank
+        trace = trace_shapes(str(nn.Sequential(layer)), shape)
+        shapes, refused_at = _run_layers([layer], torch.randn(shape))
+        row = trace.rows[0]
+        if refused_at is None:
+            assert row.status == OK and row.out_shape == shapes[0], (layer, shape, row)
+        else:
+            assert row.status == ERROR, (layer, shape, row)
+
+
+def test_constant_pad_1d_on_a_4d_input_pads_the_last_dimension() -> None:
+    layer = nn.ConstantPad1d(2, 3.5)
+    trace = trace_shapes(str(layer), (1, 3, 6, 5))
+    assert trace.rows[0].status == OK
+    assert trace.output_shape == tuple(layer(torch.randn(1, 3, 6, 5)).shape) == (1, 3, 6, 9)
+
+
+def test_parametrized_layers_trace_as_the_layers_they_wrap() -> None:
+    """spectral_norm / weight_norm (torch.nn.utils.parametrizations) print as
+    ParametrizedConvTranspose2d(...) with a `parametrizations` child: traced as the layer."""
+    from torch.nn.utils import parametrizations
+
+    model = nn.Sequential(
+        nn.Linear(16, 4 * 4 * 4),
+        nn.Unflatten(1, (4, 4, 4)),
+        parametrizations.spectral_norm(nn.ConvTranspose2d(4, 3, 4, 2, 1)),
+        nn.ReLU(),
+        parametrizations.weight_norm(nn.Conv2d(3, 3, 3, padding=1)),
+        parametrizations.spectral_norm(nn.ConvTranspose2d(3, 2, 4, 2, 1)),
+    ).eval()
+    x = torch.randn(2, 16)
+    trace = trace_shapes(str(model), x.shape)
+    assert [row.path for row in trace.rows] == [str(i) for i in range(6)]
+    assert [row.out_shape for row in trace.rows] == _children_shapes(model, x)
+    assert trace.output_shape == (2, 2, 16, 16)
+    assert all(row.status == OK for row in trace.rows)
+    assert "_SpectralNorm" in trace.rows[2].note and "_WeightNorm" in trace.rows[4].note
+    assert trace.rows[2].type_name == "ConvTranspose2d"
+
+
+def test_spectral_norm_from_the_audit() -> None:
+    from torch.nn.utils import parametrizations
+
+    layer = parametrizations.spectral_norm(nn.ConvTranspose2d(4, 3, 4, 2, 1))
+    assert str(layer).startswith("ParametrizedConvTranspose2d(")
+    trace = trace_shapes(str(layer), (1, 4, 5, 5))
+    with torch.no_grad():
+        assert trace.output_shape == tuple(layer(torch.randn(1, 4, 5, 5)).shape) == (1, 3, 10, 10)
+    assert [row.path for row in trace.rows] == ["0"]
 
 
 def test_a_layer_torch_refuses_stops_the_trace_with_the_reason() -> None:
@@ -366,6 +526,7 @@ def layer_chains(draw) -> tuple[tuple[int, int, int, int], list[nn.Module]]:
                     "unshuffle",
                     "maxpool",
                     "avgpool",
+                    "lppool",
                     "adaptive",
                     "pad",
                     "reflect",
@@ -419,12 +580,27 @@ def layer_chains(draw) -> tuple[tuple[int, int, int, int], list[nn.Module]]:
                 )
             else:  # ceil_mode is not printed for AvgPool (see the dedicated test)
                 layer = nn.AvgPool2d(k, stride, padding)
+        elif kind == "lppool":
+            layer = nn.LPPool2d(
+                draw(st.sampled_from([1, 2, 3.5])),
+                (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+                draw(st.sampled_from([None, 1, 2])),
+                draw(st.booleans()),
+            )
         elif kind == "adaptive":
             layer = nn.AdaptiveAvgPool2d(
                 (draw(st.sampled_from([None, 1, 3])), draw(st.integers(1, 4)))
             )
         elif kind == "pad":
-            layer = nn.ZeroPad2d(tuple(draw(st.integers(-1, 2)) for _ in range(4)))
+            layer = draw(
+                st.sampled_from(
+                    [
+                        nn.ZeroPad2d(tuple(draw(st.integers(-1, 2)) for _ in range(4))),
+                        nn.ConstantPad1d((draw(st.integers(-1, 2)), draw(st.integers(0, 2))), 1.5),
+                        nn.ZeroPad1d(draw(st.integers(0, 2))),
+                    ]
+                )
+            )
         elif kind == "reflect":
             layer = draw(st.sampled_from([nn.ReflectionPad2d, nn.ReplicationPad2d]))(
                 draw(st.integers(0, 2))
