@@ -569,14 +569,22 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
     return "float16" if check is not None and check(device.type) else "float32"
 
 
-def device_label(device: torch.device, precision: str = "float32") -> str:
-    """A line for the page, e.g. "CUDA GPU: NVIDIA H100 80GB HBM3, bfloat16 autocast"."""
+# torch CPU threads for a render or fit: small generators gain little from more, and on a busy
+# shared CPU extra threads spin and wait (see bench/bench_generator.py).
+CPU_THREADS = 1
+
+
+def device_label(
+    device: torch.device, precision: str = "float32", threads: int | None = None
+) -> str:
+    """A line for the page, e.g. "CUDA GPU: NVIDIA H100 80GB HBM3, bfloat16 autocast";
+    `threads`: the CPU threads a run uses (default: torch's current number)."""
     if device.type == "cuda":
         name = f"CUDA GPU: {torch.cuda.get_device_name(device)}"
     elif device.type == "mps":
         name = "Apple GPU (MPS)"
     else:
-        threads = torch.get_num_threads()
+        threads = threads or torch.get_num_threads()
         name = f"CPU, {threads} torch thread{'s' if threads != 1 else ''}"
     return f"{name}, {precision} autocast" if precision != "float32" else f"{name}, float32"
 
@@ -941,7 +949,7 @@ def render_at_init(
     zoom: int = 8,
     columns: int | None = None,
     models: Mapping[str, Generator] | None = None,
-    cpu_threads: int | None = 1,
+    cpu_threads: int | None = CPU_THREADS,
 ) -> dict[str, Any]:
     """Generate `n_images` images per variant from the same latents, at initialisation.
 
@@ -1051,7 +1059,7 @@ def fit(
     *,
     callback_every: int | None = None,
     precision: str = "auto",
-    cpu_threads: int | None = 1,
+    cpu_threads: int | None = CPU_THREADS,
     time_budget: float | None = None,
 ) -> dict[str, Any]:
     """Train each variant (Adam, MSE) to reproduce `target_image` from one fixed latent.

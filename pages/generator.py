@@ -56,7 +56,7 @@ def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[s
     """Draw the generator's own settings; return its validated config (or None) and the rest."""
     layer_axis = (cfg.kernel_size[1], cfg.stride[1], cfg.padding[1], cfg.output_padding[1])
     st.markdown(
-        f"Every stage upsamples with the sidebar's geometry along W: kernel_size "
+        f"Every stage upsamples with the sidebar's layer, square: kernel_size "
         f"{layer_axis[0]}, stride {layer_axis[1]}, padding {layer_axis[2]}, output_padding "
         f"{layer_axis[3]} (or a replacement of the same output size), starting from 4 × 4."
     )
@@ -181,7 +181,9 @@ def device_row() -> tuple[str, str, str | None]:
     state.remember("gen_device")
     try:
         picked = gen.pick_device(device)
-        label = gen.device_label(picked, gen.resolve_precision(picked, precision))
+        label = gen.device_label(
+            picked, gen.resolve_precision(picked, precision), threads=gen.CPU_THREADS
+        )
     except ConfigError as err:
         state.show_error(err, right)
         return device, precision, None

@@ -1,6 +1,6 @@
 """Regenerate the README's screenshots: one PNG per page of the app, default settings.
 
-    /work/venv/bin/python docs/screenshots/make_screenshots.py
+    .venv/bin/python docs/screenshots/make_screenshots.py
 
 Starts `streamlit run app.py`, opens each page in headless Chromium at 1400 px wide, waits for
 every chart, and writes docs/screenshots/<page>.png (the page's full height, up to a cap).
