@@ -369,6 +369,6 @@ def resize_weight_code(
         "    # relative error of the fit. A resize-conv cannot print the checkerboard, so a\n"
         "    # checkerboard-prone original is not matched exactly: fine-tune after the transfer.\n"
         "    fit_error = float((target - taps_h @ fit @ taps_w.T).norm() / target.norm())\n"
-        '    print(f"resize-conv fit: relative error {fit_error:.3f}")\n'
+        '    print("resize-conv fit: relative error", round(fit_error, 3))\n'
     )
     return lines

@@ -168,11 +168,12 @@ class GeneratorConfig:
             f"the hosted demo allows up to {MAX_CHANNELS} channels",
         )
         _int_in("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
-        _int_in("kernel_size", self.kernel_size, 1, MAX_KERNEL)
-        _int_in("stride", self.stride, 1, MAX_STRIDE)
-        _int_in("padding", self.padding, 0, MAX_KERNEL)
-        _int_in("output_padding", self.output_padding, 0, MAX_STRIDE)
-        _int_in("resize_kernel", self.resize_kernel, 1, MAX_KERNEL)
+        live = "the live generator allows up to {} (set a smaller value in the sidebar)"
+        _int_in("kernel_size", self.kernel_size, 1, MAX_KERNEL, live.format(MAX_KERNEL))
+        _int_in("stride", self.stride, 1, MAX_STRIDE, live.format(MAX_STRIDE))
+        _int_in("padding", self.padding, 0, MAX_KERNEL, live.format(MAX_KERNEL))
+        _int_in("output_padding", self.output_padding, 0, MAX_STRIDE, live.format(MAX_STRIDE))
+        _int_in("resize_kernel", self.resize_kernel, 1, MAX_KERNEL, live.format(MAX_KERNEL))
         _choice("norm", self.norm, NORMS)
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("stem", self.stem, STEMS)

@@ -90,7 +90,10 @@ with right:
     raw_shape = st.text_input("Input shape (batch, channels, height, width)", key="cv_shape")
     method = st.selectbox("Replace every ConvTranspose2d with", METHODS, key="cv_method")
     st.caption(f"**{method}**: {METHOD_HELP.get(method, '')}.")
-    st.caption(EXAMPLES[st.session_state["cv_ex"]].about)
+    if raw_text == EXAMPLES[st.session_state["cv_ex"]].text:
+        st.caption(EXAMPLES[st.session_state["cv_ex"]].about)
+    else:
+        st.caption("Your own model text (pick an example to load one).")
 
 state.remember("cv_ex")
 state.remember("cv_shape")
@@ -124,17 +127,28 @@ if result is not None:
         st.warning(state.escape_markdown(stop), icon=":material/warning:")
     elif result.trace.stopped_at is not None:
         st.error("**input_shape** — " + state.escape_markdown(stop))
+    flagged = [row for row in result.rows if row.status in ("mismatch", "unknown")]
+    if flagged:
+        named = ", ".join(
+            f"{state.escape_markdown(row.path)} ({row.status})" for row in flagged[:6]
+        )
+        more = f" and {len(flagged) - 6} more" if len(flagged) > 6 else ""
+        st.warning(
+            f"{len(flagged)} layer{'s' if len(flagged) > 1 else ''} need a look: "
+            f"{named}{more}. Their notes in the table say why.",
+            icon=":material/warning:",
+        )
     rows = [
         {
             "layer": row.path,
             "type": row.type_name,
+            "status": row.status,
             "before": row.before,
             "after": row.after,
             "input": shape_text(row.in_shape),
             "output before": shape_text(row.out_shape_before),
             "output after": shape_text(row.out_shape_after),
             "exact": {True: "exact", False: "same size", None: ""}[row.exact],
-            "status": row.status,
             "note": row.note,
         }
         for row in result.rows
@@ -153,6 +167,7 @@ if result is not None:
         width="stretch",
         key="cv_table",
         column_config={
+            "layer": st.column_config.TextColumn(pinned=True),
             "before": st.column_config.TextColumn(width="medium"),
             "note": st.column_config.TextColumn(width="large"),
         },

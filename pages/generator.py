@@ -65,8 +65,16 @@ def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[s
         for f in ("kernel_size", "stride", "padding", "output_padding")
     ):
         st.warning("The generator uses square layers: the sidebar's W values are used for H.")
-    if cfg.dilation != (1, 1):
-        st.warning("The generator's layers are not dilated: the sidebar's dilation is ignored.")
+    ignored = [
+        name
+        for name, used in (("dilation", cfg.dilation == (1, 1)), ("groups", cfg.groups == 1))
+        if not used
+    ]
+    if ignored:
+        st.warning(
+            f"The generator's layers use their own channels, ungrouped and undilated: the "
+            f"sidebar's {' and '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored."
+        )
 
     params = [
         ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),

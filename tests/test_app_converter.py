@@ -167,3 +167,16 @@ def test_an_unknown_layer_that_stops_the_trace_is_a_warning_not_an_input_error()
     assert not errors(at)
     assert any("Fold" in w.value and "stopped" in w.value for w in at.warning)
     assert_table_is(at, convert_text(text, (1, 8, 4, 4), "resize-nearest"))
+
+
+def test_layers_that_need_a_look_are_named_above_the_table():
+    text = "nn.ConvTranspose2d(64, 32, 3, 2, 1, 1)\nnn.Conv2d(16, 8, 3)\nMyBlock(foo)"
+    at = open_page("converter", {"cv_text": text, "cv_shape": "1, 64, 16, 16"})
+    assert_clean(at)
+    warning = [w.value for w in at.warning if "need a look" in w.value]
+    assert warning == [
+        "2 layers need a look: 1 (mismatch), 2 (unknown). Their notes in the table say why."
+    ]
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["layer", "type", "status"]
+    assert any("Your own model text" in c.value for c in at.caption)

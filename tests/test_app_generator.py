@@ -244,6 +244,16 @@ def test_invalid_settings_give_errors_naming_the_parameter():
     at = open_page("generator", {**SMALL, "op": "3"})  # op 3 >= stride 2: invalid layer
     assert_clean(at)
     assert [m.split(" — ")[0] for m in errors(at)] == ["**output_padding**"]
+    at = open_page("generator", {**SMALL, "k": "16", "p": "1", "op": "0"})  # beyond its cap
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and "live generator allows up to" in messages[0]
+
+
+def test_sidebar_settings_the_generator_does_not_use_are_named():
+    at = open_page("generator", {**SMALL, "g": "2", "d": "2"})
+    assert_clean(at)
+    assert any("dilation and groups are ignored" in w.value for w in at.warning)
 
 
 def test_url_round_trip():

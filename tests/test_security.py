@@ -438,6 +438,7 @@ ALLOWED_FREE_NAMES = {
     "dict",
     "round",
     "sorted",
+    "print",  # a fitted weight transfer reports its fit error
     "original",  # the user's trained layer, in weight-transfer snippets
     "model",
     "annotations",
