@@ -145,10 +145,10 @@ def subpixel_code(
     shapes = _shapes(torch_repr, in_channels, sizes, out_channels, out, exact=True)
     square = stride[0] == stride[1]
     if square and not any(crop):
-        return (
-            f"{head}\n{shapes}layer = nn.Sequential(\n    {conv},\n"
-            f"    nn.PixelShuffle({int(stride[0])}),\n)\n"
+        shuffle = (  # with stride 1 there are no phases to interleave: an ordinary convolution
+            "" if stride[0] == 1 else f"    nn.PixelShuffle({int(stride[0])}),\n"
         )
+        return f"{head}\n{shapes}layer = nn.Sequential(\n    {conv},\n{shuffle})\n"
     body = _SUBPIXEL_SQUARE if square else _SUBPIXEL_RECT
     stride_arg = str(int(stride[0])) if square else _tuple(stride)
     return (

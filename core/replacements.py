@@ -398,7 +398,8 @@ def _subpixel(
         sequential=s[0] == s[1] and not any(crop),
     )
     return Replacement(
-        name=f"sub-pixel Conv2d {kernel[0]}x{kernel[1]} + PixelShuffle({_xy(s)})",
+        name=f"sub-pixel Conv2d {kernel[0]}x{kernel[1]}"
+        + ("" if s == (1, 1) else f" + PixelShuffle({_xy(s)})"),
         method="subpixel",
         exact=True,
         params=channels * in_group * kernel[0] * kernel[1] + (channels if layer.bias else 0),

@@ -566,7 +566,7 @@ def method_for(layer: TransposedConv, method: str) -> tuple[str, str]:
     With stride 1 everywhere a transposed convolution is an ordinary convolution: there is
     nothing to upsample and no checkerboard, and a resize-convolution would be an Upsample by 1
     (a no-op) before a Conv2d. So a resize method rewrites such a layer exactly, with its
-    sub-pixel equivalent (a Conv2d at the input's resolution; PixelShuffle(1) changes nothing),
+    sub-pixel equivalent (a Conv2d at the input's resolution, nothing to shuffle),
     and says so. Every other case uses `method` as chosen, with no note. Shared by
     `convert_text` and `core.convert.convert_model`, so that both paths treat a layer alike."""
     if not method.startswith("resize-") or any(s != 1 for s in layer.stride):
