@@ -193,6 +193,15 @@ def add_layer(fallback: tuple[int, ...]) -> None:
     st.session_state["ov_stack"] = extra
 
 
+def repeat_layer_one(values: tuple[int, ...]) -> None:
+    """Set every added layer to the sidebar layer's geometry (a generator repeats one block)."""
+    extra = list(st.session_state["ov_stack"])
+    for i in range(len(extra)):
+        for key, value in zip(_row_keys(i), values, strict=True):
+            st.session_state[key] = value
+    st.session_state["ov_stack"] = [values] * len(extra)
+
+
 def remove_layer() -> None:
     extra = list(st.session_state["ov_stack"])[:-1]
     for key in _row_keys(len(extra)):
@@ -223,7 +232,7 @@ def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         extra_layers[i] = tuple(new_values)
     st.session_state["ov_stack"] = extra_layers
     state.remember("ov_stack", format_stack)
-    left, right, _ = st.columns([1, 1, 4])
+    left, right, repeat, _ = st.columns([1, 1, 1.4, 2.6])
     left.button(
         "Add layer",
         icon=":material/add:",
@@ -239,6 +248,17 @@ def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         on_click=remove_layer,
         key="ov_remove",
         disabled=not extra_layers,
+        width="stretch",
+    )
+    repeat.button(
+        "All like layer 1",
+        icon=":material/content_copy:",
+        on_click=repeat_layer_one,
+        args=(geometry(layer),),
+        key="ov_repeat",
+        disabled=not extra_layers or all(v == geometry(layer) for v in extra_layers),
+        help="Give every added layer the sidebar layer's kernel, stride, padding, "
+        "output_padding and dilation (the added layers keep their own values otherwise).",
         width="stretch",
     )
 

@@ -96,6 +96,23 @@ def test_stack_builder_add_edit_remove():
     assert len(stack_layers(at, layer)) == 2
 
 
+def test_all_like_layer_one_follows_a_changed_sidebar():
+    at = open_page("overlap")
+    at.number_input(key="layer_kernel_size").set_value(4).run()
+    at.number_input(key="layer_output_padding").set_value(0).run()
+    layer, cfg = layer_and_config(at)
+    assert [x.kernel_size for x in stack_layers(at, layer)] == [(4, 4), (3, 3), (3, 3)]
+    at.button(key="ov_repeat").click().run()
+    assert_clean(at)
+    layers = stack_layers(at, layer)
+    assert all(x.axes == layer.axes for x in layers)
+    assert at.number_input(key="ov_l1_k").value == 4
+    assert np.array_equal(
+        heatmap_z(figure_titled(at, "3 stacked layers")), torch_counts(layers, cfg.input_size)
+    )
+    assert at.button(key="ov_repeat").disabled
+
+
 def test_invalid_stack_layer_names_it_and_keeps_the_rest():
     at = open_page("overlap")
     at.number_input(key="ov_l0_op").set_value(3).run()  # op 3 >= stride 2
