@@ -154,8 +154,9 @@ if error is None and sizes is not None:
         st.caption(
             f"{even} of them have even kernel overlap (every output phase gets the same number "
             "of kernel taps: no checkerboard from the geometry; Odena et al. 2016). Ranked: even "
-            "overlap first, then no output_padding, no dilation, about two taps per phase, small "
-            "kernels. Open any row in the designer with its link."
+            "overlap first, layers with holes (pixels no tap reaches) last, then no "
+            "output_padding, no dilation, about two taps per phase, small kernels. Open any "
+            "row in the designer with its link."
             + (f" The first {len(shown)} are listed." if len(shown) < len(solutions) else "")
         )
         rows = [
