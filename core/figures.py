@@ -482,6 +482,10 @@ def scatter_animation(
         "yanchor": "top",
         "pad": {"t": 50, "b": 10},
         "currentvalue": {"prefix": "scattered up to: "},
+        # plotly's default rail is near-white: a grey one reads on light and dark themes
+        "bgcolor": "rgba(128,128,128,0.35)",
+        "bordercolor": "rgba(128,128,128,0.6)",
+        "activebgcolor": HIGHLIGHT,
         "steps": [
             {"method": "animate", "label": state[3], "args": [[str(t)], step_args]}
             for t, state in enumerate(states)
@@ -496,6 +500,8 @@ def scatter_animation(
         "yanchor": "top",
         "pad": {"t": 87, "r": 10},
         "showactive": False,
+        "bgcolor": "rgba(128,128,128,0.35)",
+        "bordercolor": "rgba(128,128,128,0.6)",
         "buttons": [
             {
                 "label": "Play",

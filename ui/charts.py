@@ -16,7 +16,9 @@ from core.figures import COLORSCALE, HIGHLIGHT
 
 _TRANSPARENT = "rgba(0,0,0,0)"
 # One colour per generator variant, distinguishable in light and dark themes.
-VARIANT_COLOURS = ("#ef553b", "#636efa", "#00a2a2", "#ab63fa", "#ffa15a", "#19d3f3")
+# Okabe & Ito's colour-blind-safe palette, in the variants' order (ConvTranspose2d first, in
+# vermillion); each reads on light and dark backgrounds and none is close to another.
+VARIANT_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#E69F00")
 
 
 def _layout(fig: go.Figure, title: str, height: int, **extra: Any) -> go.Figure:
