@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -171,9 +173,9 @@ def test_fit_stops_at_the_time_budget_and_says_so(monkeypatch):
     assert "1 of 200 steps" in captions(at)
 
 
-def test_busy_server_text_matches_what_fit_does():
-    """While another session holds the heavy-run slot, the page says Fit is refused (it is: a fit
-    does not wait), not that it will start by itself."""
+@contextlib.contextmanager
+def another_session_holds_the_slot() -> Iterator[None]:
+    """Hold the one-heavy-run slot in another thread, as another session would, for the body."""
     holding, release = threading.Event(), threading.Event()
 
     def other_session() -> None:
@@ -185,10 +187,17 @@ def test_busy_server_text_matches_what_fit_does():
     thread.start()
     try:
         assert holding.wait(10)
-        at = open_page("generator", {**SMALL, "gen_mode": "fit"})
+        yield
     finally:
         release.set()
         thread.join()
+
+
+def test_busy_server_text_matches_what_fit_does():
+    """While another session holds the heavy-run slot, the page says Fit is refused (it is: a fit
+    does not wait), not that it will start by itself."""
+    with another_session_holds_the_slot():
+        at = open_page("generator", {**SMALL, "gen_mode": "fit"})
     assert_clean(at)
     text = captions(at)
     assert "**Fit** is refused while it runs" in text
@@ -197,21 +206,8 @@ def test_busy_server_text_matches_what_fit_does():
 
 def test_one_heavy_run_at_a_time():
     at = open_page("generator", {**SMALL, "gen_mode": "fit", "gen_steps": "2"})
-    holding, release = threading.Event(), threading.Event()
-
-    def other_session() -> None:
-        with heavy_run_slot():
-            holding.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=other_session)
-    thread.start()
-    try:
-        assert holding.wait(10)
+    with another_session_holds_the_slot():
         at.button(key="gen_fit").click().run()
-    finally:
-        release.set()
-        thread.join()
     assert_clean(at)
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith("**run**") and "busy" in messages[0]
