@@ -44,6 +44,8 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
+from core.layer import Axis
+from core.solver import taps_per_phase
 
 StrideLike = int | Sequence[int]
 
@@ -295,27 +297,6 @@ def checkerboard_strength(
     return spread(constant_response(module, stride, in_channels=in_channels))
 
 
-def taps_per_phase_counts(
-    kernel_size: int, stride: int, padding: int = 0, dilation: int = 1
-) -> list[int]:
-    """Kernel taps of one axis of a ConvTranspose landing on each output phase 0..stride-1
-    (output positions o with o % stride == r, indexed on the cropped output)."""
-    for name, value, low in (
-        ("kernel_size", kernel_size, 1),
-        ("stride", stride, 1),
-        ("padding", padding, 0),
-        ("dilation", dilation, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ConfigError(name, f"{name} must be an int >= {low}, got {value!r}")
-        if value > _MAX_SIDE:
-            raise ConfigError(name, f"{name} must be at most {_MAX_SIDE}, got {value!r}")
-    counts = [0] * stride
-    for tap in range(kernel_size):
-        counts[(tap * dilation - padding) % stride] += 1
-    return counts
-
-
 def equal_weights_strength(
     kernel_size: StrideLike,
     stride: StrideLike,
@@ -331,8 +312,8 @@ def equal_weights_strength(
     p = _pair("padding", padding, minimum=0)
     d = _pair("dilation", dilation)
     rows, cols = (
-        torch.tensor(taps_per_phase_counts(*axis), dtype=torch.float64)
-        for axis in zip(k, s, p, d, strict=True)
+        torch.tensor(taps_per_phase(Axis(ki, si, pi, 0, di)), dtype=torch.float64)
+        for ki, si, pi, di in zip(k, s, p, d, strict=True)
     )
     return spread(torch.outer(rows, cols)[None])
 
@@ -343,8 +324,10 @@ def random_weights_strength(stride: StrideLike) -> float:
 
     Each of the s_h s_w phases sums its own kernel taps, so its response to a constant is an
     independent zero-mean draw: the expected variance across phases is (1 - 1/(s_h s_w)) times
-    the expected mean square (0.866 for s = 2, 0.943 for s = 3). Measured values scatter around
-    it (fewer channels, more scatter) and sit above it where the geometry adds its own pattern.
+    the expected mean square (0.866 for s = 2, 0.943 for s = 3), whatever the number of taps per
+    phase. Measured values scatter around it (fewer channels, more scatter). The geometry's own
+    pattern (`equal_weights_strength`) shows once the weights share a non-zero mean, as trained
+    weights often do, not at zero-mean initialisation.
     """
     sh, sw = _stride_pair(stride)
     return math.sqrt(1.0 - 1.0 / (sh * sw))

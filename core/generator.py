@@ -168,7 +168,7 @@ class GeneratorConfig:
             f"the hosted demo allows up to {MAX_CHANNELS} channels",
         )
         _int_in("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
-        live = "the live generator allows up to {} (set a smaller value in the sidebar)"
+        live = "the live generator allows up to {}"
         _int_in("kernel_size", self.kernel_size, 1, MAX_KERNEL, live.format(MAX_KERNEL))
         _int_in("stride", self.stride, 1, MAX_STRIDE, live.format(MAX_STRIDE))
         _int_in("padding", self.padding, 0, MAX_KERNEL, live.format(MAX_KERNEL))
@@ -1136,8 +1136,10 @@ def fit(
                         block = 1  # measure the speed first
                     else:
                         per_step = training / done  # all variants, one step each
-                        block = max(1, min(block, int(budget.seconds / 10 / per_step)))
-                        if not budget.allows(block * per_step):
+                        # blocks of at most a tenth of the budget, shortened to what is left
+                        fits = int(min(budget.seconds / 10, budget.remaining) / per_step)
+                        block = min(block, fits)
+                        if block < 1:
                             stopped = out_of_time = True
                             break
                 round_start = time.perf_counter()

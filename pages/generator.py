@@ -351,8 +351,10 @@ def init_section(
     else:
         uneven = (
             f"kernel_size {k} splits unevenly over stride {s}, so the phases also get different "
-            f"numbers of taps: that alone prints a pattern even with equal weights (strength "
-            f"{reference['equal_weights']:.3f})"
+            "numbers of taps: a second pattern that shows once the weights share a non-zero "
+            "mean, as trained weights often do (strength "
+            f"{reference['equal_weights']:.3f} with equal weights), not at zero-mean "
+            "initialisation"
             if reference["equal_weights"] > 0
             else f"kernel_size {k} splits evenly over stride {s} (equal weights would give "
             "strength 0): the pattern here comes from the random weights alone"

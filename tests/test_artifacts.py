@@ -26,7 +26,6 @@ from core.artifacts import (
     power_spectrum,
     random_weights_strength,
     spread,
-    taps_per_phase_counts,
 )
 from core.errors import ConfigError
 from core.layer import TransposedConv
@@ -112,19 +111,16 @@ def test_equal_weights_strength_is_the_all_ones_layers_strength(h, w):
     nn.init.ones_(layer.weight)
     expected = checkerboard_strength(layer)
     assert equal_weights_strength(k, s, p, d) == pytest.approx(expected, abs=1e-12)
-    assert sum(taps_per_phase_counts(k[0], s[0], p[0], d[0])) == k[0]
 
 
 def test_equal_weights_strength_names_the_geometry_cause():
-    assert taps_per_phase_counts(3, 2, 1) == [1, 2]
-    assert taps_per_phase_counts(4, 2, 1) == [2, 2]
     assert equal_weights_strength(4, 2, 1) == 0.0  # k divisible by s: even with equal weights
     assert equal_weights_strength(2, 2, 0) == 0.0
     assert equal_weights_strength(3, 2, 1) == pytest.approx(math.sqrt(0.19))  # 1,2 x 1,2 taps
     with pytest.raises(ConfigError):
         equal_weights_strength(0, 2)
     with pytest.raises(ConfigError):
-        taps_per_phase_counts(3, 2, -1)
+        equal_weights_strength(3, 2, -1)
 
 
 @pytest.mark.parametrize(("k", "p"), [(4, 1), (3, 1), (2, 0)])
