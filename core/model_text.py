@@ -671,10 +671,10 @@ def _unwrap_parametrized(
             or tensor.repeat != 1
             or chain.type_name != "ParametrizationList"
             or not chain.children
-            or any(step.call.children for step in chain.children)
-        ):
+            or any(step.call.children or step.repeat != 1 for step in chain.children)
+        ):  # a repeated step ("3000000 x _SpectralNorm()") is no print of torch's: left as is
             return call.type_name, call.children, ()
-        kinds = tuple(step.call.type_name for step in chain.children for _ in range(step.repeat))
+        kinds = tuple(step.call.type_name for step in chain.children)
         found.append((tensor.name, kinds))
     rest = [c for c in call.children if c is not holders[0]]
     return call.type_name[len(_PARAMETRIZED) :], rest, tuple(found)

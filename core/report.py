@@ -41,7 +41,7 @@ def layer_report(layer: TransposedConv, input_size: int | Sequence[int]) -> dict
     else:
         report["replacements"] = []
         report["replacements_note"] = (
-            f"replacements are computed for 2D layers (ConvTranspose2d); this one is {layer.ndim}D"
+            f"computed for 2D layers (ConvTranspose2d) only; this one is {layer.ndim}D"
         )
     return report
 

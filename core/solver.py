@@ -113,18 +113,38 @@ def _candidates(n: int, m: int, max_kernel: int, max_stride: int, max_dilation: 
                     yield axis
 
 
+def _checked_chain(
+    sizes: Sequence[int], max_kernel: int, max_stride: int, max_dilation: int
+) -> tuple[list[int], tuple[int, int, int]]:
+    """The chain's sizes and the (kernel, stride, dilation) bounds, validated, or ConfigError."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
+        raise ConfigError("sizes", f"give at least two sizes (input, output), got {sizes!r}")
+    if len(sizes) > 64:
+        raise ConfigError("sizes", f"a chain has at most 64 sizes, got {len(sizes)}")
+    return [_check_size(f"sizes[{i}]", v) for i, v in enumerate(sizes)], (
+        _check_bound("max_kernel", max_kernel, MAX_KERNEL),
+        _check_bound("max_stride", max_stride, MAX_STRIDE),
+        _check_bound("max_dilation", max_dilation, MAX_DILATION),
+    )
+
+
 def explain_no_solution(
     sizes: Sequence[int], *, max_kernel: int = 8, max_stride: int = 8, max_dilation: int = 3
 ) -> str:
     """Why `solve_chain(sizes, ...)` found nothing: the first step no layer within the bounds
     makes, or the first step that shares no layer with the steps before it."""
-    bounds = (max_kernel, max_stride, max_dilation)
+    sizes, bounds = _checked_chain(sizes, max_kernel, max_stride, max_dilation)
     common: set[Axis] | None = None
     for n, m in itertools.pairwise(sizes):
         found = set(_candidates(n, m, *bounds))
         if not found:
-            grow = "" if m > n else " (a transposed convolution never shrinks its input)"
-            return f"no layer within the bounds maps {n} → {m}{grow}: raise the bounds"
+            shrink = (
+                " (a transposed convolution shrinks only by cropping with padding, at most "
+                "dilation*(kernel_size - 1) per side)"
+                if m <= n
+                else ""
+            )
+            return f"no layer within the bounds maps {n} → {m}{shrink}: raise the bounds"
         if common is not None and not common & found:
             return (
                 f"each step has layers, but none that makes {n} → {m} also makes the steps "
@@ -163,17 +183,10 @@ def solve_chain(
     `solve_chain([4, 8, 16, 32, 64])` answers "which single ConvTranspose config, stacked four
     times, builds a 64x64 image from 4x4".
     """
-    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
-        raise ConfigError("sizes", f"give at least two sizes (input, output), got {sizes!r}")
-    if len(sizes) > 64:
-        raise ConfigError("sizes", f"a chain has at most 64 sizes, got {len(sizes)}")
-    sizes = [_check_size(f"sizes[{i}]", v) for i, v in enumerate(sizes)]
-    max_kernel = _check_bound("max_kernel", max_kernel, MAX_KERNEL)
-    max_stride = _check_bound("max_stride", max_stride, MAX_STRIDE)
-    max_dilation = _check_bound("max_dilation", max_dilation, MAX_DILATION)
+    sizes, bounds = _checked_chain(sizes, max_kernel, max_stride, max_dilation)
     common: set[Axis] | None = None
     for n, m in itertools.pairwise(sizes):
-        found = set(_candidates(n, m, max_kernel, max_stride, max_dilation))
+        found = set(_candidates(n, m, *bounds))
         common = found if common is None else common & found
     solutions = [
         Solution(

@@ -36,8 +36,8 @@ def parse_shape(raw: str) -> tuple[int, ...]:
     if not all(_DIGITS_RE.fullmatch(p) for p in parts):
         raise ConfigError(
             "input_shape",
-            f"input_shape must be whole numbers written with the digits 0-9, such as "
-            f"1, 256, 8, 8 (batch, channels, height, width), got {raw!r}"[:200],
+            f"input_shape must be whole numbers written with the digits 0-9 (at most 9 each), "
+            f"such as 1, 256, 8, 8 (batch, channels, height, width), got {raw!r}"[:200],
         )
     return tuple(int(p) for p in parts)
 
@@ -127,7 +127,11 @@ if result is not None:
         st.warning(state.escape_markdown(stop), icon=":material/warning:")
     elif result.trace.stopped_at is not None:
         st.error("**input_shape** — " + state.escape_markdown(stop))
-    flagged = [row for row in result.rows if row.status in ("mismatch", "unknown")]
+    flagged = [  # the layer a trace stopped at is named by the stop message above
+        row
+        for row in result.rows
+        if row.status in ("mismatch", "unknown") and row.path != result.trace.stopped_at
+    ]
     if flagged:
         named = ", ".join(
             f"{state.escape_markdown(row.path)} ({row.status})" for row in flagged[:6]

@@ -449,3 +449,18 @@ def test_random_bytes_raise_config_error_or_parse(data: bytes) -> None:
         parse_model_text(data)  # type: ignore[arg-type]
     except ConfigError as error:
         assert str(error)
+
+
+def test_a_repeated_parametrization_step_is_not_expanded_into_memory():
+    """'(0-2999999): 3000000 x _SpectralNorm()' is no print of torch's: it is parsed as layers
+    (and refused by the layer cap at once), never unrolled into a list of 3 million names."""
+    text = (
+        "G(\n  (0): ParametrizedConvTranspose2d(\n"
+        "    4, 3, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)\n"
+        "    (parametrizations): ModuleDict(\n      (weight): ParametrizationList(\n"
+        "        (0-2999999): 3000000 x _SpectralNorm()\n      )\n    )\n  )\n)"
+    )
+    started = time.perf_counter()
+    with pytest.raises(ConfigError, match="layers"):
+        parse_model_text(text)
+    assert time.perf_counter() - started < 2.0  # a hang guard, far above the milliseconds taken

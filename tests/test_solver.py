@@ -142,7 +142,10 @@ def test_an_empty_answer_says_which_step_fails():
     assert "8 → 17" in explain_no_solution([4, 8, 17, 32])
     assert solve_chain([64, 4], max_kernel=2, max_stride=2, max_dilation=1) == []
     why = explain_no_solution([64, 4], max_kernel=2, max_stride=2, max_dilation=1)
-    assert "64 → 4" in why and "never shrinks" in why
+    assert "64 → 4" in why and "shrinks only by cropping" in why
+    assert solve(8, 6, max_kernel=3, max_stride=1, max_dilation=1)  # padding does shrink
+    with pytest.raises(ConfigError):
+        explain_no_solution([4, "8"])
 
 
 def test_layers_with_holes_are_named_and_ranked_after_the_others():
