@@ -50,15 +50,19 @@ def conv2d_call(
 def _shapes(
     torch_repr: str,
     in_channels: int,
-    sizes: Sequence[int],
+    sizes: Sequence[int] | None,
     out_channels: int,
-    out: Sequence[int],
+    out: Sequence[int] | None,
     exact: bool,
 ) -> str:
+    """The header comment: what the snippet replaces and, where the input size is known, the
+    shapes it was computed for (None: the layer's input size is not known)."""
     what = "exactly (same outputs)" if exact else "with the same output size"
+    head = f"# Replaces, {what}:\n#   {torch_repr}\n"
+    if sizes is None or out is None:
+        return head
     return (
-        f"# Replaces, {what}:\n#   {torch_repr}\n"
-        f"# layer(torch.randn(1, {in_channels}, {sizes[0]}, {sizes[1]})).shape == "
+        f"{head}# layer(torch.randn(1, {in_channels}, {sizes[0]}, {sizes[1]})).shape == "
         f"(1, {out_channels}, {out[0]}, {out[1]})\n"
     )
 
@@ -86,44 +90,32 @@ _CARRY = (
 # ---------------------------------------------------------------------------------------------
 # Sub-pixel
 
-_SUBPIXEL_SQUARE = '''
-
-class SubPixelConvTranspose2d(nn.Module):
-    """Exact stand-in for a ConvTranspose2d: one Conv2d at the input's resolution computes all
-    stride x stride output phases, PixelShuffle interleaves them, a crop trims the borders."""
-
-    def __init__(self, conv: nn.Conv2d, stride: int, crop: tuple[int, int, int, int]):
-        super().__init__()
-        self.conv = conv
-        self.shuffle = nn.PixelShuffle(stride)
-        self.crop = crop  # (left, right, top, bottom): output pixels to remove
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.shuffle(self.conv(x))
-        left, right, top, bottom = self.crop
-        return y[..., top : y.shape[-2] - bottom, left : y.shape[-1] - right]
-
-'''
-
-_SUBPIXEL_RECT = '''
+# One general helper class per method, the same text wherever it is written: a converted model
+# that mixes layer variants (square and non-square strides, crops, pads) defines each class once
+# and every layer is built with it. The classes behave exactly like those in core.modules.
+SUBPIXEL_HELPER = '''
 
 class SubPixelConvTranspose2d(nn.Module):
     """Exact stand-in for a ConvTranspose2d: one Conv2d at the input's resolution computes all
     stride_h x stride_w output phases, a pixel shuffle interleaves them, a crop trims borders."""
 
-    def __init__(self, conv: nn.Conv2d, stride: tuple[int, int], crop: tuple[int, int, int, int]):
+    def __init__(self, conv: nn.Conv2d, stride, crop=(0, 0, 0, 0)):
         super().__init__()
         self.conv = conv
-        self.stride = stride
-        self.crop = crop  # (left, right, top, bottom): output pixels to remove
+        if isinstance(stride, int):
+            stride = (stride, stride)
+        self.stride = tuple(stride)
+        self.crop = tuple(crop)  # (left, right, top, bottom): output pixels to remove
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
-        n, c, h, w = y.shape
         sh, sw = self.stride
-        # PixelShuffle with a different factor per axis: channel c*sh*sw + i*sw + j -> phase (i, j)
-        y = y.view(n, c // (sh * sw), sh, sw, h, w).permute(0, 1, 4, 2, 5, 3)
-        y = y.reshape(n, c // (sh * sw), h * sh, w * sw)
+        if sh == sw:
+            y = F.pixel_shuffle(y, sh)
+        else:  # channel c*sh*sw + i*sw + j -> phase (i, j)
+            n, c, h, w = y.shape
+            y = y.view(n, c // (sh * sw), sh, sw, h, w).permute(0, 1, 4, 2, 5, 3)
+            y = y.reshape(n, c // (sh * sw), h * sh, w * sw)
         left, right, top, bottom = self.crop
         return y[..., top : y.shape[-2] - bottom, left : y.shape[-1] - right]
 
@@ -136,24 +128,24 @@ def subpixel_code(
     stride: Sequence[int],
     crop: Sequence[int],
     in_channels: int,
-    sizes: Sequence[int],
+    sizes: Sequence[int] | None,
     out_channels: int,
-    out: Sequence[int],
+    out: Sequence[int] | None,
 ) -> str:
-    """Conv2d + PixelShuffle as nn.Sequential when nothing needs cropping, else a small class."""
-    head = IMPORTS
+    """Conv2d + PixelShuffle as nn.Sequential when nothing needs cropping, else the general
+    `SubPixelConvTranspose2d` helper class."""
     shapes = _shapes(torch_repr, in_channels, sizes, out_channels, out, exact=True)
     square = stride[0] == stride[1]
     if square and not any(crop):
         shuffle = (  # with stride 1 there are no phases to interleave: an ordinary convolution
             "" if stride[0] == 1 else f"    nn.PixelShuffle({int(stride[0])}),\n"
         )
-        return f"{head}\n{shapes}layer = nn.Sequential(\n    {conv},\n{shuffle})\n"
-    body = _SUBPIXEL_SQUARE if square else _SUBPIXEL_RECT
+        return f"{IMPORTS}\n{shapes}layer = nn.Sequential(\n    {conv},\n{shuffle})\n"
     stride_arg = str(int(stride[0])) if square else _tuple(stride)
+    crop_line = f"    crop={_tuple(crop)},  # (left, right, top, bottom)\n" if any(crop) else ""
     return (
-        f"{head}{body}\n{shapes}layer = SubPixelConvTranspose2d(\n    {conv},\n"
-        f"    stride={stride_arg},\n    crop={_tuple(crop)},  # (left, right, top, bottom)\n)\n"
+        f"{IMPORTS_F}{SUBPIXEL_HELPER}\n{shapes}layer = SubPixelConvTranspose2d(\n    {conv},\n"
+        f"    stride={stride_arg},\n{crop_line})\n"
     )
 
 
@@ -202,23 +194,28 @@ def subpixel_weight_code(
 # ---------------------------------------------------------------------------------------------
 # Zero insertion
 
-_ZERO_INSERTION = '''
+ZERO_INSERTION_HELPER = '''
 
 class ZeroInsertionConvTranspose2d(nn.Module):
     """Exact stand-in for a ConvTranspose2d: insert stride - 1 zeros between input pixels,
-    {pad_doc}then run an ordinary Conv2d with the flipped, regrouped kernel."""
+    pad (negative values crop), then run an ordinary Conv2d with the flipped, regrouped kernel."""
 
-    def __init__(self, conv: nn.Conv2d, stride: tuple[int, int]{pad_arg}):
+    def __init__(self, conv: nn.Conv2d, stride, pad=(0, 0, 0, 0)):
         super().__init__()
         self.conv = conv
-        self.stride = stride{pad_set}
+        if isinstance(stride, int):
+            stride = (stride, stride)
+        self.stride = tuple(stride)
+        self.pad = tuple(pad)  # (left, right, top, bottom) beyond the conv's own padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         sh, sw = self.stride
         z = x.new_zeros(n, c, (h - 1) * sh + 1, (w - 1) * sw + 1)
         z[:, :, ::sh, ::sw] = x  # the "bed of nails"
-        return self.conv({conv_input})
+        if any(self.pad):
+            z = F.pad(z, self.pad)
+        return self.conv(z)
 
 '''
 
@@ -229,25 +226,15 @@ def zero_insertion_code(
     stride: Sequence[int],
     extra: Sequence[int],
     in_channels: int,
-    sizes: Sequence[int],
+    sizes: Sequence[int] | None,
     out_channels: int,
-    out: Sequence[int],
+    out: Sequence[int] | None,
 ) -> str:
-    padded = any(extra)
-    body = _ZERO_INSERTION.format(
-        pad_doc="pad (negative values crop), " if padded else "",
-        pad_arg=", pad: tuple[int, int, int, int]" if padded else "",
-        pad_set=(
-            "\n        self.pad = pad  # (left, right, top, bottom) beyond the conv's padding"
-            if padded
-            else ""
-        ),
-        conv_input="F.pad(z, self.pad)" if padded else "z",
-    )
+    """The general `ZeroInsertionConvTranspose2d` helper class and the layer built with it."""
     shapes = _shapes(torch_repr, in_channels, sizes, out_channels, out, exact=True)
-    pad_line = f"    pad={_tuple(extra)},  # (left, right, top, bottom)\n" if padded else ""
+    pad_line = f"    pad={_tuple(extra)},  # (left, right, top, bottom)\n" if any(extra) else ""
     return (
-        f"{IMPORTS_F if padded else IMPORTS}{body}\n{shapes}layer = ZeroInsertionConvTranspose2d(\n"
+        f"{IMPORTS_F}{ZERO_INSERTION_HELPER}\n{shapes}layer = ZeroInsertionConvTranspose2d(\n"
         f"    {conv},\n    stride={_tuple(stride)},\n{pad_line})\n"
     )
 
@@ -275,9 +262,9 @@ def resize_code(
     pads: Sequence[int] | None,
     conv: str,
     in_channels: int,
-    sizes: Sequence[int],
+    sizes: Sequence[int] | None,
     out_channels: int,
-    out: Sequence[int],
+    out: Sequence[int] | None,
 ) -> str:
     """nn.Sequential(Upsample, [ZeroPad2d], Conv2d); `pads` None when the conv pads itself."""
     corners = "" if mode == "nearest" else ", align_corners=False"

@@ -4,6 +4,7 @@
 anywhere in it (nested modules, Sequentials, ModuleLists, ModuleDicts, plain attributes) for
 `core.weights.replace_conv_transpose(layer, method)`, which carries the trained weights. A layer
 shared by several parents is replaced once and stays shared. The original model is untouched.
+An optional `progress(done, total, path)` callable hears of each layer as it is done.
 
 `fuse_model(model)` does the reverse for deployment: every nearest `Upsample` directly followed
 by a `Conv2d` in a Sequential becomes one `ConvTranspose2d` (`core.weights.fuse_resize_conv`),
@@ -41,6 +42,7 @@ EXACT_METHODS = ("subpixel", "zero-insertion")  # outputs equal the original's
 # METHODS: "subpixel", "zero-insertion", "resize-nearest", "resize-bilinear", "resize-bicubic"
 
 Replace = Callable[[nn.ConvTranspose2d, str], "tuple[nn.Module, float]"]
+Progress = Callable[[int, int, str], object]  # progress(done, total, path)
 Fuse = Callable[[nn.Module, nn.Conv2d], nn.ConvTranspose2d]
 
 
@@ -245,7 +247,11 @@ def _fold_note(layer: nn.Module) -> str:
 
 
 def convert_model(
-    model: nn.Module, method: str, *, replace: Replace | None = None
+    model: nn.Module,
+    method: str,
+    *,
+    replace: Replace | None = None,
+    progress: Progress | None = None,
 ) -> tuple[nn.Module, ConversionReport]:
     """Replace every nn.ConvTranspose2d in a copy of `model`; return (copy, report).
 
@@ -258,9 +264,21 @@ def convert_model(
     subclasses of ConvTranspose2d (whose forward may differ) are left alone and listed in
     `report.skipped`, as are layers the replacement refuses. `replace` defaults to
     `core.weights.replace_conv_transpose` (a stand-in may be passed).
+
+    `progress`, if given, is called as progress(done, total, path) after each transposed
+    convolution is handled (replaced, kept or skipped), done = 1 .. total, where total is the
+    number of distinct transposed convolutions (a shared layer counts once, at its first path)
+    and path is where it was found ("" for the model itself): a page can draw a progress bar.
+    An exception it raises stops the conversion; the model is left untouched either way.
     """
     _check_model(model)
     _check_method(method)
+    if progress is not None and not callable(progress):
+        raise ConfigError(
+            "progress",
+            f"progress must be a callable progress(done, total, path) or None, got "
+            f"{type(progress).__name__}",
+        )
     if replace is None:
         from core.weights import replace_conv_transpose as replace
     converted = copy.deepcopy(model)
@@ -315,6 +333,8 @@ def convert_model(
 
     if isinstance(converted, (nn.ConvTranspose2d, *_OTHER_TRANSPOSED)):
         new = convert_one(converted, "")
+        if progress is not None:
+            progress(1, 1, "")
         return (converted if new is None else new), ConversionReport(
             method, tuple(rows), tuple(skipped), tuple(kept)
         )
@@ -326,12 +346,15 @@ def convert_model(
     ]
     replaced: dict[int, nn.Module | None] = {}  # id(original layer) -> replacement or None
     row_of: dict[int, int] = {}  # id(original layer) -> index in rows
+    total = len({id(link[2]) for link in links})
     for parent, name, child, path in links:
         if id(child) not in replaced:
             count = len(rows)
             replaced[id(child)] = convert_one(child, path)
             if len(rows) > count:
                 row_of[id(child)] = count
+            if progress is not None:
+                progress(len(replaced), total, path)
         elif id(child) in row_of:  # a shared layer met again: same replacement, same row
             row = rows[row_of[id(child)]]
             rows[row_of[id(child)]] = dataclasses.replace(row, also_at=(*row.also_at, path))

@@ -82,9 +82,9 @@ class SubPixelConvTranspose2d(nn.Module):
             padding=(h.conv_padding, w.conv_padding),
             groups=config.groups,
             bias=config.bias,
-            device=layer.weight.device,
+            device="meta",  # no random initialisation: every weight is set below
             dtype=layer.weight.dtype,
-        )
+        ).to_empty(device=layer.weight.device)
         with torch.no_grad():
             conv.weight.copy_(
                 subpixel_weight(layer.weight, config.groups, config.stride, config.dilation)
@@ -137,9 +137,9 @@ class ZeroInsertionConvTranspose2d(nn.Module):
             dilation=config.dilation,
             groups=config.groups,
             bias=config.bias,
-            device=layer.weight.device,
+            device="meta",  # no random initialisation: every weight is set below
             dtype=layer.weight.dtype,
-        )
+        ).to_empty(device=layer.weight.device)
         with torch.no_grad():
             conv.weight.copy_(regroup(layer.weight, config.groups).flip(-2, -1))
             if layer.bias is not None:

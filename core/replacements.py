@@ -369,6 +369,7 @@ def _subpixel(
     sizes: tuple[int, int],
     out: tuple[int, int],
     risk: tuple[bool, str, bool],
+    show: bool = True,
 ) -> Replacement:
     ax = [subpixel_axis(a) for a in layer.axes]
     s = layer.stride
@@ -387,7 +388,14 @@ def _subpixel(
         layer.bias,
     )
     code = codegen.subpixel_code(
-        layer.torch_repr(), conv, s, crop, layer.in_channels, sizes, layer.out_channels, out
+        layer.torch_repr(),
+        conv,
+        s,
+        crop,
+        layer.in_channels,
+        sizes if show else None,
+        layer.out_channels,
+        out if show else None,
     )
     weight_code = code + codegen.subpixel_weight_code(
         **_weight_view(layer),
@@ -422,6 +430,7 @@ def _zero_insertion(
     sizes: tuple[int, int],
     out: tuple[int, int],
     risk: tuple[bool, str, bool],
+    show: bool = True,
 ) -> Replacement:
     ax = [zero_insertion_axis(a) for a in layer.axes]
     kh, kw = layer.kernel_size
@@ -450,9 +459,9 @@ def _zero_insertion(
         layer.stride,
         extra,
         layer.in_channels,
-        sizes,
+        sizes if show else None,
         layer.out_channels,
-        out,
+        out if show else None,
     )
     weight_code = code + codegen.zero_insertion_weight_code(**_weight_view(layer), bias=layer.bias)
     return Replacement(
@@ -503,6 +512,7 @@ def _resize(
     kernel: tuple[int, int],
     sizes: tuple[int, int],
     out: tuple[int, int],
+    show: bool = True,
 ) -> Replacement:
     geo = resize_geometry(layer, mode, kernel)
     s = layer.stride
@@ -530,9 +540,9 @@ def _resize(
         None if symmetric else pads,
         conv,
         layer.in_channels,
-        sizes,
+        sizes if show else None,
         layer.out_channels,
-        out,
+        out if show else None,
     )
     grids = [resize_grid(a, mode, g) for a, g in zip(layer.axes, geo, strict=True)]
     weight_code = code + codegen.resize_weight_code(
@@ -592,16 +602,62 @@ def _check_2d(layer: Any) -> TransposedConv:
 
 
 @lru_cache(maxsize=128)
-def _cached(layer: TransposedConv, sizes: tuple[int, int]) -> tuple[Replacement, ...]:
+def _cached(
+    layer: TransposedConv, sizes: tuple[int, int], show: bool = True
+) -> tuple[Replacement, ...]:
     out = output_size(layer, sizes)
     risk = _exact_risk(layer)
-    found = [_subpixel(layer, sizes, out, risk), _zero_insertion(layer, sizes, out, risk)]
+    found = [
+        _subpixel(layer, sizes, out, risk, show),
+        _zero_insertion(layer, sizes, out, risk, show),
+    ]
     matched = tuple(matched_kernel(a) for a in layer.axes)
     if resize_note(layer) is None:
         for mode in RESIZE_MODES:
             kernels = dict.fromkeys([matched, *((k, k) for k in RESIZE_KERNELS)])
-            found.extend(_resize(layer, mode, k, sizes, out) for k in kernels)
+            found.extend(_resize(layer, mode, k, sizes, out, show) for k in kernels)
     return tuple(sorted(found, key=_rank))
+
+
+def smallest_input(layer: TransposedConv) -> tuple[int, ...]:
+    """The smallest input size, per axis, for which the layer's output is not empty."""
+    return tuple(
+        max(
+            1, 1 - (a.dilation * (a.kernel_size - 1) + a.output_padding - 2 * a.padding) // a.stride
+        )
+        for a in layer.axes
+    )
+
+
+def best_replacement(
+    layer: TransposedConv, method: str, input_size: int | Sequence[int] | None = None
+) -> Replacement | None:
+    """The best-ranked replacement of `method` for a 2D layer, or None where that method offers
+    none (`resize_note` says why).
+
+    Args:
+        layer: a `TransposedConv` (2D) or an `nn.ConvTranspose2d`.
+        method: one of METHODS.
+        input_size: the layer's input size; None where it is not known: the geometry of a
+            replacement does not depend on it, and its code then states no shapes (the costs and
+            `output_size` of the record are those of the smallest valid input).
+
+    Returns:
+        The `Replacement` ranked first among those of `method`, or None.
+
+    Example:
+        >>> layer = TransposedConv.make(64, 32, 4, stride=2, padding=1)
+        >>> best_replacement(layer, "resize-nearest").name
+        'nearest x2 + Conv2d 3x3'
+    """
+    layer = _check_2d(layer)
+    if method not in METHODS:
+        raise ConfigError("method", f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if input_size is None:
+        found = _cached(layer, smallest_input(layer), False)
+    else:
+        found = _cached(layer, input_tuple(layer, input_size))
+    return next((r for r in found if r.method == method), None)
 
 
 def resize_note(layer: TransposedConv) -> str | None:

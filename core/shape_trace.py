@@ -1,20 +1,27 @@
 """Trace tensor shapes through a parsed model, layer by layer, without torch.
 
-`trace_shapes(model, input_shape)` walks the leaves of a `ParsedLayer` tree (from
+`trace_shapes(model, input_shape)` walks the layers of a `ParsedLayer` tree (from
 `core.model_text.parse_model_text`) in printed order and computes each layer's output shape with
-torch's own arithmetic (transposed convolutions through `core.output_size`). Containers whose
-forward is not shown (custom modules, ModuleList, ModuleDict) are assumed to run their children
-in printed order, and the trace says so.
+torch's own arithmetic (transposed convolutions through `core.output_size`).
 
-A layer that torch would refuse stops the trace with the reason on its row; a channel or feature
-mismatch (typical after a U-Net skip concatenation that the print does not show) is reported on
-its row and the trace continues with the layer's own channel count; an unknown layer is assumed to
-keep the shape, and its row says so, unless its name suggests that it changes the shape (Pool,
-Conv, Fold, Embedding, Upsample, Shuffle, Resize, Linear, ...): there the trace stops, as no
-shape after it could be trusted. Every row after an assumption (an unknown layer, a mismatch, a
-latent viewed as (N, C, 1, 1), an unprinted AvgPool ceil_mode) is "assumed", never "ok".
-A parametrized layer (`ParametrizedConvTranspose2d`, e.g. spectral norm) is traced as the layer
-it wraps. Nothing here raises for a bad layer: only a bad `input_shape` or unparseable text raise
+What the printout proves, and what it does not. An `nn.Sequential` (or a pasted list of layers)
+runs its children in order, each on the previous one's output: rows reached through Sequentials
+alone are "ok", computed exactly. A custom module, a ModuleList or a ModuleDict does not show its
+`forward()`, which may concatenate skips, run branches in parallel, view or pad: rows inside one
+are "assumed" (traced as if the children ran in printed order), and so is every row after the
+first assumption (an unknown layer, a latent viewed as (N, C, 1, 1), an unprinted AvgPool
+ceil_mode, a shape given by the user). `ShapeTrace.output_shape` is claimed only when every row is
+"ok"; `assumed_output_shape` gives the conditional one.
+
+Where the trace meets a contradiction (a layer expects channels or features that cannot be what
+reaches it under the assumption), a layer torch refuses, a layer whose name suggests a shape change
+it does not know, or a known layer it cannot follow (recurrent, attention, transformer blocks,
+embeddings), it stops claiming shapes: `stopped_at` names the layer, `stop_reason` the likely cause
+in words that fit the evidence (a Linear meeting a 4-D tensor: a flatten or view in forward();
+channels doubled: a concatenation), `advice` what to do. The user can give the shape that reaches
+any layer (`shapes_at`), and the trace resumes there. A parametrized layer
+(`ParametrizedConvTranspose2d`, e.g. spectral norm) is traced as the layer it wraps. Nothing here
+raises for a bad layer: only a bad `input_shape`, `shapes_at` or unparseable text raise
 `ConfigError`.
 """
 
@@ -24,7 +31,7 @@ import dataclasses
 import math
 import numbers
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,9 +49,49 @@ Shape = tuple[int, ...]
 OK = "ok"  # computed exactly
 ASSUMED = "assumed"  # computed on a stated assumption (e.g. a latent viewed as (N, C, 1, 1))
 UNKNOWN = "unknown"  # layer not recognised: assumed to keep the shape, or the trace stops here
-MISMATCH = "mismatch"  # channels/features differ from what the layer expects; trace continues
-ERROR = "error"  # torch would refuse this: the trace stops here
+UNTRACEABLE = "untraceable"  # a known layer the trace cannot follow: the trace stops here
+MISMATCH = "mismatch"  # channels/features contradict the assumed shape: the trace stops here
+ERROR = "error"  # torch would refuse this with the shape proven to reach it: the trace stops here
 SKIPPED = "skipped"  # after a stop
+
+# How a trace can stop (ShapeTrace.stop_kind).
+STOP_REFUSED = "refused"  # torch refuses a layer with the shape proven to reach it
+STOP_CONTRADICTION = "contradiction"  # the assumed shape cannot be what reaches the layer
+STOP_UNKNOWN = "unknown"  # a layer Deconv Lab does not know, named for a shape change
+STOP_UNTRACEABLE = "untraceable"  # a known layer whose output the printout cannot decide
+
+# Known layers whose output shape print(model) cannot decide, and why (stop messages).
+_RECURRENT = (
+    "a recurrent layer: it returns a tuple (output, hidden state) and its output depends on "
+    "forward()'s arguments (the hidden state, batch_first), so no chain of layers can follow it"
+)
+_ATTENTION = (
+    "an attention layer: it takes query, key and value and returns a tuple, so its inputs and "
+    "output are decided by forward(), not by the printout"
+)
+_TRANSFORMER = (
+    "a transformer block: its forward() runs attention, residual additions and norms, not its "
+    "printed children in order"
+)
+_EMBEDDING = (
+    "an embedding: it takes integer indices, not a feature tensor, and adds a dimension of its "
+    "embedding size"
+)
+UNTRACEABLE_LAYERS: dict[str, str] = {
+    **dict.fromkeys(("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"), _RECURRENT),
+    "MultiheadAttention": _ATTENTION,
+    **dict.fromkeys(
+        (
+            "Transformer",
+            "TransformerEncoder",
+            "TransformerDecoder",
+            "TransformerEncoderLayer",
+            "TransformerDecoderLayer",
+        ),
+        _TRANSFORMER,
+    ),
+    **dict.fromkeys(("Embedding", "EmbeddingBag"), _EMBEDDING),
+}
 
 REQUIRED = object()  # marks a required constructor argument in `SIGNATURES`
 
@@ -126,6 +173,7 @@ SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
     "AvgPool2d": _AVGPOOL,
     "AvgPool3d": _AVGPOOL,
     **_spatial("LPPool", _LPPOOL),
+    **_spatial("MaxUnpool", (("kernel_size", REQUIRED), ("stride", None), ("padding", 0))),
     **_spatial("AdaptiveAvgPool", (("output_size", REQUIRED),)),
     **_spatial("AdaptiveMaxPool", (("output_size", REQUIRED), ("return_indices", False))),
     **_spatial("ZeroPad", (("padding", REQUIRED),)),
@@ -246,32 +294,58 @@ class TraceRow:
 
 @dataclass(frozen=True)
 class ShapeTrace:
-    """Rows in execution order, model-level notes, and where (if anywhere) the trace stopped."""
+    """Rows in execution order, model-level notes, and where (if anywhere) the trace stopped.
+
+    `stopped_at` is the layer where the trace stopped claiming shapes (None when it reached the
+    end), `stop_kind` one of STOP_REFUSED, STOP_CONTRADICTION, STOP_UNKNOWN, STOP_UNTRACEABLE,
+    `stop_reason` the likely cause in words, `advice` what the user can do, `suggested_shape` a
+    shape the evidence points to for the input of `stopped_at` (or None), `given` the layers where
+    the user's own shapes were used.
+    """
 
     input_shape: Shape
     rows: tuple[TraceRow, ...]
     notes: tuple[str, ...] = ()
     stopped_at: str | None = None
     stop_reason: str = ""
+    stop_kind: str = ""
+    advice: str = ""
+    suggested_shape: Shape | None = None
+    given: tuple[str, ...] = ()
+
+    @property
+    def certainty(self) -> str:
+        """ "proven" (every row computed from what the printout shows), "assumed" (it reached the
+        end, but on a stated assumption) or "lost" (it stopped claiming shapes)."""
+        if self.stopped_at is not None:
+            return "lost"
+        return "proven" if all(row.status == OK for row in self.rows) else "assumed"
 
     @property
     def output_shape(self) -> Shape | None:
-        """The model's output shape, or None where the trace stopped."""
+        """The model's output shape where the printout proves it, else None."""
+        if self.certainty != "proven":
+            return None
+        return self.rows[-1].out_shape if self.rows else self.input_shape
+
+    @property
+    def assumed_output_shape(self) -> Shape | None:
+        """The final shape computed on the stated assumptions (equal to `output_shape` where that
+        is proven); None where the trace stopped."""
         if self.stopped_at is not None:
             return None
         return self.rows[-1].out_shape if self.rows else self.input_shape
 
     @property
     def stopped_on_unknown(self) -> bool:
-        """True when the trace stopped at an unknown layer (not at one torch refuses)."""
-        return self.stopped_at is not None and any(
-            row.path == self.stopped_at and row.status == UNKNOWN for row in self.rows
-        )
+        """True when the trace stopped at a layer it cannot read or follow (not at one torch
+        refuses and not at a contradiction)."""
+        return self.stop_kind in (STOP_UNKNOWN, STOP_UNTRACEABLE)
 
     @property
     def clean(self) -> bool:
         """True when every row was computed exactly (no stop, assumption or mismatch)."""
-        return self.stopped_at is None and all(row.status == OK for row in self.rows)
+        return self.certainty == "proven"
 
     def row(self, path: str) -> TraceRow:
         for row in self.rows:
@@ -283,10 +357,18 @@ class ShapeTrace:
         return {
             "input_shape": list(self.input_shape),
             "output_shape": list(self.output_shape) if self.output_shape else None,
+            "assumed_output_shape": (
+                list(self.assumed_output_shape) if self.assumed_output_shape else None
+            ),
+            "certainty": self.certainty,
             "rows": [row.as_dict() for row in self.rows],
             "notes": list(self.notes),
             "stopped_at": self.stopped_at,
+            "stop_kind": self.stop_kind,
             "stop_reason": self.stop_reason,
+            "advice": self.advice,
+            "suggested_shape": list(self.suggested_shape) if self.suggested_shape else None,
+            "given": list(self.given),
         }
 
 
@@ -295,6 +377,8 @@ class _Step:
     shape: Shape
     status: str = OK
     notes: list[str] = field(default_factory=list)
+    # (expected, got, what) where a layer expects other channels or features than reach it
+    mismatch: tuple[int, int, str] | None = None
 
 
 # ----------------------------------------------------------------------------------- arguments
@@ -439,12 +523,12 @@ def _axes(n: int) -> str:
 
 
 def _check_channels(name: str, expected: int, got: int, step: _Step, what: str = "channels"):
+    """Record a layer that expects other channels (or features) than reach it; the trace decides
+    what that means (torch refuses, or the assumed shape is contradicted)."""
     if expected != got:
         step.status = MISMATCH
-        step.notes.append(
-            f"{name} expects {expected} input {what} but gets {got} (a skip connection "
-            f"concatenated here, or a wrong {what} count?); continuing as if it got {expected}"
-        )
+        step.mismatch = (expected, got, what)
+        step.notes.append(f"{name} expects {expected} input {what} but gets {got}")
 
 
 def _conv_transpose(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
@@ -588,7 +672,7 @@ def _layer_norm(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> 
         step.status = MISMATCH
         step.notes.append(
             f"LayerNorm expects the last dimensions to be {dims} but they are "
-            f"{tuple(shape[len(shape) - len(dims) :])}; continuing with {dims}"
+            f"{tuple(shape[len(shape) - len(dims) :])}"
         )
         return (*shape[: len(shape) - len(dims)], *dims)
     return shape
@@ -775,6 +859,32 @@ def _pool_sizes(
     return tuple(out)
 
 
+def _max_unpool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
+    """torch's default size (in - 1)*s - 2p + k; forward() may pass output_size= instead."""
+    n = int(layer.type_name[-2])
+    if len(shape) not in (n + 1, n + 2):
+        raise ConfigError(
+            "input_shape",
+            f"{layer.type_name} needs a {n + 2}-D input or an "
+            f"unbatched {n + 1}-D one, got {_fmt(shape)}",
+        )
+    k = _ints("kernel_size", params["kernel_size"], n, 1)
+    stride = params.get("stride")
+    s = k if stride is None or stride == () else _ints("stride", stride, n, 1)
+    p = _ints("padding", params.get("padding", 0), n, 0)
+    out = tuple(
+        (size - 1) * ss - 2 * pp + kk for size, kk, ss, pp in zip(shape[-n:], k, s, p, strict=True)
+    )
+    if any(o < 1 for o in out):
+        raise ConfigError("padding", f"{layer.type_name}: output would be empty: {_fmt(out)}")
+    step.status = ASSUMED
+    step.notes.append(
+        f"{layer.type_name} takes the pooling indices in forward(), which may also pass "
+        "output_size=: traced with torch's default size (in - 1)*stride - 2*padding + kernel_size"
+    )
+    return (*shape[:-n], *out)
+
+
 def _adaptive_pool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
     n = int(layer.type_name[-2])
     if len(shape) not in (n + 1, n + 2):
@@ -867,6 +977,7 @@ _HANDLERS: dict[str, Handler] = {
     **_spatial("MaxPool", _pool),  # type: ignore[arg-type]
     **_spatial("AvgPool", _pool),  # type: ignore[arg-type]
     **_spatial("LPPool", _pool),  # type: ignore[arg-type]
+    **_spatial("MaxUnpool", _max_unpool),  # type: ignore[arg-type]
     **_spatial("AdaptiveAvgPool", _adaptive_pool),  # type: ignore[arg-type]
     **_spatial("AdaptiveMaxPool", _adaptive_pool),  # type: ignore[arg-type]
     **{
@@ -928,6 +1039,7 @@ _RESHAPING_WORDS = frozenset(
 )
 _RESHAPING_PREFIXES = (
     "pool",
+    "unpool",
     "conv",
     "deconv",
     "fold",
@@ -998,17 +1110,37 @@ def _unknown_row(layer: ParsedLayer, shape: Shape) -> TraceRow:
         f"{layer.type_name} is not a layer Deconv Lab knows, and its name ({word!r}) suggests "
         "that it changes the shape: the trace stops here. If it keeps the shape, write "
         "Identity() in its place; otherwise write the known layers it computes (Conv2d, "
-        "AvgPool2d, Upsample, ...), or convert the live model with core.convert.convert_model",
+        "AvgPool2d, Upsample, ...)",
+    )
+
+
+def _untraceable_row(layer: ParsedLayer, shape: Shape) -> TraceRow:
+    return TraceRow(
+        layer.path,
+        layer.type_name,
+        layer.text,
+        shape,
+        None,
+        UNTRACEABLE,
+        f"{layer.type_name} is {UNTRACEABLE_LAYERS[layer.type_name]}: the trace stops here",
     )
 
 
 def trace_layer(layer: ParsedLayer, shape: Shape) -> TraceRow:
-    """The row for one leaf layer given its input shape (status ERROR where torch refuses;
-    UNKNOWN with no output shape where an unknown layer's name suggests a shape change)."""
+    """The row for one layer given its input shape (status ERROR where torch refuses, MISMATCH
+    where it expects other channels or features; UNKNOWN with no output shape where an unknown
+    layer's name suggests a shape change; UNTRACEABLE for recurrent, attention, transformer and
+    embedding layers)."""
+    return _trace_step(layer, shape)[0]
+
+
+def _trace_step(layer: ParsedLayer, shape: Shape) -> tuple[TraceRow, _Step]:
     step = _Step(shape)
+    if layer.type_name in UNTRACEABLE_LAYERS:
+        return _untraceable_row(layer, shape), step
     try:
         if layer.type_name not in KNOWN_LAYERS:
-            return _unknown_row(layer, shape)
+            return _unknown_row(layer, shape), step
         params, ignored = bind_arguments(layer)
         out = _HANDLERS.get(layer.type_name, _same)(layer, params, shape, step)
         if any(v > MAX_SIZE for v in out):
@@ -1021,7 +1153,7 @@ def trace_layer(layer: ParsedLayer, shape: Shape) -> TraceRow:
                 f"{layer.type_name}; a parametrization computes the {_tensors(layer)}, "
                 "not the output's shape"
             )
-        return TraceRow(
+        row = TraceRow(
             layer.path,
             layer.type_name,
             layer.text,
@@ -1030,13 +1162,14 @@ def trace_layer(layer: ParsedLayer, shape: Shape) -> TraceRow:
             step.status,
             "; ".join(step.notes),
         )
+        return row, step
     except (ValueError, TypeError, ArithmeticError) as exc:  # ConfigError is a ValueError
         message = (
             exc.message
             if isinstance(exc, ConfigError)
             else (f"could not read the arguments of {layer.type_name}")
         )
-        return TraceRow(layer.path, layer.type_name, layer.text, shape, None, ERROR, message)
+        return TraceRow(layer.path, layer.type_name, layer.text, shape, None, ERROR, message), step
 
 
 def _tensors(layer: ParsedLayer) -> str:
@@ -1044,9 +1177,19 @@ def _tensors(layer: ParsedLayer) -> str:
     return " and ".join(names)
 
 
+def _runs_in_order(layer: ParsedLayer) -> bool:
+    """True for containers whose forward is known to run the children in order, each on the
+    previous one's output: nn.Sequential, and the list of layers a plain paste becomes."""
+    return layer.synthetic or (layer.type_name == "Sequential" and not layer.args)
+
+
+def _label(layer: ParsedLayer) -> str:
+    return f"{layer.path or 'the model'} ({layer.type_name})"
+
+
 def _container_note(layer: ParsedLayer) -> str | None:
-    label = f"{layer.path or 'the model'} ({layer.type_name})"
-    if layer.type_name == "Sequential" or layer.synthetic:
+    label = _label(layer)
+    if _runs_in_order(layer):
         return None
     if layer.type_name in ("ModuleList", "ModuleDict"):
         return (
@@ -1063,49 +1206,317 @@ def _container_note(layer: ParsedLayer) -> str | None:
     )
 
 
-def trace_shapes(model: ParsedLayer | str, input_shape: Sequence[int]) -> ShapeTrace:
-    """Trace shapes from `input_shape` (batch included) through every leaf layer in order.
+def units(root: ParsedLayer) -> list[tuple[ParsedLayer, ParsedLayer | None]]:
+    """The layers the trace visits, in printed order, each with the outermost container around it
+    whose forward is not shown (None where only Sequentials hold it). A recurrent, attention or
+    transformer module counts as one layer, its children not visited."""
+    found: list[tuple[ParsedLayer, ParsedLayer | None]] = []
+    stack: list[tuple[ParsedLayer, ParsedLayer | None]] = [(root, None)]
+    while stack:
+        layer, hidden = stack.pop()
+        if not layer.is_container or layer.type_name in UNTRACEABLE_LAYERS:
+            found.append((layer, hidden))
+            continue
+        inner = hidden if hidden is not None or _runs_in_order(layer) else layer
+        stack.extend((child, inner) for child in reversed(layer.children))
+    return found
 
-    `model` is a `ParsedLayer` tree or the text to parse. Raises ConfigError only for a bad
-    `input_shape` or text that does not parse; layer problems are reported on their rows.
+
+def _volume_side(count: int, dims: int) -> int | None:
+    """k where k**dims == count, else None."""
+    side = round(count ** (1 / dims)) if count > 0 else 0
+    for k in (side - 1, side, side + 1):
+        if k > 0 and k**dims == count:
+            return k
+    return None
+
+
+def _contradiction(row: TraceRow, step: _Step) -> tuple[str, Shape | None]:
+    """The likely cause of a mismatch met under an assumption, in words that fit the evidence,
+    and the input shape the evidence points to (or None)."""
+    shape = row.in_shape or ()
+    if step.mismatch is None:  # LayerNorm: the last dimensions differ
+        return "forward() reshapes the tensor before this layer (a view, permute or flatten)", None
+    expected, got, what = step.mismatch
+    batch = shape[0] if shape else 1
+    if row.type_name == "Linear" and len(shape) > 2:
+        per_sample = math.prod(shape[1:])
+        if per_sample == expected:
+            return (
+                f"a flatten or view in forward(): the {len(shape)}-D tensor {_fmt(shape)} holds "
+                f"{per_sample} values per sample, exactly the Linear's in_features",
+                (batch, expected),
+            )
+        return (
+            f"a Linear meets the {len(shape)}-D tensor {_fmt(shape)}: forward() flattens or views "
+            f"it first, or changes it before (it holds {per_sample} values per sample, the Linear "
+            f"expects {expected})",
+            None,
+        )
+    n = _SPATIAL_RANK.get(row.type_name)
+    if what == "channels" and n is not None and len(shape) == 2 and got % expected == 0:
+        side = _volume_side(got // expected, n)
+        if side is not None:
+            viewed = (batch, expected, *([side] * n))
+            return (
+                f"a view in forward(): the {got} features per sample of {_fmt(shape)} are "
+                f"{expected} channels of {' x '.join([str(side)] * n)}, reshaped to {_fmt(viewed)}",
+                viewed,
+            )
+    if expected == 2 * got:
+        spatial = shape[2:] if len(shape) > 2 else ()
+        return (
+            f"{what} doubled ({got} arrive, {expected} expected): a concatenation in forward(), "
+            "such as torch.cat with a skip connection",
+            (batch, expected, *spatial) if spatial else None,
+        )
+    if expected > got:
+        return (
+            f"more {what} expected than arrive ({expected}, not {got}): a concatenation in "
+            "forward() (a skip connection, or parallel branches joined)",
+            None,
+        )
+    return (
+        f"fewer {what} expected than arrive ({expected}, not {got}): forward() splits, selects "
+        "or reshapes the tensor before this layer",
+        None,
+    )
+
+
+_SPATIAL_RANK = {
+    f"{kind}{n}d": n
+    for kind in ("Conv", "ConvTranspose", "BatchNorm", "InstanceNorm")
+    for n in (1, 2, 3)
+}
+
+
+def _advice(path: str, suggested: Shape | None) -> str:
+    guess = (
+        f" (the evidence points to {_fmt(suggested)}: check it against your forward())"
+        if suggested is not None
+        else ""
+    )
+    return (
+        f"To trace on: give the shape that reaches {path}{guess} as a known shape at that layer, "
+        f"or paste the layers from {path} on alone with that shape as the input shape; or "
+        "convert the live model in Python with core.convert.convert_model, which needs no shapes"
+    )
+
+
+def _check_shapes_at(shapes_at: Any, paths: Sequence[str]) -> dict[str, Shape]:
+    if shapes_at is None:
+        return {}
+    if not isinstance(shapes_at, Mapping):
+        raise ConfigError(
+            "shapes_at",
+            f"shapes_at must map layer paths to shapes, such as {{'up.0': (1, 256, 16, 16)}}; "
+            f"got {type(shapes_at).__name__}",
+        )
+    known = set(paths)
+    out = {}
+    for path, shape in shapes_at.items():
+        if path not in known:
+            some = ", ".join(list(paths)[:5])
+            raise ConfigError(
+                "shapes_at",
+                f"shapes_at names {str(path)[:60]!r}, which is not a layer of this model: use a "
+                f"layer path from the table, such as {some}"[:300],
+            )
+        out[path] = check_input_shape(shape)
+    return out
+
+
+def trace_shapes(
+    model: ParsedLayer | str,
+    input_shape: Sequence[int],
+    shapes_at: Mapping[str, Sequence[int]] | None = None,
+) -> ShapeTrace:
+    """Trace shapes from `input_shape` (batch included) through every layer in order.
+
+    Args:
+        model: a `ParsedLayer` tree or the text to parse (what `print(model)` shows).
+        input_shape: the model's input, batch included, e.g. (1, 100, 1, 1).
+        shapes_at: optional known shapes, {layer path: the shape that reaches that layer}; the
+            trace resumes from each (the rows after it are "assumed": the shape is the user's).
+
+    Returns:
+        A `ShapeTrace`: one row per layer, and where (and why) the trace stopped claiming shapes.
+
+    Raises ConfigError only for a bad `input_shape`, `shapes_at` or text that does not parse;
+    layer problems are reported on their rows.
+
+    Example:
+        >>> trace = trace_shapes("nn.ConvTranspose2d(8, 4, 4, 2, 1)\nnn.ReLU()", (1, 8, 16, 16))
+        >>> trace.output_shape, trace.certainty
+        ((1, 4, 32, 32), 'proven')
     """
     root = parse_model_text(model) if isinstance(model, str) else model
     if not isinstance(root, ParsedLayer):
         raise ConfigError("model", "model must be parsed text (ParsedLayer) or a string")
     shape: Shape | None = check_input_shape(input_shape)
     start = shape
+    visited = units(root)
+    given = _check_shapes_at(shapes_at, [layer.path for layer, _ in visited])
     notes = [
         note
         for layer in root.walk()
-        if layer.is_container and (note := _container_note(layer)) is not None
+        if layer.is_container
+        and layer.type_name not in UNTRACEABLE_LAYERS
+        and (note := _container_note(layer)) is not None
     ]
     rows: list[TraceRow] = []
-    stopped_at, reason = None, ""
+    stop: tuple[str, str, str, str, Shape | None] | None = None  # path, kind, reason, advice, shape
     assumed_at: str | None = None  # the first row whose shape rests on an assumption
-    for leaf in root.leaves():
-        if stopped_at is not None or shape is None:
+    for layer, hidden in visited:
+        if layer.path in given:
+            shape, stop = given[layer.path], None
+            assumed_at = layer.path if assumed_at is None else assumed_at
+        if stop is not None or shape is None:
+            where = stop[0] if stop is not None else "?"
             rows.append(
                 TraceRow(
-                    leaf.path,
-                    leaf.type_name,
-                    leaf.text,
+                    layer.path,
+                    layer.type_name,
+                    layer.text,
                     None,
                     None,
                     SKIPPED,
-                    f"not traced: the trace stopped at {stopped_at}",
+                    f"not traced: the trace stopped at {where}",
                 )
             )
             continue
-        row = trace_layer(leaf, shape)
-        if row.status == OK and assumed_at is not None:
-            note = f"follows from the assumption at {assumed_at or 'the model'}"
-            row = dataclasses.replace(
-                row, status=ASSUMED, note=f"{row.note}; {note}" if row.note else note
+        row, step = _trace_step(layer, shape)
+        input_proven = assumed_at is None and hidden is None and layer.path not in given
+        if layer.path in given:
+            row = _with_note(
+                row, f"the input shape {_fmt(shape)} is the one you gave", _assumed(row)
             )
-        elif row.status in (ASSUMED, UNKNOWN, MISMATCH) and assumed_at is None:
-            assumed_at = leaf.path
+        elif hidden is not None and assumed_at is None:
+            row = _with_note(
+                row,
+                f"inside {_label(hidden)}, whose forward() is not shown: traced as if it runs its "
+                "children in the printed order",
+                _assumed(row),
+            )
+        elif assumed_at is not None:
+            row = _with_note(row, f"follows from the assumption at {assumed_at}", _assumed(row))
+        viewed = _flat_viewed(row)
+        if row.status == MISMATCH and input_proven and not viewed:
+            row = dataclasses.replace(
+                row,
+                out_shape=None,
+                status=ERROR,
+                note=f"{row.note}: torch refuses this (the layers before it run in order)",
+            )
+        if row.status == MISMATCH:
+            cause, suggested = _contradiction(row, step)
+            note = f"{'; '.join(step.notes)}: the trace stops here; likely cause: {cause}"
+            row = dataclasses.replace(row, out_shape=None, note=note)
+            advice = _advice(layer.path, suggested)
+            stop = (layer.path, STOP_CONTRADICTION, cause, advice, suggested)
+        elif row.status == ERROR and not input_proven:
+            cause = (
+                f"with the shape assumed here torch would refuse this layer ({row.note}): "
+                "forward() probably changes the shape before it (a concatenation, view, pad or "
+                "crop that the printout does not show)"
+            )
+            stop = (layer.path, STOP_CONTRADICTION, cause, _advice(layer.path, None), None)
+        elif row.status == ERROR:
+            stop = (layer.path, STOP_REFUSED, row.note, "", None)
+        elif row.status == UNTRACEABLE:
+            stop = (layer.path, STOP_UNTRACEABLE, row.note, _advice(layer.path, None), None)
+        elif row.out_shape is None:
+            stop = (layer.path, STOP_UNKNOWN, row.note, _advice(layer.path, None), None)
+        elif assumed_at is None and (row.status in (ASSUMED, UNKNOWN) or not input_proven):
+            assumed_at = layer.path
         rows.append(row)
-        if row.status == ERROR or row.out_shape is None:
-            stopped_at, reason = leaf.path, row.note
         shape = row.out_shape
-    return ShapeTrace(start, tuple(rows), tuple(notes), stopped_at, reason)
+    path, kind, reason, advice, suggested = stop if stop is not None else (None, "", "", "", None)
+    return ShapeTrace(
+        start,
+        tuple(rows),
+        tuple(notes),
+        path,
+        reason,
+        kind,
+        advice,
+        suggested,
+        tuple(p for p in given if any(r.path == p for r in rows)),
+    )
+
+
+def _assumed(row: TraceRow) -> str:
+    """The status of a row whose input rests on an assumption: "ok" becomes "assumed"."""
+    return ASSUMED if row.status == OK else row.status
+
+
+def _flat_viewed(row: TraceRow) -> bool:
+    """True where a spatial layer got a flat (N, C) input, traced as (N, C, 1, ...)."""
+    n = _SPATIAL_RANK.get(row.type_name)
+    return n is not None and row.in_shape is not None and len(row.in_shape) == 2 and n >= 2
+
+
+def _with_note(row: TraceRow, note: str, status: str) -> TraceRow:
+    return dataclasses.replace(row, status=status, note=f"{row.note}; {note}" if row.note else note)
+
+
+@dataclass(frozen=True)
+class SuggestedShape:
+    """An input shape read off a model's first layer, and why."""
+
+    shape: Shape
+    reason: str
+
+
+_SPATIAL_KINDS = ("ConvTranspose", "Conv", "BatchNorm", "InstanceNorm")
+
+
+def suggest_input_shape(model: ParsedLayer | str) -> SuggestedShape | None:
+    """The input shape a model's first layer suggests, or None where it says nothing.
+
+    A Linear takes a latent of in_features; a ConvTranspose from many channels (64 or more) with
+    stride 1 and no padding takes a latent viewed as (N, C, 1, ...) (DCGAN's first layer); other
+    transposed convolutions an 8-pixel feature map; convolutions of 1 to 4 channels a 64-pixel
+    image, of more channels a 16-pixel feature map; a norm its num_features at 16 pixels. Batch 1
+    always.
+
+    Example:
+        >>> suggest_input_shape("nn.ConvTranspose2d(100, 512, 4, 1, 0)").shape
+        (1, 100, 1, 1)
+    """
+    root = parse_model_text(model) if isinstance(model, str) else model
+    visited = units(root)
+    if not visited:
+        return None
+    first = visited[0][0]
+    try:
+        params, _ = bind_arguments(first)
+    except ConfigError:
+        return None
+    name = first.type_name
+    if name == "Linear":
+        features = params.get("in_features")
+        if isinstance(features, int) and features >= 1:
+            return SuggestedShape((1, features), f"the first layer, a Linear, takes {features}")
+        return None
+    n = _SPATIAL_RANK.get(name)
+    if n is None:
+        return None
+    channels = params.get("in_channels", params.get("num_features"))
+    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 1 << 20:
+        return None
+    if name.startswith("ConvTranspose"):
+        unit = all(
+            value == default or (isinstance(value, tuple) and set(value) == {default})
+            for value, default in ((params.get("padding", 0), 0), (params.get("stride", 1), 1))
+        )
+        if channels >= 64 and unit:
+            side, what = 1, "a latent vector viewed as 1 x 1 (DCGAN's first layer)"
+        else:
+            side, what = 8, "an 8-pixel feature map (edit to your size)"
+    elif name.startswith("Conv") and channels <= 4:
+        side, what = 64, "a 64-pixel image (edit to your size)"
+    else:
+        side, what = 16, "a 16-pixel feature map (edit to your size)"
+    shape = (1, channels, *([side] * n))
+    return SuggestedShape(shape, f"the first layer, a {name}, takes {channels} channels: {what}")

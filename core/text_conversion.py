@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.errors import ConfigError
@@ -37,7 +37,11 @@ from core.shape_trace import (
     ERROR,
     KNOWN_LAYERS,
     REQUIRED,
-    SKIPPED,
+    STOP_CONTRADICTION,
+    STOP_REFUSED,
+    STOP_UNKNOWN,
+    STOP_UNTRACEABLE,
+    UNTRACEABLE_LAYERS,
     ShapeTrace,
     TraceRow,
     bind_arguments,
@@ -45,6 +49,7 @@ from core.shape_trace import (
     defaults_of,
     trace_shapes,
     transposed_conv,
+    units,
 )
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -390,6 +395,12 @@ class _CodeWriter:
     def module(self, layer: ParsedLayer, indent: int) -> str:
         if layer.path in self.chosen:
             return self.chosen[layer.path].variable
+        if layer.type_name in UNTRACEABLE_LAYERS:
+            self.placeholders += 1
+            return (
+                f"nn.Identity()  # placeholder for {layer.type_name}: not rebuilt here, copy it "
+                "from your model"
+            )
         if layer.is_container:
             return self.container(layer, indent)
         if layer.type_name in KNOWN_LAYERS:
@@ -611,31 +622,51 @@ def _check_method(method: object) -> str:
 
 
 def convert_text(
-    text: str, input_shape: Sequence[int], method: str, *, max_layers: int | None = None
+    text: str,
+    input_shape: Sequence[int],
+    method: str,
+    *,
+    max_layers: int | None = None,
+    shapes_at: Mapping[str, Sequence[int]] | None = None,
 ) -> TextConversion:
     """Parse, trace and convert a pasted model; see the module docstring.
 
-    `input_shape` includes the batch dimension, e.g. (1, 100, 1, 1) for a DCGAN latent.
-    `method` is one of core.replacements.METHODS ("subpixel", "zero-insertion",
-    "resize-nearest", "resize-bilinear", "resize-bicubic"). `max_layers` refuses models with
-    more layers (leaves) than that before any tracing (the app passes its cap; None: only the
-    parser's own MAX_LAYERS). Raises ConfigError for unparseable text, too many layers, a bad
-    input shape or an unknown method; layer problems are reported on their rows.
+    Args:
+        text: what `print(model)` shows, or one layer per line.
+        input_shape: the model's input, batch included, e.g. (1, 100, 1, 1) for a DCGAN latent.
+        method: one of core.replacements.METHODS ("subpixel", "zero-insertion",
+            "resize-nearest", "resize-bilinear", "resize-bicubic").
+        max_layers: refuse models with more layers (leaves) than that before any tracing (the
+            app passes its cap; None: only the parser's own MAX_LAYERS).
+        shapes_at: known shapes at layers, as in `core.shape_trace.trace_shapes`.
+
+    Returns:
+        A `TextConversion`: one row per layer, the converted model's code, the trace.
+
+    Raises ConfigError for unparseable text, too many layers, a bad input shape or an unknown
+    method; layer problems are reported on their rows. A transposed convolution the trace did not
+    reach with a shape is still rewritten (a replacement's geometry does not depend on the input
+    size); its row and code then state no shapes.
+
+    Example:
+        >>> result = convert_text("nn.ConvTranspose2d(8, 4, 4, 2, 1)", (1, 8, 16, 16), "subpixel")
+        >>> result.replaced, result.output_shape
+        (1, (1, 4, 32, 32))
     """
-    from core.replacements import list_replacements, resize_note
+    from core.replacements import best_replacement, resize_note
 
     method = _check_method(method)
     root = parse_model_text(text)
     _check_max_layers(root, max_layers)
-    trace = trace_shapes(root, input_shape)
+    trace = trace_shapes(root, input_shape, shapes_at)
     renamed, notes = _safe_names(root)
-    leaves = {leaf.path: leaf for leaf in root.leaves()}
+    layers = {layer.path: layer for layer, _ in units(root)}
     rows: list[ConvertedLayer] = []
     chosen: dict[str, _Chosen] = {}
     imports: list[str] = []
     used: set[str] = set()
     for row in trace.rows:
-        leaf = leaves[row.path]
+        leaf = layers[row.path]
         kept = ConvertedLayer(
             row.path,
             row.type_name,
@@ -652,38 +683,43 @@ def convert_text(
         if row.type_name not in ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"):
             rows.append(kept)
             continue
-        reason = ""
-        treated = channels_first(row.in_shape, 2) if row.in_shape is not None else None
         if row.type_name in _OTHER_TRANSPOSED:
-            reason = other_transposed_reason(row.type_name)
-        elif row.status in (ERROR, SKIPPED) or row.out_shape is None or treated is None:
-            reason = "not converted: the trace did not reach this layer with a valid shape"
-        if reason:
-            rows.append(_with_note(kept, reason))
+            rows.append(_with_note(kept, other_transposed_reason(row.type_name)))
             continue
-        spec = transposed_conv(leaf)
+        if row.status == ERROR:  # torch refuses it with the input that reaches it
+            rows.append(_with_note(kept, "not converted: torch refuses this layer here"))
+            continue
+        try:
+            spec = transposed_conv(leaf)
+        except ConfigError as exc:
+            rows.append(_with_note(kept, f"not converted: {exc.message}"))
+            continue
         used_method, method_note = method_for(spec, method)
         # the (N, C, H, W) the layer computed with: a flat (N, C) latent is viewed as (N, C, 1, 1)
-        sizes = tuple(treated[1][-2:])  # type: ignore[index]
-        found = [r for r in list_replacements(spec, sizes) if r.method == used_method]
-        if not found:  # resize methods beyond MAX_RESIZE_SCALE: resize_note says why
+        treated = channels_first(row.in_shape, 2) if row.in_shape is not None else None
+        sizes = tuple(treated[1][-2:]) if treated is not None and row.out_shape else None
+        best = best_replacement(spec, used_method, sizes)
+        if best is None:  # resize methods beyond MAX_RESIZE_SCALE: resize_note says why
             why = resize_note(spec) or f"no {method} replacement for this layer"
             rows.append(_with_note(kept, f"not converted: {why}"))
             continue
-        best = found[0]
-        out_after = (*row.out_shape[:-3], spec.out_channels, *best.output_size)
-        if out_after != row.out_shape:  # a safety net: never write a replacement of another size
-            rows.append(
-                _with_note(
-                    kept,
-                    f"not converted: the {used_method} replacement would output {out_after}, not "
-                    f"{row.out_shape} (a Deconv Lab bug: please report it)",
+        out_after = None
+        if sizes is not None and row.out_shape is not None:
+            out_after = (*row.out_shape[:-3], spec.out_channels, *best.output_size)
+            if out_after != row.out_shape:  # a safety net: never write another size
+                rows.append(
+                    _with_note(
+                        kept,
+                        f"not converted: the {used_method} replacement would output {out_after}, "
+                        f"not {row.out_shape} (a Deconv Lab bug: please report it)",
+                    )
                 )
-            )
-            continue
-        note = row.note
+                continue
         parametrization = _parametrization_dropped(leaf) if leaf.parametrizations else ""
-        note = "; ".join(filter(None, [note, method_note, parametrization]))
+        unsized = (
+            "" if sizes is not None else "rewritten from the layer alone (no shape reached it)"
+        )
+        note = "; ".join(filter(None, [row.note, method_note, parametrization, unsized]))
         rows.append(
             ConvertedLayer(
                 row.path,
@@ -712,17 +748,31 @@ def convert_text(
             )
             header += f"\n# its parametrization in the original ({kinds}) is not carried here"
         chosen[row.path] = _Chosen(_identifier(code_path, used), header, snippet)
+    warnings = _code_warnings(root, trace, renamed)
+    if any(leaf.type_name == "Upsample" for leaf in layers.values()):
+        notes.append("print(model) does not show Upsample's align_corners: check it in the code")
+    code = _write_code(root, method, chosen, imports, renamed, warnings)
+    return TextConversion(
+        method, trace.input_shape, tuple(rows), code, trace, (*trace.notes, *notes)
+    )
+
+
+def _code_warnings(root: ParsedLayer, trace: ShapeTrace, renamed: dict[str, str]) -> list[str]:
+    """What the generated file must say about itself, from the trace."""
     warnings = []
-    if trace.stopped_on_unknown:
+    if trace.stopped_at is not None:  # fixed words only: the reason may quote the user's text
+        where = _code_path(trace.stopped_at, renamed) or "the model"
+        why = {
+            STOP_REFUSED: "this model fails for the given input shape",
+            STOP_CONTRADICTION: "what reaches it is not what it expects: the model's forward() "
+            "does something the printout does not show",
+            STOP_UNKNOWN: "a layer Deconv Lab does not know, whose name suggests a shape change",
+            STOP_UNTRACEABLE: "a layer whose output the printout cannot decide",
+        }[trace.stop_kind]
         warnings.append(
-            f"the shape trace stopped at {_code_path(trace.stopped_at or '', renamed)}, a layer "
-            "Deconv Lab does not know whose name suggests a shape change: the layers after it "
-            "were not converted."
-        )
-    elif trace.stopped_at is not None:
-        warnings.append(
-            f"the shape trace stopped at {_code_path(trace.stopped_at, renamed)}: "
-            "this model fails for the given input shape."
+            f"the shape trace stopped at {where}: {why} (the conversion table says why). The "
+            "transposed convolutions after it were rewritten from their own arguments, without "
+            "shapes."
         )
     flat = next(
         (r for r in trace.rows if r.in_shape is not None and channels_first_viewed(r)), None
@@ -734,18 +784,40 @@ def convert_text(
             f"{flat.in_shape}, which torch refuses: reshape it to {viewed} first "
             "(the conversion table traced it so)."
         )
-    if any(r.status == "mismatch" for r in trace.rows):
+    if trace.certainty != "proven" and any(
+        not layer.synthetic and layer.type_name != "Sequential"
+        for layer in root.walk()
+        if layer.is_container
+    ):
         warnings.append(
-            "some layers do not receive the channels they expect (skip "
-            "connections?): this plain Sequential will not run as it is; copy the "
-            "replaced layers into your own model."
+            "custom modules are written here as nn.Sequential containers that run their "
+            "children in the printed order; their own forward() (skip connections, views, "
+            "parallel branches) is not in a printout: copy the replaced layers into your own "
+            "model's code rather than running this file as the model."
         )
-    if any(leaf.type_name == "Upsample" for leaf in leaves.values()):
-        notes.append("print(model) does not show Upsample's align_corners: check it in the code")
-    code = _write_code(root, method, chosen, imports, renamed, warnings)
-    return TextConversion(
-        method, trace.input_shape, tuple(rows), code, trace, (*trace.notes, *notes)
-    )
+    return warnings
+
+
+MAX_CHECK_PARAMETERS = 80_000_000  # core.torch_check builds models up to this (pix2pix: 54 M)
+MAX_CHECK_ACTIVATION = 1 << 25  # values of the largest tensor in a checked forward pass
+
+
+def checkable(root: ParsedLayer) -> str:
+    """Why `core.torch_check.check_conversion` cannot build and check this pasted model, or ""
+    where it can: every container must run its layers in order (nn.Sequential, or a plain list),
+    so that the chain built from the printout is the model, and every layer must be one Deconv
+    Lab can build."""
+    for layer in root.walk():
+        if layer.is_container and not (layer.synthetic or layer.type_name == "Sequential"):
+            return (
+                f"{layer.path or 'the model'} is a {layer.type_name}, whose forward() is not in "
+                "the printout: a chain built from it would not be your model. Paste the "
+                "Sequential inside it alone, or check your own model with "
+                "core.convert.convert_model"
+            )
+        if not layer.is_container and layer.type_name not in KNOWN_LAYERS:
+            return f"{layer.type_name} at {layer.path} is not a layer Deconv Lab can build"
+    return ""
 
 
 def channels_first_viewed(row: TraceRow) -> bool:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 
 import pandas as pd
 import streamlit as st
 
 from core.errors import ConfigError
+from core.hosted import BusyError, heavy_run_slot
+from core.model_text import parse_model_text
 from core.replacements import METHODS
-from core.text_conversion import EXAMPLES, convert_text
+from core.shape_trace import STOP_REFUSED, suggest_input_shape
+from core.text_conversion import (
+    EXAMPLES,
+    MAX_CHECK_PARAMETERS,
+    TextConversion,
+    checkable,
+    convert_text,
+)
 from ui import caps, routing, state, text
 
 routing.require_router()
 
+CUSTOM = "custom"  # the example picker's entry for the user's own text
+EXAMPLE_KEYS = [*EXAMPLES, CUSTOM]
 METHOD_HELP = {
     "subpixel": "exact: Conv2d at input resolution + PixelShuffle",
     "zero-insertion": "exact: zero insertion + Conv2d",
@@ -21,6 +34,8 @@ METHOD_HELP = {
     "resize-bilinear": "artifact-free: bilinear Upsample + Conv2d, same size",
     "resize-bicubic": "artifact-free: bicubic Upsample + Conv2d, same size",
 }
+CHECK_SLOT_WAIT_S = 10.0  # how long a torch check waits for another session's heavy run
+PROGRESS_AFTER_S = 1.0  # a live conversion that takes longer than this shows a progress bar
 
 
 def shape_text(shape: tuple[int, ...] | None) -> str:
@@ -30,16 +45,33 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
 _DIGITS_RE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() would also take '٣' or '1_0'
 
 
-def parse_shape(raw: str) -> tuple[int, ...]:
-    """'1, 256, 8, 8' -> (1, 256, 8, 8); ConfigError naming input_shape otherwise."""
+def parse_shape(raw: str, parameter: str = "input_shape") -> tuple[int, ...]:
+    """'1, 256, 8, 8' -> (1, 256, 8, 8); ConfigError naming `parameter` otherwise."""
     parts = [p for p in raw.replace("(", " ").replace(")", " ").replace(",", " ").split() if p]
-    if not all(_DIGITS_RE.fullmatch(p) for p in parts):
+    if not parts or not all(_DIGITS_RE.fullmatch(p) for p in parts):
         raise ConfigError(
-            "input_shape",
-            f"input_shape must be whole numbers written with the digits 0-9 (at most 9 each), "
+            parameter,
+            f"{parameter} must be whole numbers written with the digits 0-9 (at most 9 each), "
             f"such as 1, 256, 8, 8 (batch, channels, height, width), got {raw!r}"[:200],
         )
     return tuple(int(p) for p in parts)
+
+
+def parse_known_shapes(raw: str) -> dict[str, tuple[int, ...]]:
+    """'ups.0.conv.block.0 = 1, 256, 16, 16' per line -> {path: shape}."""
+    known = {}
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        path, sep, shape = line.partition("=")
+        if not sep or not path.strip():
+            raise ConfigError(
+                "shapes_at",
+                f"line {number} of the known shapes must read `layer path = shape`, such as "
+                f"`ups.0.conv.block.0 = 1, 256, 16, 16`, got {line.strip()[:60]!r}",
+            )
+        known[path.strip()] = parse_shape(shape, "shapes_at")
+    return known
 
 
 def short_text(raw: str) -> str:
@@ -48,12 +80,76 @@ def short_text(raw: str) -> str:
     return raw
 
 
+def text_from_link(raw: str) -> str:
+    """A model text from a link: packed (`ui.state.pack_text`), or plain as older links held."""
+    if raw.startswith("z1."):
+        return state.unpack_text(raw, caps.MAX_MODEL_TEXT)
+    return short_text(raw)
+
+
+def suggested(raw_text: str) -> tuple[str, str] | None:
+    """(shape text, reason) the first layer of `raw_text` suggests, or None."""
+    try:
+        found = suggest_input_shape(raw_text)
+    except ConfigError:
+        return None
+    return None if found is None else (", ".join(map(str, found.shape)), found.reason)
+
+
 def load_example() -> None:
     """Callback of the example picker: put the example's text and input shape in the boxes."""
-    example = EXAMPLES[st.session_state["cv_ex"]]
+    key = st.session_state["cv_ex"]
+    if key == CUSTOM:
+        return
+    example = EXAMPLES[key]
     st.session_state["cv_text"] = example.text
-    st.session_state["cv_shape"] = ", ".join(map(str, example.input_shape))
+    st.session_state["cv_shape"] = st.session_state["cv_shape_suggested"] = ", ".join(
+        map(str, example.input_shape)
+    )
+    st.session_state["cv_known"] = ""
 
+
+def text_changed() -> None:
+    """Callback of the text box: the picker says "your own text", and a shape the user has not
+    typed (the box still holds the last suggestion) follows the new text's first layer."""
+    raw = st.session_state["cv_text"]
+    key = st.session_state.get("cv_ex", CUSTOM)
+    if key != CUSTOM and raw != EXAMPLES[key].text:
+        st.session_state["cv_ex"] = CUSTOM
+    found = suggested(raw)
+    if found is not None and st.session_state.get("cv_shape") == st.session_state.get(
+        "cv_shape_suggested"
+    ):
+        st.session_state["cv_shape"] = st.session_state["cv_shape_suggested"] = found[0]
+
+
+def add_known_shape(path: str, shape: tuple[int, ...]) -> None:
+    """Callback: continue the trace at `path` with `shape` (a line in the known shapes)."""
+    lines = [line for line in st.session_state.get("cv_known", "").splitlines() if line.strip()]
+    lines.append(f"{path} = {', '.join(map(str, shape))}")
+    st.session_state["cv_known"] = "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ state and link
+state.page_param("cv_ex", "article", state.one_of(EXAMPLE_KEYS))
+start_key = st.session_state["cv_ex"]
+state.page_param("cv_text", "" if start_key == CUSTOM else EXAMPLES[start_key].text, text_from_link)
+if st.session_state["cv_ex"] != CUSTOM and (
+    st.session_state["cv_text"] != EXAMPLES[st.session_state["cv_ex"]].text
+):
+    st.session_state["cv_ex"] = CUSTOM  # a link from before the picker had "your own text"
+default_shape = (
+    ", ".join(map(str, EXAMPLES[st.session_state["cv_ex"]].input_shape))
+    if st.session_state["cv_ex"] != CUSTOM
+    else (suggested(st.session_state["cv_text"]) or ("", ""))[0]
+)
+if "cv_shape_suggested" not in st.session_state:  # a shape from a link was typed by its sender
+    st.session_state["cv_shape_suggested"] = (
+        default_shape if state.url_value("cv_shape") is None else None
+    )
+state.page_param("cv_shape", default_shape, str)
+state.page_param("cv_method", "resize-nearest", state.one_of(METHODS))
+state.page_param("cv_known", "", short_text)
 
 st.title("Model converter")
 st.caption(
@@ -62,21 +158,22 @@ st.caption(
     "every shape from the input shape, and rewrites each ConvTranspose2d with the method you "
     f"choose, keeping every size. Up to {caps.MAX_CONVERTER_LAYERS} layers per model."
 )
-
-state.page_param("cv_ex", "article", state.one_of(list(EXAMPLES)))
-example = EXAMPLES[st.session_state["cv_ex"]]
-state.page_param("cv_text", example.text, short_text)
-state.page_param("cv_shape", ", ".join(map(str, example.input_shape)), str)
-state.page_param("cv_method", "resize-nearest", state.one_of(METHODS))
+omitted = state.url_value("cv_omitted")
+if omitted is not None and not st.session_state["cv_text"]:
+    st.warning(
+        "The link you opened had a model text too long to travel in a link, so it is not "
+        "here: ask its sender for the text itself, or paste your own.",
+        icon=":material/link_off:",
+    )
 
 left, right = st.columns([3, 2])
 with left:
     st.selectbox(
         "Example",
-        list(EXAMPLES),
+        EXAMPLE_KEYS,
         key="cv_ex",
         on_change=load_example,
-        format_func=lambda k: EXAMPLES[k].title,
+        format_func=lambda k: "Your own text" if k == CUSTOM else EXAMPLES[k].title,
         help="Loads the example's text and input shape into the boxes below.",
     )
     raw_text = st.text_area(
@@ -84,53 +181,99 @@ with left:
         key="cv_text",
         height=320,
         max_chars=caps.MAX_MODEL_TEXT,
+        on_change=text_changed,
         help="Parsed as text, never executed.",
     )
 with right:
     raw_shape = st.text_input("Input shape (batch, channels, height, width)", key="cv_shape")
+    hint = suggested(raw_text)
+    if hint is not None and raw_shape == hint[0] == st.session_state["cv_shape_suggested"]:
+        st.caption(f"Suggested: {state.escape_markdown(hint[1])}. Edit it to your input.")
     method = st.selectbox("Replace every ConvTranspose2d with", METHODS, key="cv_method")
     st.caption(f"**{method}**: {METHOD_HELP.get(method, '')}.")
-    if raw_text == EXAMPLES[st.session_state["cv_ex"]].text:
+    if st.session_state["cv_ex"] != CUSTOM:
         st.caption(EXAMPLES[st.session_state["cv_ex"]].about)
-    else:
-        st.caption("Your own model text (pick an example to load one).")
+    with st.expander("Known shapes at layers", icon=":material/pin_drop:"):
+        raw_known = st.text_area(
+            "One per line: layer path = the shape that reaches it",
+            key="cv_known",
+            height=90,
+            placeholder="ups.0.conv.block.0 = 1, 256, 16, 16",
+            help="Where your forward() does something the printout cannot show (a skip "
+            "concatenation, a view), give the shape that reaches a layer: the trace resumes "
+            "there, its rows marked 'assumed'.",
+        )
 
 state.remember("cv_ex")
 state.remember("cv_shape")
 state.remember("cv_method")
-custom = raw_text != EXAMPLES[st.session_state["cv_ex"]].text
-shareable = len(raw_text) <= caps.MAX_URL_TEXT
-state.publish("cv_text", raw_text if custom and shareable else None)
-if custom and not shareable:
+state.remember("cv_known", lambda v: v or None)  # type: ignore[arg-type]
+custom = st.session_state["cv_ex"] == CUSTOM
+packed = state.pack_text(raw_text) if custom and raw_text else None
+state.publish("cv_text", packed)
+state.publish("cv_omitted", str(len(raw_text)) if custom and raw_text and not packed else None)
+if custom and raw_text and packed is None:
     right.caption(
-        f"This text is longer than {caps.MAX_URL_TEXT} characters, so the link in "
-        "the address bar does not carry it: share the text itself."
+        "This text does not fit in a link even compressed: the address bar says so, and "
+        "whoever opens it is told that the model was not carried. Share the text itself."
     )
 
-try:
-    result = convert_text(
-        raw_text, parse_shape(raw_shape), method, max_layers=caps.MAX_CONVERTER_LAYERS
-    )
-except ConfigError as err:
-    state.show_error(err)
-    result = None
 
-if result is not None:
-    a, b, c = st.columns(3)
-    a.metric("Layers traced", len(result.rows))
-    b.metric("ConvTranspose2d replaced", result.replaced)
-    c.metric("Output shape", shape_text(result.output_shape))
-    for note in result.notes:
-        st.info(state.escape_markdown(note), icon=":material/info:")
-    stop = f"the trace stopped at layer {result.trace.stopped_at}: {result.trace.stop_reason}"
-    if result.trace.stopped_on_unknown:  # not the input's fault: a layer Deconv Lab cannot read
-        st.warning(state.escape_markdown(stop), icon=":material/warning:")
-    elif result.trace.stopped_at is not None:
-        st.error("**input_shape** — " + state.escape_markdown(stop))
+# ------------------------------------------------------------------------------ sections
+def output_metric(column, result: TextConversion) -> None:
+    """The output shape, and how sure the trace is of it."""
+    trace = result.trace
+    if trace.certainty == "proven":
+        column.metric("Output shape", shape_text(trace.output_shape))
+        column.caption("Computed: the printout shows every layer running in order.")
+    elif trace.certainty == "assumed":
+        column.metric("Output shape (assumed)", shape_text(trace.assumed_output_shape))
+        first = next(row for row in trace.rows if row.status != "ok")
+        column.caption(
+            f"Assumed from {state.escape_markdown(first.path or 'the model')} on: "
+            "see that row's note."
+        )
+    else:
+        column.metric("Output shape", "not known")
+        column.caption(
+            f"The trace stopped at {state.escape_markdown(trace.stopped_at or '')}: no shape "
+            "is claimed past it."
+        )
+
+
+def stop_section(result: TextConversion) -> None:
+    trace = result.trace
+    if trace.stopped_at is None:
+        return
+    where = state.escape_markdown(trace.stopped_at or "the model")
+    if trace.stop_kind == STOP_REFUSED:
+        st.error(
+            f"**input_shape** — the trace stopped at layer {where}: "
+            f"{state.escape_markdown(trace.stop_reason)}",
+            icon=":material/error:",
+        )
+        return
+    st.warning(
+        f"**The trace stops at {where}.** Likely cause: "
+        f"{state.escape_markdown(trace.stop_reason)}.\n\n{state.escape_markdown(trace.advice)}.",
+        icon=":material/warning:",
+    )
+    if trace.suggested_shape is not None:
+        st.button(
+            f"Continue the trace with {shape_text(trace.suggested_shape)} at {trace.stopped_at}",
+            on_click=add_known_shape,
+            args=(trace.stopped_at, trace.suggested_shape),
+            icon=":material/play_arrow:",
+            key="cv_continue",
+        )
+
+
+def flagged_section(result: TextConversion) -> None:
     flagged = [  # the layer a trace stopped at is named by the stop message above
         row
         for row in result.rows
-        if row.status in ("mismatch", "unknown") and row.path != result.trace.stopped_at
+        if row.status in ("mismatch", "unknown", "untraceable")
+        and row.path != result.trace.stopped_at
     ]
     if flagged:
         named = ", ".join(
@@ -142,6 +285,9 @@ if result is not None:
             f"{named}{more}. Their notes in the table say why.",
             icon=":material/warning:",
         )
+
+
+def table_section(result: TextConversion) -> None:
     rows = [
         {
             "layer": row.path,
@@ -159,11 +305,13 @@ if result is not None:
     ]
     st.subheader("Layer by layer")
     st.caption(
-        "Shapes include the batch dimension. Status: ok (computed exactly), assumed (rests on "
-        "an assumption in this row or an earlier one, stated in its note), unknown (layer not "
-        "recognised: shape assumed kept, or the trace stops where its name suggests a shape "
-        "change), mismatch (channels differ: often a skip connection print(model) does not "
-        "show), error (torch refuses), skipped (after a stop). Layers kept unchanged say why."
+        "Shapes include the batch dimension. Status: ok (computed from what the printout shows: "
+        "every container on the way runs its layers in order), assumed (rests on an assumption "
+        "in this row or an earlier one, stated in its note: a custom module's forward() is not "
+        "in a printout), unknown (a layer Deconv Lab does not know), untraceable (a recurrent, "
+        "attention or embedding layer), mismatch (what reaches the layer cannot be what it "
+        "expects: the trace stops), error (torch refuses), skipped (after a stop). Layers kept "
+        "unchanged say why."
     )
     st.dataframe(
         pd.DataFrame(rows),
@@ -176,6 +324,116 @@ if result is not None:
             "note": st.column_config.TextColumn(width="large"),
         },
     )
+
+
+def check_key(raw_text: str, shape: tuple[int, ...], method: str) -> str:
+    return hashlib.sha256(repr((raw_text, shape, method)).encode()).hexdigest()
+
+
+def run_check(raw_text: str, shape: tuple[int, ...], method: str) -> None:
+    """Build, convert and run the chain in torch; a progress bar once it takes over a second."""
+    from core.torch_check import check_conversion  # torch: only when asked
+
+    bar = st.empty()
+    began = time.perf_counter()
+
+    def progress(done: int, total: int, path: str) -> None:
+        if time.perf_counter() - began > PROGRESS_AFTER_S:
+            bar.progress(done / max(total, 1), text=f"Converting {done}/{total}: {path or 'model'}")
+
+    try:
+        with heavy_run_slot(CHECK_SLOT_WAIT_S):
+            check = check_conversion(raw_text, shape, method, progress=progress)
+    except (ConfigError, BusyError) as err:
+        st.session_state["cv_check"] = (check_key(raw_text, shape, method), err)
+    else:
+        st.session_state["cv_check"] = (check_key(raw_text, shape, method), check)
+    bar.empty()
+
+
+def check_section(result: TextConversion, raw_text: str, shape: tuple[int, ...]) -> None:
+    st.subheader("Check with torch")
+    why = checkable(parse_model_text(raw_text))
+    if why:
+        st.caption(f"Not available for this model: {state.escape_markdown(why)}.")
+        return
+    if result.trace.stopped_at is not None:
+        st.caption("Available once the trace reaches the end.")
+        return
+    st.caption(
+        "Builds the pasted chain in torch with random weights, converts it with "
+        "`core.convert.convert_model` (weights carried), runs both on one random input and "
+        f"shows what torch measured. Models up to {MAX_CHECK_PARAMETERS // 1_000_000} M "
+        "parameters."
+    )
+    key = check_key(raw_text, shape, result.method)
+    if st.button("Build, convert and run in torch", icon=":material/play_arrow:", key="cv_run"):
+        run_check(raw_text, shape, result.method)
+    stored = st.session_state.get("cv_check")
+    if stored is None or stored[0] != key:
+        return
+    check = stored[1]
+    if isinstance(check, ConfigError):
+        state.show_error(check)
+        return
+    differing = [
+        row.path
+        for row in result.rows
+        if row.out_shape_before is not None
+        and check.layer_shapes.get(row.path, (row.in_shape, row.out_shape_before))
+        != (row.in_shape, row.out_shape_before)
+    ]
+    a, b, c = st.columns(3)
+    a.metric("torch: output before", shape_text(check.output_shape))
+    b.metric("torch: output after", shape_text(check.converted_output_shape))
+    exact = all(row.exact for row in check.report.rows)
+    if exact:
+        c.metric("Largest difference", f"{check.max_abs_difference:.2g}")
+    else:
+        c.metric("Relative difference", f"{check.relative_difference:.3g}")
+    same = check.output_shape == check.converted_output_shape
+    verdict = [
+        f"Measured in {check.seconds:.1f} s on {check.parameters:,} parameters: the converted "
+        f"model's output has {'the same' if same else 'a different'} shape",
+        "every traced shape equals torch's"
+        if not differing
+        else f"the trace differs from torch at {', '.join(differing[:5])} (please report it)",
+    ]
+    if exact:
+        verdict.append(
+            f"the outputs agree to {check.max_abs_difference:.2g} (float32 rounding): exact"
+        )
+    else:
+        verdict.append(
+            f"the outputs differ by {check.relative_difference:.3g} of their norm: a resize "
+            "method is another operator with the same output size (fine-tune after carrying "
+            "trained weights)"
+        )
+    message = "; ".join(verdict) + "."
+    (st.success if same and not differing else st.error)(message)
+
+
+# ------------------------------------------------------------------------------ the page
+try:
+    shape = parse_shape(raw_shape)
+    known = parse_known_shapes(raw_known)
+    result = convert_text(
+        raw_text, shape, method, max_layers=caps.MAX_CONVERTER_LAYERS, shapes_at=known or None
+    )
+except ConfigError as err:
+    state.show_error(err)
+    result = None
+
+if result is not None:
+    a, b, c = st.columns(3)
+    a.metric("Layers traced", len(result.rows))
+    b.metric("ConvTranspose2d replaced", result.replaced)
+    output_metric(c, result)
+    for note in result.notes:
+        st.info(state.escape_markdown(note), icon=":material/info:")
+    stop_section(result)
+    flagged_section(result)
+    table_section(result)
     st.subheader("The converted model")
     st.caption(
         "A standalone file that builds the converted model as `model`. Copy the weights "
@@ -183,4 +441,5 @@ if result is not None:
         "`core.convert.convert_model`."
     )
     text.code_block(result.code, f"converted_{method.replace('-', '_')}.py", key="cv_dl")
+    check_section(result, raw_text, shape)
 st.caption(text.cite("odena", "shi"))

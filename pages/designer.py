@@ -14,6 +14,12 @@ from ui import routing, state, text
 
 routing.require_router()
 
+
+def picked_for_this_layer() -> None:
+    """Callback of "Code for": the user's pick belongs to the layer on screen."""
+    st.session_state["rep_for"] = st.session_state.get("rep_layer")
+
+
 st.title("Layer designer")
 st.caption(
     "Set the `nn.ConvTranspose2d` in the sidebar. Below: its output size with the arithmetic, "
@@ -169,10 +175,17 @@ if layer is not None:
             },
         )
         names = [r.name for r in replacements]
+        # The code shown is the ranked-first replacement of the layer on screen, however the user
+        # got here (sidebar, preset, link, solver); an explicit pick is kept only for the layer it
+        # was made for (a link's pick was made by its sender for the link's layer).
+        if "rep_for" not in st.session_state:
+            st.session_state["rep_for"] = layer if state.url_value("rep") is not None else None
         state.page_param("rep", names[0], lambda raw: raw)
-        if st.session_state["rep"] not in names:
+        if st.session_state["rep_for"] != layer or st.session_state["rep"] not in names:
             st.session_state["rep"] = names[0]
-        picked = st.selectbox("Code for", names, key="rep")
+            st.session_state["rep_for"] = None
+        st.session_state["rep_layer"] = layer
+        picked = st.selectbox("Code for", names, key="rep", on_change=picked_for_this_layer)
         state.remember("rep")
         chosen = replacements[names.index(picked)]
         base = text.slug(chosen.method + "_" + chosen.name)

@@ -8,6 +8,7 @@ from app_support import assert_clean, errors, open_page, run_snippet, titles
 
 from core.replacements import METHODS
 from core.text_conversion import EXAMPLES, convert_text
+from ui import state
 
 
 def shape_text(shape) -> str:
@@ -95,7 +96,8 @@ def test_url_round_trip_with_pasted_text():
     at.text_input(key="cv_shape").input("1, 16, 6, 6")
     at.selectbox(key="cv_method").select(METHODS[1])
     at.run()
-    assert at.query_params["cv_text"] == text
+    assert state.unpack_text(at.query_params["cv_text"], 20_000) == text  # packed, not plain
+    assert at.query_params["cv_ex"] == "custom"
     again = open_page("converter", at.query_params)
     assert_clean(again)
     assert again.text_area(key="cv_text").value == text
@@ -149,7 +151,8 @@ def test_spectral_norm_generator_and_flat_latent_match_core():
     assert not errors(at)
     expected = convert_text(text, (2, 100), "subpixel")
     assert_table_is(at, expected)
-    assert expected.replaced == 2 and expected.output_shape == (2, 3, 8, 8)
+    assert expected.replaced == 2 and expected.trace.assumed_output_shape == (2, 3, 8, 8)
+    assert expected.output_shape is None  # the flat latent is viewed: an assumption
     model = run_snippet(at.main.code[-1].value)["model"]
     with torch.no_grad():
         assert tuple(model(torch.zeros(2, 100, 1, 1)).shape) == (2, 3, 8, 8)
@@ -165,18 +168,130 @@ def test_an_unknown_layer_that_stops_the_trace_is_a_warning_not_an_input_error()
     at.run()
     assert_clean(at)
     assert not errors(at)
-    assert any("Fold" in w.value and "stopped" in w.value for w in at.warning)
+    assert any("Fold" in w.value and "The trace stops at 1" in w.value for w in at.warning)
     assert_table_is(at, convert_text(text, (1, 8, 4, 4), "resize-nearest"))
 
 
 def test_layers_that_need_a_look_are_named_above_the_table():
-    text = "nn.ConvTranspose2d(64, 32, 3, 2, 1, 1)\nnn.Conv2d(16, 8, 3)\nMyBlock(foo)"
+    text = "nn.ConvTranspose2d(64, 32, 3, 2, 1, 1)\nMyBlock(foo)\nOtherBlock()\nnn.ReLU()"
     at = open_page("converter", {"cv_text": text, "cv_shape": "1, 64, 16, 16"})
     assert_clean(at)
     warning = [w.value for w in at.warning if "need a look" in w.value]
     assert warning == [
-        "2 layers need a look: 1 (mismatch), 2 (unknown). Their notes in the table say why."
+        "2 layers need a look: 1 (unknown), 2 (unknown). Their notes in the table say why."
     ]
     table = at.dataframe[0].value
     assert list(table.columns[:3]) == ["layer", "type", "status"]
-    assert any("Your own model text" in c.value for c in at.caption)
+    assert at.selectbox(key="cv_ex").value == "custom"  # never a stale example's name
+
+
+def _long_model_text(chars: int) -> str:
+    """A real-looking printout of about `chars` characters: a long plain chain."""
+    lines = ["Sequential("]
+    i = 0
+    while sum(len(line) + 1 for line in lines) < chars - 40:
+        lines.append(
+            f"  ({i}): ConvTranspose2d(8, 8, kernel_size=(3, 3), stride=(1, 1), padding=1)"
+        )
+        i += 1
+    lines.append(")")
+    return "\n".join(lines)
+
+
+def test_a_20000_character_paste_round_trips_through_the_link():
+    from ui import caps
+
+    text = _long_model_text(caps.MAX_MODEL_TEXT)[: caps.MAX_MODEL_TEXT]
+    text = text[: text.rfind("\n")] + "\n)"
+    assert caps.MAX_MODEL_TEXT - 100 < len(text) <= caps.MAX_MODEL_TEXT
+    at = open_page("converter", {"cv_shape": "1, 8, 4, 4"})
+    at.text_area(key="cv_text").input(text).run()
+    assert_clean(at)
+    link = dict(at.query_params)
+    assert "cv_omitted" not in link and len(link["cv_text"]) < len(text)
+    again = open_page("converter", link)
+    assert_clean(again)
+    assert again.text_area(key="cv_text").value == text  # the same model, not the example
+    assert again.selectbox(key="cv_ex").value == "custom"
+    assert_table_is(again, convert_text(text, (1, 8, 4, 4), "resize-nearest"))
+
+
+def test_a_text_that_cannot_fit_in_a_link_is_said_to_be_missing_not_replaced():
+    import random
+
+    rng = random.Random(0)  # incompressible: random CJK characters in a comment
+    comment = "# " + "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(19_000))
+    text = comment + "\nnn.ConvTranspose2d(8, 4, 4, 2, 1)"
+    at = open_page("converter")
+    at.text_area(key="cv_text").input(text).run()
+    assert_clean(at)
+    link = dict(at.query_params)
+    assert "cv_text" not in link and link["cv_omitted"] == str(len(text))
+    again = open_page("converter", link)
+    assert_clean(again)
+    assert again.text_area(key="cv_text").value == ""  # no other model in silence
+    assert any("too long to travel in a link" in w.value for w in again.warning)
+
+
+@pytest.mark.parametrize("raw", ["z1.!!!", "z1." + "A" * 40, "z1.eJzLSM3JyVcozy/KSQEAGgQEXQ=="])
+def test_a_damaged_packed_link_is_a_notice(raw):
+    at = open_page("converter", {"cv_text": raw, "cv_ex": "custom"})
+    assert_clean(at)
+    assert any("cv_text" in w.value for w in at.warning)
+
+
+def test_editing_the_text_names_it_yours_and_the_shape_follows_its_first_layer():
+    at = open_page("converter")
+    assert at.selectbox(key="cv_ex").value == "article"
+    at.text_area(key="cv_text").input("nn.ConvTranspose2d(100, 64, 4, 1, 0)\nnn.ReLU()").run()
+    assert_clean(at)
+    assert at.selectbox(key="cv_ex").value == "custom"
+    assert at.text_input(key="cv_shape").value == "1, 100, 1, 1"
+    assert any("Suggested" in c.value and "latent" in c.value for c in at.caption)
+    at.text_input(key="cv_shape").input("4, 100, 1, 1").run()  # typed: kept from now on
+    at.text_area(key="cv_text").input("nn.Linear(32, 64)").run()
+    assert at.text_input(key="cv_shape").value == "4, 100, 1, 1"
+    assert not any("Suggested" in c.value for c in at.caption)
+
+
+def test_a_skip_stops_the_trace_and_one_click_continues_it():
+    at = open_page("converter", {"cv_ex": "unet"})
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Output shape"] == "not known"
+    warning = next(w.value for w in at.warning if "The trace stops at" in w.value)
+    assert "concatenation" in warning and "convert\\_model" in warning
+    at.button(key="cv_continue").click().run()
+    assert_clean(at)
+    assert at.text_area(key="cv_known").value == "ups.0.conv.block.0 = 1, 256, 16, 16"
+    table = at.main.dataframe[0].value
+    row = table[table["layer"] == "ups.0.conv.block.0"].iloc[0]
+    assert row["status"] == "assumed" and row["output before"] == "(1, 128, 16, 16)"
+
+
+def test_bad_known_shapes_name_the_parameter():
+    at = open_page("converter", {"cv_ex": "unet", "cv_known": "nowhere = 1, 2"})
+    assert_clean(at)
+    (message,) = errors(at)
+    assert message.startswith("**shapes\\_at**") or message.startswith("**shapes_at**")
+
+
+@pytest.mark.parametrize("method", ["subpixel", "resize-nearest"])
+def test_check_with_torch_measures_the_conversion(method):
+    at = open_page("converter", {"cv_method": method})
+    at.button(key="cv_run").click().run()
+    assert_clean(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["torch: output before"] == metrics["torch: output after"] == "(1, 3, 64, 64)"
+    (success,) = [s.value for s in at.success]
+    assert "every traced shape equals torch's" in success
+    assert ("exact" in success) == (method == "subpixel")
+
+
+def test_check_with_torch_is_refused_for_custom_modules_with_the_reason():
+    at = open_page("converter", {"cv_ex": "dcgan"})
+    assert_clean(at)
+    assert "cv_run" not in [b.key for b in at.button]
+    assert any(
+        "Not available" in c.value and "is not in the printout" in c.value for c in at.caption
+    )

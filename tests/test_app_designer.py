@@ -8,7 +8,7 @@ from app_support import assert_clean, errors, forward_shape, open_page, run_snip
 
 from core.layer import TransposedConv
 from core.output_size import output_size, output_steps
-from core.presets import preset
+from core.presets import PRESETS, preset
 from core.replacements import list_replacements
 from ui.state import LayerConfig
 
@@ -186,3 +186,58 @@ def test_preset_and_reset():
     assert_clean(at)
     assert LayerConfig.from_query(at.query_params)[0] == LayerConfig()
     assert at.number_input(key="layer_kernel_size").value == LayerConfig().kernel_size[0]
+
+
+def _ranked_first(at) -> str:
+    layer, cfg = shown_layer(at)
+    return list_replacements(layer, cfg.input_arg())[0].name
+
+
+def test_the_code_is_the_ranked_first_replacement_after_sidebar_changes():
+    """DCGAN's k4 s2 p1 reached from the default k3 p1 op1: the first pick (2x2 at -0.5 px)
+    must not stay once the layer changes (it used to, while the table ranked 3x3 first)."""
+    at = open_page()
+    assert at.selectbox(key="rep").value == _ranked_first(at)
+    at.number_input(key="layer_kernel_size").set_value(4)
+    at.number_input(key="layer_output_padding").set_value(0)
+    at.run()
+    assert_clean(at)
+    first = _ranked_first(at)
+    assert first == "nearest x2 + Conv2d 3x3"
+    assert at.selectbox(key="rep").value == first
+    assert "kernel_size=3, padding=1" in at.main.code[1].value
+
+
+@pytest.mark.parametrize("key", [p.key for p in PRESETS])
+def test_the_code_is_the_ranked_first_replacement_after_each_preset(key):
+    at = open_page()
+    other = list_replacements(*[shown_layer(at)[0]], shown_layer(at)[1].input_arg())[3]
+    at.selectbox(key="rep").select(other.name).run()  # a pick for the default layer
+    at.selectbox(key="ds_preset").select(key).run()
+    at.button(key="ds_load_preset").click().run()
+    assert_clean(at)
+    if preset(key).layer == LayerConfig().layer():  # the same layer: the pick was made for it
+        assert at.selectbox(key="rep").value == other.name
+    else:
+        assert at.selectbox(key="rep").value == _ranked_first(at)
+
+
+def test_an_explicit_pick_is_kept_for_its_layer_and_a_link_keeps_the_senders_pick():
+    at = open_page()
+    layer, cfg = shown_layer(at)
+    third = list_replacements(layer, cfg.input_arg())[2].name
+    at.selectbox(key="rep").select(third).run()
+    at.number_input(key="layer_input_size").set_value(20).run()  # same layer, other input
+    assert at.selectbox(key="rep").value == third
+    link = dict(at.query_params)
+    again = open_page(query=link)
+    assert again.selectbox(key="rep").value == third
+    again.number_input(key="layer_stride").set_value(3).run()  # another layer: ranked first
+    assert again.selectbox(key="rep").value == _ranked_first(again)
+
+
+def test_a_link_to_a_layer_without_a_pick_shows_its_ranked_first():
+    query = {"cin": "64", "cout": "32", "k": "4", "s": "2", "p": "1", "op": "0", "n": "16"}
+    at = open_page(query=query)
+    assert_clean(at)
+    assert at.selectbox(key="rep").value == _ranked_first(at) == "nearest x2 + Conv2d 3x3"

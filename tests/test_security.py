@@ -433,6 +433,7 @@ ALLOWED_FREE_NAMES = {
     "min",
     "max",
     "abs",
+    "any",
     "sum",
     "list",
     "dict",

@@ -24,6 +24,7 @@ from core.shape_trace import (
     SIGNATURES,
     SKIPPED,
     UNKNOWN,
+    UNTRACEABLE,
     trace_shapes,
 )
 
@@ -221,29 +222,54 @@ def test_traced_shapes_equal_torch_forward(name: str) -> None:
     for row in trace.rows:
         assert (row.in_shape, row.out_shape) == seen[row.path], row
         assert row.status in (OK, ASSUMED), row
-    assert trace.output_shape == output
-    assert trace.stopped_at is None
+    assert trace.stopped_at is None and trace.assumed_output_shape == output
+    # a custom module's forward is not in the printout: its rows and output are only assumed
+    custom = not isinstance(model, nn.Sequential)
+    assert trace.certainty == ("assumed" if custom else "proven")
+    assert trace.output_shape == (None if custom else output)
+    assert all(row.status == (ASSUMED if custom else OK) for row in trace.rows)
 
 
-def test_unet_decoder_mismatch_is_flagged_and_the_trace_carries_on() -> None:
+def test_unet_decoder_skip_stops_the_trace_with_the_cause_and_the_likely_shape() -> None:
     model = UNetDecoder().eval()
     x = torch.randn(1, 256, 8, 8)
     trace = trace_shapes(str(model), x.shape)
-    seen, output = torch_shapes(model, x, model.skips_for(x))
-    assert trace.output_shape == output
-    mismatched = [row for row in trace.rows if row.status == MISMATCH]
-    assert [row.path for row in mismatched] == [f"ups.{i}.conv.block.0" for i in range(3)]
-    for row in trace.rows:
-        torch_in, torch_out = seen[row.path]
-        assert row.out_shape == torch_out
-        if row.status == MISMATCH:
-            # the skip connection the print does not show: torch saw the channels the layer wants
-            assert torch_in[1] == 2 * row.in_shape[1]
-            assert "skip connection" in row.note
-        else:
-            assert row.in_shape == torch_in
+    seen, _ = torch_shapes(model, x, model.skips_for(x))
+    # the skip concatenation is not in print(model): no output shape is claimed
+    assert trace.output_shape is None and trace.assumed_output_shape is None
+    assert trace.certainty == "lost" and trace.stop_kind == "contradiction"
+    stop = trace.row(trace.stopped_at)
+    assert stop.path == "ups.0.conv.block.0" and stop.status == MISMATCH
+    torch_in, _ = seen[stop.path]
+    assert torch_in[1] == 2 * stop.in_shape[1]
+    assert "concatenation" in trace.stop_reason and "doubled" in trace.stop_reason
+    assert trace.suggested_shape == torch_in  # the evidence points to torch's shape
+    assert "convert_model" in trace.advice and stop.path in trace.advice
+    before = trace.rows[: trace.rows.index(stop)]
+    assert all(row.status == ASSUMED and row.out_shape == seen[row.path][1] for row in before)
+    after = trace.rows[trace.rows.index(stop) + 1 :]
+    assert all(row.status == SKIPPED and row.out_shape is None for row in after)
     assert any("custom module" in note for note in trace.notes)
     assert any("ModuleList" in note for note in trace.notes)
+
+
+def test_known_shapes_resume_the_trace_after_each_skip() -> None:
+    model = UNetDecoder().eval()
+    x = torch.randn(1, 256, 8, 8)
+    seen, output = torch_shapes(model, x, model.skips_for(x))
+    given = {f"ups.{i}.conv.block.0": seen[f"ups.{i}.conv.block.0"][0] for i in range(3)}
+    trace = trace_shapes(str(model), x.shape, shapes_at=given)
+    assert trace.stopped_at is None and trace.certainty == "assumed"
+    assert trace.assumed_output_shape == output and trace.output_shape is None
+    assert trace.given == tuple(given)
+    for row in trace.rows:
+        assert (row.in_shape, row.out_shape) == seen[row.path], row
+        assert row.status == ASSUMED
+    for path in given:
+        assert "you gave" in trace.row(path).note
+    with pytest.raises(ConfigError, match="shapes_at") as caught:
+        trace_shapes(str(model), x.shape, shapes_at={"nowhere": (1, 2)})
+    assert "ups.0.up" in caught.value.message
 
 
 def test_flat_latent_is_viewed_as_one_by_one_with_a_note() -> None:
@@ -255,7 +281,7 @@ def test_flat_latent_is_viewed_as_one_by_one_with_a_note() -> None:
     with pytest.raises(RuntimeError):  # torch does refuse the flat latent
         model(torch.randn(2, 100))
     _, output = torch_shapes(model, torch.randn(2, 100, 1, 1))
-    assert trace.output_shape == output
+    assert trace.assumed_output_shape == output and trace.output_shape is None
 
 
 def test_unknown_layers_keep_the_shape_and_say_so() -> None:
@@ -264,7 +290,8 @@ def test_unknown_layers_keep_the_shape_and_say_so() -> None:
     unknown = trace.rows[1]
     assert unknown.status == UNKNOWN and unknown.in_shape == unknown.out_shape == (1, 4, 10, 10)
     assert "SelfAttention" in unknown.note and "keep" in unknown.note
-    assert trace.output_shape == (1, 4, 10, 10) and not trace.stopped_on_unknown
+    assert trace.assumed_output_shape == (1, 4, 10, 10) and not trace.stopped_on_unknown
+    assert trace.output_shape is None  # rests on the assumption that SelfAttention keeps it
     # every row after the assumption says it rests on it: none is "ok"
     assert [row.status for row in trace.rows] == [OK, UNKNOWN, ASSUMED, ASSUMED]
     assert all("assumption at 1" in row.note for row in trace.rows[2:])
@@ -287,7 +314,6 @@ def _children_shapes(model: nn.Sequential, x: torch.Tensor) -> list[tuple[int, .
         (nn.LPPool2d(2, 2), (1, 8, 16, 16)),
         (nn.Fold(output_size=(4, 5), kernel_size=2), (1, 8, 12)),
         (nn.Unfold(kernel_size=2), (1, 2, 4, 4)),
-        (nn.Embedding(10, 3), (2, 5)),
         (nn.Bilinear(4, 4, 2), None),  # name only: two inputs
         (nn.ChannelShuffle(2), None),
         (nn.LazyLinear(3), None),
@@ -320,6 +346,31 @@ def test_unknown_layers_named_for_a_shape_change_stop_the_trace(layer, shape) ->
     stop = trace.rows[1]
     assert stop.out_shape is None and name in stop.note and "Identity()" in stop.note
     assert trace.stopped_at == "1" and trace.stopped_on_unknown and trace.output_shape is None
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        nn.LSTM(8, 16, batch_first=True),
+        nn.GRU(8, 16, num_layers=2),
+        nn.RNN(8, 4),
+        nn.MultiheadAttention(8, 2),
+        nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+        nn.TransformerDecoderLayer(8, 2, 16),
+        nn.Embedding(10, 8),
+    ],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_layers_the_printout_cannot_decide_stop_the_trace_by_name(layer) -> None:
+    model = nn.Sequential(nn.Linear(8, 8), layer, nn.ConvTranspose2d(8, 3, 4, 2, 1))
+    trace = trace_shapes(str(model), (1, 8))
+    name = type(layer).__name__
+    assert [row.path for row in trace.rows] == ["0", "1", "2"]  # a block counts as one layer
+    assert [row.status for row in trace.rows] == [OK, UNTRACEABLE, SKIPPED]
+    assert trace.stopped_at == "1" and trace.stop_kind == "untraceable"
+    assert trace.output_shape is None and trace.assumed_output_shape is None
+    assert name in trace.stop_reason and "not a layer Deconv Lab knows" not in trace.stop_reason
+    assert "convert_model" in trace.advice
 
 
 def test_lppool_chain_from_the_audit_equals_torch() -> None:

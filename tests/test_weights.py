@@ -4,6 +4,7 @@ recover true resize-convs, and fused layers equal the Upsample + Conv2d they cam
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 
@@ -13,11 +14,19 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core import ConfigError, TransposedConv, fuse_resize_conv, output_size, replace_conv_transpose
+from core import (
+    ConfigError,
+    TransposedConv,
+    fuse_resize_conv,
+    output_size,
+    replace_conv_transpose,
+    weights,
+)
 from core.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d
 from core.replacements import list_replacements
 
 RESIZE = ("resize-nearest", "resize-bilinear", "resize-bicubic")
+EXACT_METHODS = ("subpixel", "zero-insertion")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -304,3 +313,123 @@ def test_fuse_rejects_what_it_cannot_fuse(upsample, conv, parameter):
         fuse_resize_conv(upsample, conv)
     assert info.value.parameter == parameter
     assert len(str(info.value)) > 20
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact methods' error: a cheap random probe, checked against unit impulses
+
+
+def impulse_error(layer: nn.ConvTranspose2d, module: nn.Module) -> float:
+    """The reference definition, ||K_A - K_B|| / ||K_A|| with both effective kernels read off by
+    one float64 unit impulse per input channel at a pixel whose whole response lies inside the
+    output (what replace_conv_transpose measured before its probe; one forward per channel)."""
+    config = TransposedConv.from_module(layer)
+    original = copy.deepcopy(layer).to(torch.float64)
+    replacement = copy.deepcopy(module).to(torch.float64)
+    pixel = [-(-p // s) for p, s in zip(config.padding, config.stride, strict=True)]
+    size = [
+        i + -(-p // s) + 2 for i, p, s in zip(pixel, config.padding, config.stride, strict=True)
+    ]
+    x = torch.zeros(config.in_channels, config.in_channels, *size, dtype=torch.float64)
+    channels = torch.arange(config.in_channels)
+    x[channels, channels, pixel[0], pixel[1]] = 1.0
+    a, b = response(original, x), response(replacement, x)
+    return ((a - b).norm() / a.norm()).item()
+
+
+def corrupted(module: nn.Module, index: int, amount: float) -> nn.Module:
+    """A copy of an exact module with one conv weight (flat `index`, wrapped) moved by `amount`."""
+    module = copy.deepcopy(module)
+    with torch.no_grad():
+        flat = module.conv.weight.view(-1)
+        flat[index % flat.numel()] += amount
+    return module
+
+
+@settings(max_examples=300)
+@given(conv_transposes(max_size=4), st.integers(0, 2**16), st.sampled_from(EXACT_METHODS))
+def test_probed_error_agrees_with_unit_impulses(case, index, method):
+    """~0 by both measures for the exact modules; for a module with one wrong conv weight (a tap,
+    or for sub-pixel possibly a slot that must stay zero) both report the true distance, here
+    exactly 1: one kernel entry off by ||w|| = ||K_A||."""
+    layer, _ = case
+    config = TransposedConv.from_module(layer)
+    scale = layer.weight.norm().item()
+    assume(scale > 0)
+    module, error = replace_conv_transpose(layer, method)
+    assert error == weights._probed_error(layer, module, config)
+    assert error < 1e-12 and impulse_error(layer, module) < 1e-12
+    wrong = corrupted(module, index, scale)
+    exact = impulse_error(layer, wrong)
+    probed = weights._probed_error(layer, wrong, config)
+    assert exact == pytest.approx(1.0, rel=1e-9)
+    assert 0.5 < probed < 2  # a 64-sample estimate of 1: ~10% off at most, typically
+
+
+@settings(max_examples=200)
+@given(conv_transposes(max_size=4), st.integers(0, 2**16), st.floats(0.01, 10))
+def test_probed_error_of_a_neighbouring_layer_estimates_the_weight_distance(case, index, size):
+    """A module exact for a layer with one weight moved by delta is off by delta / ||w||: the
+    replacement's reported error estimates that (a wrong tap of the original, not of the module)."""
+    layer, _ = case
+    scale = layer.weight.norm().item()
+    assume(scale > 0)
+    other = copy.deepcopy(layer)
+    with torch.no_grad():
+        other.weight.view(-1)[index % other.weight.numel()] += size * scale
+    config = TransposedConv.from_module(layer)
+    for method in EXACT_METHODS:
+        wrong = weights.EXACT[method].from_conv_transpose(other)
+        assert impulse_error(layer, wrong) == pytest.approx(size, rel=1e-9)
+        assert size / 2 < weights._probed_error(layer, wrong, config) < size * 2
+
+
+@pytest.mark.parametrize("method", EXACT_METHODS)
+def test_a_broken_replacement_reports_a_large_error(method, monkeypatch):
+    """replace_conv_transpose runs the module it returns: a wrong weight, a shifted crop or
+    padding, or a wrong output size all show up in the reported error."""
+    torch.manual_seed(0)
+    layer = nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1)
+    build = weights.EXACT[method].from_conv_transpose
+    _, error = replace_conv_transpose(layer, method)
+    assert error < 1e-12
+
+    def one_weight(layer):
+        return corrupted(build(layer), 7, 1.0)
+
+    def shifted(layer):
+        module = build(layer)
+        if method == "subpixel":  # crop one more row at the top, one fewer at the bottom
+            left, right, top, bottom = module.crop
+            module.crop = (left, right, top + 1, bottom - 1)
+        else:
+            left, right, top, bottom = module.pad
+            module.pad = (left, right, top - 1, bottom + 1)
+        return module
+
+    def wrong_size(layer):
+        module = build(layer)
+        if method == "subpixel":
+            module.crop = (*module.crop[:3], module.crop[3] + 1)
+        else:
+            module.pad = (*module.pad[:3], module.pad[3] - 1)
+        return module
+
+    for broken, low in ((one_weight, 0.1), (shifted, 1.0)):
+        monkeypatch.setattr(weights.EXACT[method], "from_conv_transpose", broken)
+        module, error = replace_conv_transpose(layer, method)
+        assert error > low, broken.__name__
+        assert error == pytest.approx(impulse_error(layer, module), rel=0.25), broken.__name__
+    monkeypatch.setattr(weights.EXACT[method], "from_conv_transpose", wrong_size)
+    assert replace_conv_transpose(layer, method)[1] == math.inf
+
+
+def test_probed_error_is_float64_even_for_float32_layers():
+    """The probe runs both operators in float64 on the same weights: a float32 layer's exact
+    replacement comes back with float64 rounding, not float32's ~1e-7."""
+    torch.manual_seed(1)
+    layer = nn.ConvTranspose2d(48, 24, 5, stride=(2, 3), padding=(2, 1), output_padding=(1, 0))
+    for method in EXACT_METHODS:
+        module, error = replace_conv_transpose(layer, method)
+        assert module.conv.weight.dtype == torch.float32
+        assert 0 <= error < 1e-13

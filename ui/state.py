@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -282,6 +284,11 @@ def _url_in() -> dict[str, str]:
     return st.query_params.to_dict() if snapshot is None else snapshot
 
 
+def url_value(key: str) -> str | None:
+    """`key`'s value in the URL this run started from (a shared link), or None."""
+    return _url_in().get(key)
+
+
 def publish(key: str, text: str | None) -> None:
     """Put `key=text` in this run's URL (None leaves it out)."""
     params = st.session_state.setdefault(_RUN_PARAMS, {})
@@ -353,6 +360,39 @@ def one_of(options: list[str] | tuple[str, ...]) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+# Long texts (a pasted model) travel in the link deflated and base64url-encoded. Servers and
+# browsers take URLs of 64 KiB and more; this leaves room for the other parameters.
+MAX_PACKED_CHARS = 32_000
+_PACK_PREFIX = "z1."  # format tag, so that a later format can be told apart
+
+
+def pack_text(text: str) -> str | None:
+    """`text` compressed for a URL parameter (zlib, base64url), or None where even compressed
+    it is longer than MAX_PACKED_CHARS."""
+    packed = _PACK_PREFIX + base64.urlsafe_b64encode(zlib.compress(text.encode(), 9)).decode()
+    return packed if len(packed) <= MAX_PACKED_CHARS else None
+
+
+def unpack_text(raw: str, max_chars: int) -> str:
+    """The text `pack_text` packed; ValueError (in plain words) for anything else, or for a text
+    longer than `max_chars` (decompression stops there: a small link cannot inflate to
+    gigabytes)."""
+    if not raw.startswith(_PACK_PREFIX) or len(raw) > MAX_PACKED_CHARS:
+        raise ValueError("it is not a model text packed by Deconv Lab")
+    try:
+        data = base64.urlsafe_b64decode(raw[len(_PACK_PREFIX) :].encode("ascii"))
+        inflater = zlib.decompressobj()
+        plain = inflater.decompress(data, 4 * max_chars + 1)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise ValueError("the packed text is damaged or too long")
+        text = plain.decode("utf-8")
+    except (ValueError, UnicodeError, zlib.error) as exc:
+        raise ValueError("the packed model text in the link is damaged") from exc
+    if len(text) > max_chars:
+        raise ValueError(f"the text is longer than {max_chars:,} characters")
+    return text
 
 
 def link_for(cfg: LayerConfig, page: str = "", extra: Mapping[str, str] | None = None) -> str:
