@@ -34,7 +34,7 @@ from browser_support import (
     wait_settled,
 )
 
-from core.output_size import output_size
+from core.geometry.output_size import output_size
 from ui.state import LayerConfig
 
 KERNELS = (4, 3)  # alternate; the default layer has kernel_size 3

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_replacements import timer  # bench/ is the script's own directory
 
-from core.convert import convert_model
-from core.weights import replace_conv_transpose
+from core.converter.live import convert_model
+from core.replacements.weights import replace_conv_transpose
 
 METHODS = ("subpixel", "zero-insertion", "resize-nearest", "resize-bicubic")
 EXACT = ("subpixel", "zero-insertion")

@@ -26,30 +26,16 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.generator import (
-    DEFAULT_FIT_STEPS,
-    DEFAULT_N_IMAGES,
-    MAX_BATCH,
-    MAX_CHANNELS,
-    MAX_STAGES,
-    MAX_STEPS,
-    VARIANTS,
-    GeneratorConfig,
-    autocast_context,
-    build_generator,
-    fit,
-    pick_device,
-    render_at_init,
-    resolve_precision,
-    sample_latents,
-    synchronize,
-)
-from core.hosted import FIT_TIME_BUDGET_S
+from core.generator.config import DEFAULT_FIT_STEPS, DEFAULT_N_IMAGES, VARIANTS, GeneratorConfig
+from core.generator.devices import autocast_context, pick_device, resolve_precision, synchronize
+from core.generator.model import build_generator, sample_latents
+from core.generator.run import fit, render_at_init
+from core.hosted import FIT_TIME_BUDGET_S, MAX_BATCH, MAX_CHANNELS, MAX_STAGES, MAX_STEPS
 
 
 def variants() -> tuple[str, ...]:
-    if importlib.util.find_spec("core.weights") is None:
-        print("note: core.weights is missing, so the 'custom' variant is left out\n")
+    if importlib.util.find_spec("core.replacements.weights") is None:
+        print("note: core.replacements.weights is missing, so the 'custom' variant is left out\n")
         return tuple(v for v in VARIANTS if v != "custom")
     return VARIANTS
 

@@ -1,5 +1,5 @@
 """Overlap map of a 5-layer generator stack (32 -> 64 -> ... -> 1024, k4 s2 p1): the separable numpy
-computation (core.overlap.stack_overlap) against torch's all-ones transposed convolutions.
+computation (core.overlap.counts.stack_overlap) against torch's all-ones transposed convolutions.
 
     /work/venv/bin/python bench/bench_overlap.py [--repeats 30]
 
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.layer import TransposedConv
-from core.overlap import stack_overlap
+from core.geometry.layer import TransposedConv
+from core.overlap.counts import stack_overlap
 
 INPUT = 32
 LAYERS = [TransposedConv.make(1, 1, 4, 2, 1)] * 5

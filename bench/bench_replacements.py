@@ -29,7 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.weights import fuse_resize_conv, replace_conv_transpose
+from core.replacements.weights import fuse_resize_conv, replace_conv_transpose
 
 
 def build(cin: int, cout: int) -> dict[str, tuple[nn.Module, str]]:

@@ -11,38 +11,40 @@ import importlib
 from typing import Any
 
 from core.errors import ConfigError
-from core.layer import Axis, TransposedConv
-from core.output_size import input_size_for, output_size, output_steps
+from core.geometry.layer import Axis, TransposedConv
+from core.geometry.output_size import input_size_for, output_size, output_steps
 
 # name -> module that defines it; imported on first access (PEP 562).
 _LAZY = {
-    "solve": "core.solver",
-    "solve_chain": "core.solver",
-    "from_keras": "core.keras",
-    "list_replacements": "core.replacements",
-    "replace_conv_transpose": "core.weights",
-    "fuse_resize_conv": "core.weights",
-    "overlap_map": "core.overlap",
-    "overlap_profile": "core.overlap",
-    "stack_overlap": "core.overlap",
-    "overlap_stats": "core.overlap",
-    "overlap_summary": "core.overlap",
-    "overlap_ratio": "core.overlap",
-    "replacement_overlaps": "core.overlap",
-    "checkerboard_strength": "core.artifacts",
-    "checkerboard_energy": "core.artifacts",
-    "GeneratorConfig": "core.generator",
-    "render_at_init": "core.generator",
-    "fit": "core.generator",
-    "pick_device": "core.generator",
-    "default_target": "core.images",
-    "load_upload": "core.images",
+    "solve": "core.geometry.solver",
+    "solve_chain": "core.geometry.solver",
+    "from_keras": "core.geometry.keras",
+    "list_replacements": "core.replacements.catalog",
+    "best_replacement": "core.replacements.catalog",
+    "replace_conv_transpose": "core.replacements.weights",
+    "fuse_resize_conv": "core.replacements.weights",
+    "overlap_map": "core.overlap.counts",
+    "overlap_profile": "core.overlap.counts",
+    "stack_overlap": "core.overlap.counts",
+    "overlap_stats": "core.overlap.counts",
+    "overlap_summary": "core.overlap.counts",
+    "overlap_ratio": "core.overlap.counts",
+    "replacement_overlaps": "core.overlap.replacement_maps",
+    "checkerboard_strength": "core.checkerboard",
+    "checkerboard_energy": "core.checkerboard",
+    "GeneratorConfig": "core.generator.config",
+    "render_at_init": "core.generator.run",
+    "fit": "core.generator.run",
+    "pick_device": "core.generator.devices",
+    "default_target": "core.generator.images",
+    "load_upload": "core.generator.images",
     "heavy_run_slot": "core.hosted",
-    "convert_model": "core.convert",
-    "fuse_model": "core.convert",
-    "parse_model_text": "core.model_text",
-    "trace_shapes": "core.shape_trace",
-    "convert_text": "core.text_conversion",
+    "convert_model": "core.converter.live",
+    "fuse_model": "core.converter.live",
+    "parse_model_text": "core.converter.model_text",
+    "trace_shapes": "core.converter.shape_trace",
+    "convert_text": "core.converter.text_conversion",
+    "check_conversion": "core.converter.torch_check",
 }
 
 __all__ = [

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from core.errors import ConfigError
-from core.layer import TransposedConv
+from core.geometry.layer import TransposedConv
 
 PROG = "python -m core"
 
@@ -123,7 +123,7 @@ def _run_layer(argv: Sequence[str]) -> str:
 
 
 def _run_solve(argv: Sequence[str]) -> str:
-    from core.solver import solve_chain
+    from core.geometry.solver import solve_chain
 
     p = _Parser(
         prog=f"{PROG} solve",
@@ -160,7 +160,7 @@ def _run_solve(argv: Sequence[str]) -> str:
 
 
 def _run_keras(argv: Sequence[str]) -> str:
-    from core.keras import from_keras
+    from core.geometry.keras import from_keras
 
     p = _Parser(prog=f"{PROG} keras", description="Translate keras Conv2DTranspose to torch.")
     p.add_argument("--filters", type=integer, required=True)

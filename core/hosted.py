@@ -1,7 +1,7 @@
 """Bounds for the hosted demo: size caps, a time budget per fit and a one-heavy-run slot.
 
-Plain Python (no torch, no Streamlit), so the page and `core.images` can read the caps and take
-the slot without importing torch. `core.generator` re-exports the caps and enforces them.
+Plain Python (no torch, no Streamlit), so the page and `core.generator.images` can read the caps
+and take the slot without importing torch. `core.generator` re-exports the caps and enforces them.
 """
 
 from __future__ import annotations

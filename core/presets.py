@@ -3,19 +3,19 @@
 `PRESETS` are layers people actually use (DCGAN, pix2pix, U-Net, the Keras-'same'-style k3 s2 p1
 op1). `ARTICLE_CASES` are the three replacements from the article this project started from
 (see the notes on geometry): each is stored as the layers the article wrote, never as sizes; the
-sizes come from `core.shape_trace`, which uses torch's arithmetic, so what the app shows is
-computed, not typed in. Plain Python: no torch.
+sizes come from `core.converter.shape_trace`, which uses torch's arithmetic, so what the app shows
+is computed, not typed in. Plain Python: no torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.converter.model_text import parse_model_text
+from core.converter.shape_trace import ShapeTrace, trace_shapes, transposed_conv
 from core.errors import ConfigError
-from core.layer import TransposedConv
-from core.model_text import parse_model_text
-from core.output_size import output_size
-from core.shape_trace import ShapeTrace, trace_shapes, transposed_conv
+from core.geometry.layer import TransposedConv
+from core.geometry.output_size import output_size
 
 
 @dataclass(frozen=True)

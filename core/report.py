@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.errors import ConfigError
-from core.layer import TransposedConv
-from core.output_size import input_tuple, output_size, output_steps
-from core.solver import even_overlap, taps_per_phase
+from core.geometry.layer import TransposedConv
+from core.geometry.output_size import input_tuple, output_size, output_steps
+from core.geometry.phases import even_overlap, taps_per_phase
 
 # Largest 2D overlap grid put into a report verbatim (the per-axis profiles always are).
 MAX_REPORT_CELLS = 256 * 256
@@ -30,11 +30,11 @@ def layer_report(layer: TransposedConv, input_size: int | Sequence[int]) -> dict
         "taps_per_phase": [taps_per_phase(a) for a in layer.axes],
         "even_overlap": all(even_overlap(a) for a in layer.axes),
     }
-    from core.overlap import overlap_summary
+    from core.overlap.counts import overlap_summary
 
     report.update(overlap_summary(layer, sizes, max_cells=MAX_REPORT_CELLS))
     if layer.ndim == 2:
-        from core.replacements import list_replacements, resize_note
+        from core.replacements.catalog import list_replacements, resize_note
 
         report["replacements"] = [r.as_dict() for r in list_replacements(layer, sizes)]
         report["replacements_note"] = resize_note(layer)

@@ -9,18 +9,18 @@ import time
 import pandas as pd
 import streamlit as st
 
-from core.errors import ConfigError
-from core.hosted import BusyError, heavy_run_slot
-from core.model_text import parse_model_text
-from core.replacements import METHODS
-from core.shape_trace import STOP_REFUSED, suggest_input_shape
-from core.text_conversion import (
-    EXAMPLES,
+from core.converter.examples import EXAMPLES
+from core.converter.model_text import parse_model_text
+from core.converter.shape_trace import STOP_REFUSED, suggest_input_shape
+from core.converter.text_conversion import (
     MAX_CHECK_PARAMETERS,
     TextConversion,
     checkable,
     convert_text,
 )
+from core.errors import ConfigError
+from core.hosted import BusyError, heavy_run_slot
+from core.replacements.registry import METHODS
 from ui import caps, routing, state, text
 
 routing.require_router()
@@ -332,7 +332,7 @@ def check_key(raw_text: str, shape: tuple[int, ...], method: str) -> str:
 
 def run_check(raw_text: str, shape: tuple[int, ...], method: str) -> None:
     """Build, convert and run the chain in torch; a progress bar once it takes over a second."""
-    from core.torch_check import check_conversion  # torch: only when asked
+    from core.converter.torch_check import check_conversion
 
     bar = st.empty()
     began = time.perf_counter()
@@ -362,7 +362,7 @@ def check_section(result: TextConversion, raw_text: str, shape: tuple[int, ...])
         return
     st.caption(
         "Builds the pasted chain in torch with random weights, converts it with "
-        "`core.convert.convert_model` (weights carried), runs both on one random input and "
+        "`core.converter.live.convert_model` (weights carried), runs both on one random input and "
         f"shows what torch measured. Models up to {MAX_CHECK_PARAMETERS // 1_000_000} M "
         "parameters."
     )
@@ -438,7 +438,7 @@ if result is not None:
     st.caption(
         "A standalone file that builds the converted model as `model`. Copy the weights "
         "of your trained layers with the designer's weight-transfer snippet or "
-        "`core.convert.convert_model`."
+        "`core.converter.live.convert_model`."
     )
     text.code_block(result.code, f"converted_{method.replace('-', '_')}.py", key="cv_dl")
     check_section(result, raw_text, shape)

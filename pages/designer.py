@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ConfigError
-from core.output_size import output_steps
+from core.geometry.output_size import output_steps
+from core.geometry.phases import even_overlap, taps_per_phase
 from core.presets import PRESETS
-from core.replacements import list_replacements, original_costs
-from core.solver import even_overlap, taps_per_phase
+from core.replacements.catalog import list_replacements, original_costs
 from ui import routing, state, text
 
 routing.require_router()

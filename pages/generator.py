@@ -7,8 +7,29 @@ from typing import Any
 
 import streamlit as st
 
-from core import generator as gen
 from core.errors import ConfigError
+from core.generator.config import (
+    ACTIVATIONS,
+    DEFAULT_FIT_STEPS,
+    DEFAULT_LR,
+    NORMS,
+    PRECISIONS,
+    REPLACEMENT_METHODS,
+    VARIANT_LABELS,
+    VARIANTS,
+    GeneratorConfig,
+)
+from core.generator.devices import (
+    CPU_THREADS,
+    available_devices,
+    device_label,
+    pick_device,
+    resolve_precision,
+)
+from core.generator.images import load_upload
+from core.generator.model import build_generator
+from core.generator.run import fit, render_at_init, strength_reference
+from core.generator.spectra import SPECTRUM_LOW_PERCENTILE
 from core.hosted import (
     FIT_TIME_BUDGET_S,
     MAX_BATCH,
@@ -19,8 +40,8 @@ from core.hosted import (
     heavy_run_slot,
     slot_busy,
 )
-from core.images import load_upload
-from ui import charts, routing, state, text
+from ui import routing, state, text
+from ui.figures import generator as charts
 
 routing.require_router()
 
@@ -36,23 +57,23 @@ def cached_model(config_items: tuple[tuple[str, Any], ...], variant: str, seed: 
     """One generator variant on one device (e.g. "cpu", "cuda:0"), built once per configuration
     and device and shared by all sessions: the device is in the key, so no session moves a
     model another one is using."""
-    model = gen.build_generator(gen.GeneratorConfig(**dict(config_items)), variant, seed)
+    model = build_generator(GeneratorConfig(**dict(config_items)), variant, seed)
     return model.to(device)
 
 
 @st.cache_resource(show_spinner=False)
 def device_names() -> list[str]:
-    return ["auto", *gen.available_devices()]
+    return ["auto", *available_devices()]
 
 
 def parse_variants(raw: str) -> list[str]:
     chosen = [v for v in raw.split(",") if v]
-    if not chosen or any(v not in gen.VARIANTS for v in chosen):
-        raise ValueError(f"use a comma-separated subset of {', '.join(gen.VARIANTS)}")
+    if not chosen or any(v not in VARIANTS for v in chosen):
+        raise ValueError(f"use a comma-separated subset of {', '.join(VARIANTS)}")
     return chosen
 
 
-def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[str, Any]]:
+def settings(cfg: state.LayerConfig) -> tuple[GeneratorConfig | None, dict[str, Any]]:
     """Draw the generator's own settings; return its validated config (or None) and the rest."""
     layer_axis = (cfg.kernel_size[1], cfg.stride[1], cfg.padding[1], cfg.output_padding[1])
     st.markdown(
@@ -79,16 +100,16 @@ def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[s
     params = [
         ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),
         ("gen_ch", 64, state.bounded_int(CHANNEL_CHOICES[0], CHANNEL_CHOICES[-1])),
-        ("gen_norm", "batch", state.one_of(gen.NORMS)),
-        ("gen_act", "relu", state.one_of(gen.ACTIVATIONS)),
+        ("gen_norm", "batch", state.one_of(NORMS)),
+        ("gen_act", "relu", state.one_of(ACTIVATIONS)),
         ("gen_rk", 3, state.bounded_int(1, 7)),
-        ("gen_rep", "resize-nearest", state.one_of(gen.REPLACEMENT_METHODS)),
+        ("gen_rep", "resize-nearest", state.one_of(REPLACEMENT_METHODS)),
         ("gen_n", 8, state.bounded_int(1, MAX_BATCH)),
         ("gen_seed", 0, state.bounded_int(0, 2**31 - 1)),
     ]
     for key, default, parse in params:
         state.page_param(key, default, parse)
-    state.page_param("gen_variants", list(gen.VARIANTS), parse_variants)
+    state.page_param("gen_variants", list(VARIANTS), parse_variants)
 
     a, b, c, d = st.columns(4)
     stages = a.number_input(
@@ -113,8 +134,8 @@ def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[s
         help="Same seed, same weights and latents: results repeat.",
     )
     a, b, c, d = st.columns(4)
-    norm = a.selectbox("Normalisation", gen.NORMS, key="gen_norm")
-    activation = b.selectbox("Activation", gen.ACTIVATIONS, key="gen_act")
+    norm = a.selectbox("Normalisation", NORMS, key="gen_norm")
+    activation = b.selectbox("Activation", ACTIVATIONS, key="gen_act")
     resize_kernel = c.number_input(
         "Resize-conv kernel",
         1,
@@ -124,13 +145,13 @@ def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[s
     )
     replacement = d.selectbox(
         "“Your replacement” method",
-        gen.REPLACEMENT_METHODS,
+        REPLACEMENT_METHODS,
         key="gen_rep",
         help="The custom variant: this replacement of the very same "
-        "seeded ConvTranspose2d (core.weights.replace_conv_transpose).",
+        "seeded ConvTranspose2d (core.replacements.weights.replace_conv_transpose).",
     )
     variants = st.multiselect(
-        "Variants", gen.VARIANTS, key="gen_variants", format_func=gen.VARIANT_LABELS.get
+        "Variants", VARIANTS, key="gen_variants", format_func=VARIANT_LABELS.get
     )
     for key, _, _ in params:
         state.remember(key)
@@ -142,7 +163,7 @@ def settings(cfg: state.LayerConfig) -> tuple[gen.GeneratorConfig | None, dict[s
         "seed": int(seed),
     }
     try:
-        config = gen.GeneratorConfig(
+        config = GeneratorConfig(
             stages=int(stages),
             base_channels=int(channels),
             kernel_size=layer_axis[0],
@@ -182,16 +203,14 @@ def device_row() -> tuple[str, str, str | None]:
     )
     precision = middle.selectbox(
         "Precision",
-        gen.PRECISIONS,
+        PRECISIONS,
         key="gen_precision",
         help="auto: bfloat16/float16 autocast on a GPU, float32 on CPU.",
     )
     state.remember("gen_device")
     try:
-        picked = gen.pick_device(device)
-        label = gen.device_label(
-            picked, gen.resolve_precision(picked, precision), threads=gen.CPU_THREADS
-        )
+        picked = pick_device(device)
+        label = device_label(picked, resolve_precision(picked, precision), threads=CPU_THREADS)
     except ConfigError as err:
         state.show_error(err, right)
         return device, precision, None
@@ -331,7 +350,7 @@ def spectrum_caption(result: dict[str, Any]) -> str:
         "horizontal and vertical frequency, −½ to ½ cycles per pixel, zero frequency in the "
         "centre and left blank. One colour scale for every panel, from "
         f"{low:.1f} (dark) to {high:.1f} (bright), so equal colours mean equal power; the "
-        f"weakest {gen.SPECTRUM_LOW_PERCENTILE:g} % of all panels' bins are drawn dark too. "
+        f"weakest {SPECTRUM_LOW_PERCENTILE:g} % of all panels' bins are drawn dark too. "
         f"{marks}"
     )
 
@@ -342,9 +361,9 @@ def run_key(*parts: Any) -> str:
 
 
 def init_section(
-    config: gen.GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
+    config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
 ) -> None:
-    reference = gen.strength_reference(config)
+    reference = strength_reference(config)
     k, s = config.kernel_size, config.stride
     if s == 1:
         why = "With stride 1 there is no upsampling and no checkerboard to see."
@@ -373,14 +392,14 @@ def init_section(
     st.caption(why)
     key = run_key(config, chosen, device, precision)
     if st.session_state.get("gen_init_key") != key:
-        on = str(gen.pick_device(device))
+        on = str(pick_device(device))
         models = {
             v: cached_model(tuple(config.to_dict().items()), v, chosen["seed"], on)
             for v in chosen["variants"]
         }
         try:
             with st.spinner("Rendering…"), heavy_run_slot(timeout=WAIT_FOR_SLOT_S):
-                result = gen.render_at_init(
+                result = render_at_init(
                     config,
                     chosen["variants"],
                     chosen["n_images"],
@@ -412,7 +431,7 @@ def init_section(
 
 
 def fit_section(
-    config: gen.GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
+    config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
 ) -> None:
     st.caption(
         "Deep-image-prior style: each variant is trained (Adam, MSE) to reproduce the target "
@@ -422,16 +441,14 @@ def fit_section(
         "one fit runs at a time on the server."
     )
     state.page_param(
-        "gen_steps", min(gen.DEFAULT_FIT_STEPS, MAX_STEPS), state.bounded_int(1, MAX_STEPS)
+        "gen_steps", min(DEFAULT_FIT_STEPS, MAX_STEPS), state.bounded_int(1, MAX_STEPS)
     )
     left, middle, right = st.columns(3)
     steps = left.number_input(
         "Steps", 1, MAX_STEPS, key="gen_steps", help=f"Capped at {MAX_STEPS} for the hosted demo."
     )
     state.remember("gen_steps")
-    lr = middle.number_input(
-        "Learning rate", 1e-4, 1.0, gen.DEFAULT_LR, format="%.4f", key="gen_lr"
-    )
+    lr = middle.number_input("Learning rate", 1e-4, 1.0, DEFAULT_LR, format="%.4f", key="gen_lr")
     upload = right.file_uploader(
         "Target image (PNG or JPEG; default: drawn in code)",
         type=["png", "jpg", "jpeg"],
@@ -461,7 +478,7 @@ def fit_section(
         progress = st.progress(0.0, text="Starting…")
         frames = st.columns(len(chosen["variants"]))
         slots = [col.empty() for col in frames]
-        labels = gen.VARIANT_LABELS
+        labels = VARIANT_LABELS
         curve = st.empty()
 
         def on_block(fraction: float, images: dict, losses: dict) -> None:
@@ -477,7 +494,7 @@ def fit_section(
 
         try:
             with heavy_run_slot(timeout=0):
-                result = gen.fit(
+                result = fit(
                     config,
                     chosen["variants"],
                     target,
@@ -538,7 +555,7 @@ def fit_section(
     with right:
         losses = {name: v["losses"] for name, v in result["variants"].items()}
         st.plotly_chart(
-            charts.loss_figure(losses, gen.VARIANT_LABELS),
+            charts.loss_figure(losses, VARIANT_LABELS),
             width="stretch",
             key="fit_losses",
             config=PLOTLY_CONFIG,

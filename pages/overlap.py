@@ -8,20 +8,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import figures
 from core.errors import ConfigError
-from core.layer import TransposedConv
-from core.output_size import output_size
-from core.overlap import (
-    REPLACEMENT_METHODS,
+from core.geometry.layer import TransposedConv
+from core.geometry.output_size import output_size
+from core.overlap.counts import (
     overlap_map,
     overlap_profile,
     overlap_stats,
-    replacement_overlap,
     stack_overlap,
     stack_stage_maps,
 )
+from core.overlap.replacement_maps import REPLACEMENT_METHODS, replacement_overlap
 from ui import caps, routing, state, text
+from ui.figures import overlap as figures
 
 routing.require_router()
 

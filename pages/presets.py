@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.converter.text_conversion import convert_text
 from core.errors import ConfigError
+from core.geometry.phases import even_overlap, taps_per_phase
 from core.presets import ARTICLE_CASES, PRESETS, ArticleCase, Preset
-from core.solver import even_overlap, taps_per_phase
-from core.text_conversion import convert_text
 from ui import routing, state, text
 
 routing.require_router()

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ConfigError
-from core.keras import from_keras
-from core.output_size import output_steps
-from core.solver import (
+from core.geometry.keras import from_keras
+from core.geometry.output_size import output_steps
+from core.geometry.solver import (
     MAX_DILATION,
     MAX_KERNEL,
     MAX_STRIDE,

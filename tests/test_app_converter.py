@@ -6,8 +6,9 @@ import pytest
 import torch
 from app_support import assert_clean, errors, open_page, run_snippet, titles
 
-from core.replacements import METHODS
-from core.text_conversion import EXAMPLES, convert_text
+from core.converter.examples import EXAMPLES
+from core.converter.text_conversion import convert_text
+from core.replacements.registry import METHODS
 from ui import state
 
 

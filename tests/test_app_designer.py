@@ -6,10 +6,10 @@ import pytest
 import torch
 from app_support import assert_clean, errors, forward_shape, open_page, run_snippet, titles
 
-from core.layer import TransposedConv
-from core.output_size import output_size, output_steps
+from core.geometry.layer import TransposedConv
+from core.geometry.output_size import output_size, output_steps
 from core.presets import PRESETS, preset
-from core.replacements import list_replacements
+from core.replacements.catalog import list_replacements
 from ui.state import LayerConfig
 
 

@@ -12,17 +12,20 @@ import pytest
 from app_support import assert_clean, errors, open_page, plotly_figures, titles
 from PIL import Image
 
-from core import generator as gen
 from core import hosted
+from core.generator import run as generator_run
+from core.generator.config import VARIANTS, GeneratorConfig
+from core.generator.devices import device_label, pick_device
+from core.generator.run import fit, render_at_init
 from core.hosted import heavy_run_slot
 
 # A small, fast generator (2 stages, 8 channels, 2 images) for a 2-core CI machine.
 SMALL = {"gen_stages": "2", "gen_ch": "8", "gen_n": "2"}
 
 
-def small_config(at) -> gen.GeneratorConfig:
+def small_config(at) -> GeneratorConfig:
     q = at.query_params
-    return gen.GeneratorConfig(
+    return GeneratorConfig(
         stages=int(q["gen_stages"]),
         base_channels=int(q["gen_ch"]),
         kernel_size=int(q["k"]),
@@ -53,14 +56,14 @@ def test_render_at_init_shows_cores_numbers_for_every_variant():
     assert_clean(at)
     assert titles(at) == ["Live generator"]
     config = small_config(at)
-    expected = gen.render_at_init(config, gen.VARIANTS, 2, 0, "cpu")
+    expected = render_at_init(config, VARIANTS, 2, 0, "cpu")
     assert strengths(at) == [
         f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
     ]
     images = list(at.image)
-    assert len(images) == 2 * len(gen.VARIANTS)  # image grid + zoomed crop per variant
+    assert len(images) == 2 * len(VARIANTS)  # image grid + zoomed crop per variant
     device = [i.value for i in at.info if "Running on" in i.value]
-    machine = gen.device_label(gen.pick_device("auto")).split(",")[0].split(" (")[0]
+    machine = device_label(pick_device("auto")).split(",")[0].split(" (")[0]
     assert len(device) == 1 and device[0].startswith(f"Running on **{machine}")
     # The checkerboard shows: the ConvTranspose2d variant's strength tops the resize-convs'.
     values = {n: v["checkerboard_strength"] for n, v in expected["variants"].items()}
@@ -70,9 +73,9 @@ def test_render_at_init_shows_cores_numbers_for_every_variant():
 def test_both_checkerboard_numbers_are_shown_and_explained():
     at = open_page("generator", SMALL)
     assert_clean(at)
-    expected = gen.render_at_init(small_config(at), gen.VARIANTS, 2, 0, "cpu")
+    expected = render_at_init(small_config(at), VARIANTS, 2, 0, "cpu")
     energy = metrics(at, "Checkerboard energy")
-    assert len(energy) == len(gen.VARIANTS)
+    assert len(energy) == len(VARIANTS)
     for metric, v in zip(energy, expected["variants"].values(), strict=True):
         share = v["checkerboard_energy"]
         assert metric.value == (f"{share:.2%}" if share >= 0.001 else f"{share:.3%}")
@@ -95,14 +98,14 @@ def test_both_checkerboard_numbers_are_shown_and_explained():
     assert "circles stage 2 (period 2 px)" in text and "diamonds stage 1 (period 4 px)" in text
     figures = plotly_figures(at)
     spectra = [f for f in figures if f["data"][0].get("type") == "heatmap"]
-    assert len(spectra) == len(gen.VARIANTS) + 1  # one per variant + the shared colour bar
+    assert len(spectra) == len(VARIANTS) + 1  # one per variant + the shared colour bar
     for figure in spectra:
         assert figure["data"][0]["zmin"] == pytest.approx(low)
         assert figure["data"][0]["zmax"] == pytest.approx(high)
 
 
 def test_an_unmeasurable_strength_shows_as_n_a(monkeypatch):
-    monkeypatch.setattr(gen, "_layer_strength", lambda module, stride: None)
+    monkeypatch.setattr(generator_run, "_layer_strength", lambda module, stride: None)
     at = open_page("generator", {**SMALL, "gen_variants": "convtranspose"})
     assert_clean(at)
     assert strengths(at) == ["n/a"]
@@ -124,7 +127,7 @@ def test_changing_settings_rerenders_and_updates_the_url():
     assert_clean(at)
     assert at.query_params["gen_variants"] == "convtranspose,subpixel-icnr"
     assert at.query_params["gen_seed"] == "3"
-    expected = gen.render_at_init(small_config(at), ["convtranspose", "subpixel-icnr"], 2, 3, "cpu")
+    expected = render_at_init(small_config(at), ["convtranspose", "subpixel-icnr"], 2, 3, "cpu")
     assert strengths(at) == [
         f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
     ]
@@ -145,9 +148,7 @@ def test_fit_mode_trains_and_reports():
     at.button(key="gen_fit").click().run()
     assert_clean(at)
     assert not errors(at)
-    expected = gen.fit(
-        small_config(at), ["convtranspose", "resize-nearest"], None, 4, 0.01, 0, "cpu"
-    )
+    expected = fit(small_config(at), ["convtranspose", "resize-nearest"], None, 4, 0.01, 0, "cpu")
     captions = list(at.image)
     assert len(captions) == 1 + 2  # target + one final image per variant
     assert strengths(at) == [

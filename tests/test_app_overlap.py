@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 from app_support import assert_clean, errors, open_page, plotly_array, plotly_figures, titles
 
-from core.layer import TransposedConv
-from core.overlap import overlap_profile, replacement_overlap, stack_overlap
+from core.geometry.layer import TransposedConv
+from core.overlap.counts import overlap_profile, stack_overlap
+from core.overlap.replacement_maps import replacement_overlap
 from ui.state import LayerConfig
 
 

@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 import torch
 from app_support import assert_clean, errors, forward_shape, open_page, run_snippet, titles
 
-from core.keras import from_keras
-from core.solver import solve, solve_chain
+from core.geometry.keras import from_keras
+from core.geometry.solver import solve, solve_chain
 from ui.state import LayerConfig
 
 COLUMNS = ["kernel_size", "stride", "padding", "output_padding", "dilation"]

@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core.artifacts import (
+from core.checkerboard import (
     checkerboard_energy,
     checkerboard_energy_baseline,
     checkerboard_frequencies,
@@ -28,9 +28,9 @@ from core.artifacts import (
     spread,
 )
 from core.errors import ConfigError
-from core.layer import TransposedConv
-from core.output_size import axis_output
-from core.overlap import overlap_stats
+from core.geometry.layer import TransposedConv
+from core.geometry.output_size import axis_output
+from core.overlap.counts import overlap_stats
 
 NOISE_FLOOR = math.sqrt(torch.finfo(torch.float64).eps)  # float64 rounding, not a checkerboard
 SEEDS = range(12)

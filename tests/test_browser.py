@@ -27,7 +27,7 @@ from browser_support import (
     wait_settled,
 )
 
-from core.output_size import output_size
+from core.geometry.output_size import output_size
 from ui.state import LayerConfig
 
 pytestmark = pytest.mark.browser

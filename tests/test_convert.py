@@ -1,6 +1,6 @@
-"""Model conversion: live models (convert_model, fuse_model, with core.weights) and pasted texts
-(convert_text, with core.replacements). torch is the oracle: outputs, shapes, and the generated
-code run by exec."""
+"""Model conversion: live models (convert_model, fuse_model, with core.replacements.weights) and
+pasted texts (convert_text, with core.replacements). torch is the oracle: outputs, shapes, and
+the generated code run by exec."""
 
 from __future__ import annotations
 
@@ -22,18 +22,13 @@ from test_shape_trace import (
 )
 from torch import nn
 
-from core.convert import EXACT_METHODS, convert_model, fuse_model
+from core.converter.examples import ARTICLE_GENERATOR, DCGAN_GENERATOR, EXAMPLES, UNET_DECODER
+from core.converter.live import EXACT_METHODS, convert_model, fuse_model
+from core.converter.model_text import parse_model_text
+from core.converter.shape_trace import KNOWN_LAYERS, MISMATCH, transposed_conv
+from core.converter.text_conversion import convert_text
 from core.errors import ConfigError
-from core.model_text import parse_model_text
-from core.replacements import METHODS
-from core.shape_trace import KNOWN_LAYERS, MISMATCH, transposed_conv
-from core.text_conversion import (
-    ARTICLE_GENERATOR,
-    DCGAN_GENERATOR,
-    EXAMPLES,
-    UNET_DECODER,
-    convert_text,
-)
+from core.replacements.registry import METHODS
 
 FITTED_METHODS = tuple(m for m in METHODS if m not in EXACT_METHODS)
 TOLERANCE = 1e-9  # float64
@@ -545,7 +540,7 @@ def test_a_replacement_of_another_size_is_never_written(monkeypatch) -> None:
     the traced one keeps the layer, says so, and writes no replacement."""
     import dataclasses
 
-    import core.replacements as replacements
+    import core.replacements.catalog as replacements
 
     real = replacements.best_replacement
 

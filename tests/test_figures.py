@@ -10,7 +10,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from core.figures import (
+from core.geometry.layer import Axis, TransposedConv
+from core.geometry.output_size import axis_output
+from core.overlap.counts import overlap_map, overlap_profile, overlap_stats, stack_overlap
+from core.overlap.replacement_maps import replacement_overlaps
+from ui.figures.overlap import (
     ANNOTATE_MAX,
     MAX_ANIMATION_INPUT,
     MAX_HEATMAP_SIDE,
@@ -18,15 +22,6 @@ from core.figures import (
     overlap_bar,
     overlap_heatmap,
     scatter_animation,
-)
-from core.layer import Axis, TransposedConv
-from core.output_size import axis_output
-from core.overlap import (
-    overlap_map,
-    overlap_profile,
-    overlap_stats,
-    replacement_overlaps,
-    stack_overlap,
 )
 
 

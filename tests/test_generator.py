@@ -12,13 +12,32 @@ import pytest
 import torch
 from torch import nn
 
-from core import artifacts, hosted
-from core import generator as gen
+from core import checkerboard, hosted
 from core.errors import ConfigError
-from core.generator import VARIANTS, GeneratorConfig, build_generator, fit, render_at_init
+from core.generator import devices
+from core.generator.config import (
+    MAX_STRIDE,
+    NORMS,
+    REPLACEMENT_METHODS,
+    VARIANT_LABELS,
+    VARIANTS,
+    GeneratorConfig,
+)
+from core.generator.devices import available_devices, on_device, pick_device, resolve_precision
+from core.generator.model import build_generator, sample_latents
+from core.generator.run import fit, render_at_init
+from core.generator.spectra import (
+    SPECTRUM_LOW_PERCENTILE,
+    checkerboard_marks,
+    spectrum_range,
+    stage_periods,
+)
+from core.hosted import MAX_RESOLUTION
 
-HAVE_WEIGHTS = importlib.util.find_spec("core.weights") is not None
-needs_weights = pytest.mark.skipif(not HAVE_WEIGHTS, reason="core.weights not written yet")
+HAVE_WEIGHTS = importlib.util.find_spec("core.replacements.weights") is not None
+needs_weights = pytest.mark.skipif(
+    not HAVE_WEIGHTS, reason="core.replacements.weights not written yet"
+)
 BUILT_IN = tuple(v for v in VARIANTS if v != "custom")
 RESIZE = ("resize-nearest", "resize-bilinear")
 
@@ -68,7 +87,7 @@ def variants_available() -> tuple[str, ...]:
 @pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: "k{}s{}p{}op{}x{}".format(*g))
 def test_every_variant_produces_the_configured_size(geometry):
     config = geometry_config(geometry)
-    z = gen.sample_latents(config, 2, seed=3)
+    z = sample_latents(config, 2, seed=3)
     for variant in variants_available():
         model = build_generator(config, variant, seed=3)
         # Stage by stage against torch's own ConvTranspose2d (the oracle).
@@ -95,7 +114,7 @@ def test_every_variant_produces_the_configured_size(geometry):
 )
 def test_architecture_options_build_every_variant(changes):
     config = small(stages=2, **changes)
-    z = gen.sample_latents(config, 2, seed=0)
+    z = sample_latents(config, 2, seed=0)
     for variant in variants_available():
         with torch.no_grad():
             out = build_generator(config, variant, seed=0)(z)
@@ -157,7 +176,7 @@ def test_icnr_starts_as_a_nearest_upsample():
 @pytest.mark.parametrize("method", ["subpixel", "zero-insertion"])
 def test_custom_exact_replacements_reproduce_the_conv_transpose_variant(method):
     config = small(stages=3, kernel_size=3, padding=1, output_padding=1, replacement=method)
-    z = gen.sample_latents(config, 2, seed=4)
+    z = sample_latents(config, 2, seed=4)
     with torch.no_grad():
         expected = build_generator(config, "convtranspose", seed=4)(z)
         got = build_generator(config, "custom", seed=4)(z)
@@ -165,7 +184,7 @@ def test_custom_exact_replacements_reproduce_the_conv_transpose_variant(method):
 
 
 @needs_weights
-@pytest.mark.parametrize("method", gen.REPLACEMENT_METHODS)
+@pytest.mark.parametrize("method", REPLACEMENT_METHODS)
 def test_custom_reports_its_replacement_error(method):
     config = small(stages=2, replacement=method)
     result = render_at_init(config, ["custom"], n_images=2, seed=0, device="cpu")
@@ -174,7 +193,7 @@ def test_custom_reports_its_replacement_error(method):
 
 
 def test_custom_without_core_weights_is_a_config_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "core.weights", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, "core.replacements.weights", None)  # makes the import fail
     with pytest.raises(ConfigError) as info:
         build_generator(small(stages=1), "custom")
     assert info.value.parameter == "variants"
@@ -200,7 +219,7 @@ def test_conv_transpose_images_carry_far_more_checkerboard_energy_at_init(geomet
         result = render_at_init(config, tuple(energy), n_images=4, seed=seed, device="cpu")
         for v in energy:
             energy[v].append(result["variants"][v]["checkerboard_energy"])
-    noise = artifacts.checkerboard_energy_baseline(config.image_size, config.stride)
+    noise = checkerboard.checkerboard_energy_baseline(config.image_size, config.stride)
     assert result["checkerboard_energy_baseline"] == pytest.approx(noise)
     median = {v: float(np.median(values)) for v, values in energy.items()}
     assert median["convtranspose"] > 10 * noise, (median, noise)
@@ -223,7 +242,7 @@ def test_conv_transpose_strength_at_init_is_the_random_weights_level_for_any_ker
     reference = result["strength_reference"]
     assert reference["random_weights"] == pytest.approx(math.sqrt(0.75))
     k, s, p = geometry[:3]
-    assert reference["equal_weights"] == pytest.approx(artifacts.equal_weights_strength(k, s, p))
+    assert reference["equal_weights"] == pytest.approx(checkerboard.equal_weights_strength(k, s, p))
     assert abs(np.median(values) - reference["random_weights"]) < 0.1, values
 
 
@@ -265,21 +284,21 @@ def test_every_stage_is_listed_with_its_period_and_the_marked_ones_are_marked():
     assert {m["order"] for m in result["marks"]} == {1, 2}
     # A stride-4 stack marks its last stage only (period 16 would put marks 1/16 apart).
     config = small(stages=2, kernel_size=8, stride=4, padding=2)
-    periods = gen.stage_periods(config)
+    periods = stage_periods(config)
     assert [(e["period"], e["marked"]) for e in periods] == [(4, True), (16, False)]
     # Stride 1: nothing to mark.
     config = small(stages=2, kernel_size=3, stride=1, padding=1)
-    assert not any(e["marked"] for e in gen.stage_periods(config))
+    assert not any(e["marked"] for e in stage_periods(config))
 
 
 def test_checkerboard_marks_are_bounded_and_validated():
-    marks = gen.checkerboard_marks(8, 8, 2, orders=6)  # periods 2, 4, 8; 16+ exceed the image
+    marks = checkerboard_marks(8, 8, 2, orders=6)  # periods 2, 4, 8; 16+ exceed the image
     assert {m["period"] for m in marks} == {2, 4, 8}
     assert len({(m["row"], m["col"]) for m in marks}) == len(marks) == 8 * 8 - 1
-    assert gen.checkerboard_marks(16, 16, 1, orders=3) == []
+    assert checkerboard_marks(16, 16, 1, orders=3) == []
     for bad in ({"stride": 0}, {"height": 0}, {"orders": 10**9}, {"stride": 2.0}):
         with pytest.raises(ConfigError):
-            gen.checkerboard_marks(**{"height": 8, "width": 8, "stride": 2, **bad})
+            checkerboard_marks(**{"height": 8, "width": 8, "stride": 2, **bad})
 
 
 # ----------------------------------------------------------------------------- render output
@@ -296,7 +315,7 @@ def test_render_at_init_returns_page_ready_arrays():
     assert result["frequency_y"].shape == (h,) and result["frequency_x"].shape == (w,)
     for v in BUILT_IN:
         entry = result["variants"][v]
-        assert entry["label"] == gen.VARIANT_LABELS[v]
+        assert entry["label"] == VARIANT_LABELS[v]
         assert entry["images"].shape == (5, h, w, 3) and entry["images"].dtype == np.uint8
         assert entry["grid"].dtype == np.uint8 and entry["grid"].shape[-1] == 3
         assert entry["grid"].shape[1] == 3 * w + 2 * 2  # three columns, two gaps
@@ -321,24 +340,24 @@ def test_spectra_share_one_colour_range_set_by_a_percentile():
     result = render_at_init(config, BUILT_IN, n_images=4, seed=0, device="cpu")
     spectra = [v["spectrum"] for v in result["variants"].values()]
     low, high = result["spectrum_range"]
-    assert (low, high) == gen.spectrum_range(spectra)
+    assert (low, high) == spectrum_range(spectra)
     pooled = np.concatenate([s.ravel() for s in spectra])
     pooled = pooled[np.isfinite(pooled)]
     assert high == pytest.approx(pooled.max())
-    assert low == pytest.approx(np.percentile(pooled, gen.SPECTRUM_LOW_PERCENTILE))
+    assert low == pytest.approx(np.percentile(pooled, SPECTRUM_LOW_PERCENTILE))
     # The bottom is far above the display floor (12 decades under the peak) that a smooth
     # variant's near-zero bins sit on, so the rest of the scale is not squeezed.
     assert low > pooled.min() + 3
     # The masked DC bin takes no part; flat and empty inputs still give a usable range.
-    assert gen.spectrum_range([np.full((4, 4), np.nan)]) == (0.0, 1.0)
-    flat_low, flat_high = gen.spectrum_range([np.ones((4, 4))])
+    assert spectrum_range([np.full((4, 4), np.nan)]) == (0.0, 1.0)
+    flat_low, flat_high = spectrum_range([np.ones((4, 4))])
     assert flat_low < 1 < flat_high
     with pytest.raises(ConfigError):
-        gen.spectrum_range(spectra, low_percentile=100)
+        spectrum_range(spectra, low_percentile=100)
 
 
 def test_image_zero_does_not_depend_on_how_many_images_are_shown():
-    for norm in gen.NORMS:
+    for norm in NORMS:
         config = small(stages=3, norm=norm)
         one = render_at_init(config, BUILT_IN, n_images=1, seed=2, device="cpu")
         many = render_at_init(config, BUILT_IN, n_images=7, seed=2, device="cpu")
@@ -348,8 +367,8 @@ def test_image_zero_does_not_depend_on_how_many_images_are_shown():
             ), (norm, v)
         expected = hosted.MAX_BATCH if norm == "batch" else None
         assert one["batch_statistics"] == many["batch_statistics"] == expected
-    z = gen.sample_latents(config, 3, seed=5)
-    assert torch.equal(z, gen.sample_latents(config, hosted.MAX_BATCH, seed=5)[:3])
+    z = sample_latents(config, 3, seed=5)
+    assert torch.equal(z, sample_latents(config, hosted.MAX_BATCH, seed=5)[:3])
 
 
 def test_a_cached_model_is_copied_not_moved_when_the_device_differs(monkeypatch):
@@ -360,7 +379,7 @@ def test_a_cached_model_is_copied_not_moved_when_the_device_differs(monkeypatch)
     cached = build_generator(config, "convtranspose", seed=3)
     weights = [p.detach().clone() for p in cached.parameters()]
     moved = []
-    monkeypatch.setattr(gen, "_device_of", lambda model: torch.device("meta"))
+    monkeypatch.setattr(devices, "_device_of", lambda model: torch.device("meta"))
     original_to = nn.Module.to
 
     def spy(self, *args, **kwargs):
@@ -384,7 +403,7 @@ def test_a_cached_model_is_copied_not_moved_when_the_device_differs(monkeypatch)
     )
     # On its own device the model is used as it is, not copied.
     monkeypatch.undo()
-    assert gen._on_device(cached, torch.device("cpu")) is cached
+    assert on_device(cached, torch.device("cpu")) is cached
 
 
 def test_render_accepts_cached_models_only_for_the_same_build():
@@ -525,7 +544,7 @@ def test_fit_repeats_for_a_seed():
         ({"latent_dim": hosted.MAX_LATENT_DIM + 1}, "latent_dim"),
         ({"stages": 6, "padding": 0}, "stages"),  # 382 pixels > MAX_RESOLUTION
         ({"kernel_size": hosted.MAX_KERNEL + 1}, "kernel_size"),
-        ({"stride": gen.MAX_STRIDE + 1}, "stride"),
+        ({"stride": MAX_STRIDE + 1}, "stride"),
         ({"output_padding": 2}, "output_padding"),  # torch: op must be < stride
         ({"kernel_size": 1, "stride": 1, "padding": 1}, "padding"),  # shrinks the image
         ({"kernel_size": 2, "padding": 5}, "padding"),
@@ -582,27 +601,27 @@ def test_bad_run_arguments_are_config_errors(call, parameter):
 
 
 def test_pick_device():
-    assert gen.pick_device("cpu") == torch.device("cpu")
-    assert gen.pick_device(torch.device("cpu")) == torch.device("cpu")
-    auto = gen.pick_device()
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device(torch.device("cpu")) == torch.device("cpu")
+    auto = pick_device()
     if torch.cuda.is_available():
         assert auto.type == "cuda"
     elif torch.backends.mps.is_available():
         assert auto.type == "mps"
     else:
         assert auto.type == "cpu"
-    assert str(auto) in gen.available_devices() or auto.type == "cuda"
+    assert str(auto) in available_devices() or auto.type == "cuda"
     for missing, present in (
         ("cuda", torch.cuda.is_available()),
         ("mps", torch.backends.mps.is_available()),
     ):
         if not present:
             with pytest.raises(ConfigError, match="available"):
-                gen.pick_device(missing)
+                pick_device(missing)
     with pytest.raises(ConfigError):
-        gen.pick_device(f"cuda:{torch.cuda.device_count() + 3}")
+        pick_device(f"cuda:{torch.cuda.device_count() + 3}")
     with pytest.raises(ConfigError):
-        gen.pick_device(3)
+        pick_device(3)
 
 
 def test_cpu_threads_apply_during_the_run_only():
@@ -627,12 +646,12 @@ def test_cpu_threads_apply_during_the_run_only():
 
 def test_precision_resolution():
     cpu = torch.device("cpu")
-    assert gen.resolve_precision(cpu, "auto") == "float32"
-    assert gen.resolve_precision(cpu, "float32") == "float32"
+    assert resolve_precision(cpu, "auto") == "float32"
+    assert resolve_precision(cpu, "float32") == "float32"
     with pytest.raises(ConfigError):
-        gen.resolve_precision(cpu, "bfloat16")
+        resolve_precision(cpu, "bfloat16")
     with pytest.raises(ConfigError):
-        gen.resolve_precision(cpu, "float8")
+        resolve_precision(cpu, "float8")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -676,6 +695,6 @@ def test_heavy_run_slot_admits_one_run_at_a_time():
 
 
 def test_caps_are_shared_with_the_image_module():
-    from core import images
+    from core.generator import images
 
-    assert gen.MAX_RESOLUTION == images.MAX_RESOLUTION == hosted.MAX_RESOLUTION
+    assert MAX_RESOLUTION == images.MAX_RESOLUTION == hosted.MAX_RESOLUTION

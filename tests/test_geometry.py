@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch_oracle import torch_output_size
 
 from core import ConfigError, TransposedConv, input_size_for, output_size, output_steps
-from core.output_size import inputs_for_output
+from core.geometry.output_size import inputs_for_output
 
 
 @st.composite

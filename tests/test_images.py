@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import images
 from core.errors import ConfigError
-from core.images import default_target, load_upload, prepare_target
+from core.generator import images
+from core.generator.images import default_target, load_upload, prepare_target
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import ConfigError
-from core.keras import from_keras
+from core.geometry.keras import from_keras
 
 
 def keras_length(n, k, s, padding, op, d):

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core.errors import ConfigError
-from core.model_text import (
+from core.converter.model_text import (
     MAX_DEPTH,
     MAX_LAYERS,
     MAX_TEXT_CHARS,
@@ -21,6 +20,7 @@ from core.model_text import (
     ParsedLayer,
     parse_model_text,
 )
+from core.errors import ConfigError
 
 # CPU seconds (process_time, so a busy machine does not count): a guard against hangs and
 # runaway work, not a benchmark; the worst accepted input takes about 0.3 s here.

@@ -14,24 +14,26 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ConfigError
-from core.layer import Axis, TransposedConv
-from core.output_size import axis_output
-from core.overlap import (
+from core.geometry.layer import Axis, TransposedConv
+from core.geometry.output_size import axis_output
+from core.overlap.counts import (
     MAX_OVERLAP_SIDE,
-    ResizeConv,
-    matching_resize_conv,
     overlap_map,
     overlap_profile,
     overlap_ratio,
     overlap_stats,
     overlap_summary,
     phase_table,
+    stack_overlap,
+    stack_stage_maps,
+)
+from core.overlap.replacement_maps import (
+    ResizeConv,
+    matching_resize_conv,
     replacement_overlap,
     replacement_overlaps,
     resize_conv_overlap,
     resize_conv_profile,
-    stack_overlap,
-    stack_stage_maps,
     subpixel_overlap,
     subpixel_profile,
     zero_insertion_overlap,

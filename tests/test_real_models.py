@@ -1,9 +1,10 @@
 """Real architectures from the papers, with torch's forward hooks as the oracle.
 
-The shape trace (`core.shape_trace.trace_shapes`), the text conversion
-(`core.text_conversion.convert_text`) and the live conversion (`core.convert.convert_model`) are
-checked on models written from the papers: layer sizes as published, channel widths scaled down
-so that every forward takes a few milliseconds on a CPU. The rules are the product's promises:
+The shape trace (`core.converter.shape_trace.trace_shapes`), the text conversion
+(`core.converter.text_conversion.convert_text`) and the live conversion
+(`core.converter.live.convert_model`) are checked on models written from the papers: layer sizes
+as published, channel widths scaled down so that every forward takes a few milliseconds on a
+CPU. The rules are the product's promises:
 
 (a) a trace row whose status is "ok" has torch's (input, output) shape for that module;
 (b) `trace.output_shape` is None or torch's output shape: the trace never claims a wrong output,
@@ -33,10 +34,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core.convert import EXACT_METHODS, convert_model
-from core.replacements import METHODS
-from core.shape_trace import OK, ShapeTrace, trace_shapes
-from core.text_conversion import convert_text
+from core.converter.live import EXACT_METHODS, convert_model
+from core.converter.shape_trace import OK, ShapeTrace, trace_shapes
+from core.converter.text_conversion import convert_text
+from core.replacements.registry import METHODS
 
 Shape = tuple[int, ...]
 

@@ -17,7 +17,7 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from core import ConfigError, TransposedConv, list_replacements, output_size
-from core.replacements import original_costs
+from core.replacements.catalog import original_costs
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -264,7 +264,8 @@ def test_a_torch_module_is_read_as_its_configuration():
 
 
 def test_strides_beyond_the_resize_cap_get_the_exact_equivalents_and_a_reason():
-    from core.replacements import MAX_RESIZE_SCALE, resize_geometry, resize_note
+    from core.replacements.catalog import resize_note
+    from core.replacements.plan import MAX_RESIZE_SCALE, resize_geometry
 
     layer = TransposedConv.make(1, 1, 3, stride=(2, MAX_RESIZE_SCALE + 1))
     assert {r.method for r in list_replacements(layer, 4)} == {"subpixel", "zero-insertion"}

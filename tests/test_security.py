@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from tests_paths import ROOT
 
 from core.errors import ConfigError
-from core.layer import TransposedConv
+from core.geometry.layer import TransposedConv
 
 MIB = 1 << 20
 
@@ -183,7 +183,7 @@ def python_sources() -> Iterator[Path]:
 
 def test_sources_are_scanned():
     names = {str(p.relative_to(ROOT)) for p in python_sources()}
-    assert "app.py" in names and "core/layer.py" in names and "core/cli.py" in names
+    assert "app.py" in names and "core/geometry/layer.py" in names and "core/cli.py" in names
     assert not any(n.startswith("tests/") for n in names)
 
 
@@ -290,7 +290,7 @@ def test_streamlit_config_is_hardened():
 
 
 def test_streamlit_upload_cap_is_within_core_cap():
-    images = pytest.importorskip("core.images")
+    images = pytest.importorskip("core.generator.images")
     upload_mb = streamlit_config()["server"]["maxUploadSize"]
     assert upload_mb * MIB <= images.MAX_UPLOAD_BYTES
 
@@ -324,14 +324,14 @@ def _png(mode: str, size: tuple[int, int]) -> bytes:
 
 @pytest.mark.parametrize("size", [(100_000, 100_000), (2**31 - 1, 1), (6000, 6000)])
 def test_png_that_lies_about_its_size_is_refused_before_decoding(size):
-    images = pytest.importorskip("core.images")
+    images = pytest.importorskip("core.generator.images")
     assert math.prod(size) > images.MAX_UPLOAD_PIXELS
     _, error = call_guarded(images.load_upload, lying_png(*size), 64)
     assert error is not None and error.parameter == "upload"
 
 
 def test_png_with_truncated_data_is_refused():
-    images = pytest.importorskip("core.images")
+    images = pytest.importorskip("core.generator.images")
     _, error = call_guarded(images.load_upload, lying_png(64, 64, b"\x00" * 10), 64)
     assert error is not None and error.parameter == "upload"
 
@@ -353,13 +353,13 @@ def test_png_with_truncated_data_is_refused():
 )
 def test_upload_type_is_checked_by_content(data):
     """What the file is decides, not its name: a PDF renamed .png is still refused."""
-    images = pytest.importorskip("core.images")
+    images = pytest.importorskip("core.generator.images")
     _, error = call_guarded(images.load_upload, data, 64)
     assert error is not None and error.parameter == "upload"
 
 
 def test_upload_over_the_byte_cap_is_refused_before_decoding():
-    images = pytest.importorskip("core.images")
+    images = pytest.importorskip("core.generator.images")
     data = _png("RGB", (8, 8))
     data += b"\x00" * (images.MAX_UPLOAD_BYTES + 1 - len(data))
     _, error = call_guarded(images.load_upload, data, 64)
@@ -367,7 +367,7 @@ def test_upload_over_the_byte_cap_is_refused_before_decoding():
 
 
 def test_valid_small_upload_is_accepted():
-    images = pytest.importorskip("core.images")
+    images = pytest.importorskip("core.generator.images")
     image, error = call_guarded(images.load_upload, _png("RGBA", (40, 30)), 16)
     assert error is None and image.shape == (16, 16, 3)
 
@@ -376,13 +376,13 @@ def test_valid_small_upload_is_accepted():
 def test_png_bomb_decodes_within_bounded_memory(mode):
     """A small PNG (zlib packs zeros about 1000:1) that declares the largest accepted pixel count
     must not make the server allocate more than a bounded amount to decode it."""
-    pytest.importorskip("core.images")
+    pytest.importorskip("core.generator.images")
     result = run_bounded(
         f"""
         import io, math
         from PIL import Image
         from core.errors import ConfigError
-        from core.images import MAX_UPLOAD_PIXELS, load_upload
+        from core.generator.images import MAX_UPLOAD_PIXELS, load_upload
         side = math.isqrt(MAX_UPLOAD_PIXELS)
         buffer = io.BytesIO()
         Image.new({mode!r}, (side, side)).save(buffer, "PNG", compress_level=9)
@@ -510,7 +510,7 @@ def layers_2d(draw) -> TransposedConv:
 @given(layer=layers_2d(), size=st.integers(1, 9))
 @settings(max_examples=60)
 def test_replacement_code_is_built_from_numbers(layer, size):
-    replacements = pytest.importorskip("core.replacements")
+    replacements = pytest.importorskip("core.replacements.catalog")
     try:
         found = replacements.list_replacements(layer, size)
     except ConfigError:
@@ -530,7 +530,7 @@ def test_replacement_code_is_built_from_numbers(layer, size):
 )
 @settings(max_examples=40)
 def test_keras_code_is_built_from_numbers(filters, kernel, strides, padding, in_channels):
-    from core.keras import from_keras
+    from core.geometry.keras import from_keras
 
     translation = from_keras(filters, kernel, strides, padding, in_channels=in_channels)
     assert_generated_code_is_clean(translation.code(), "keras translation")
@@ -565,7 +565,7 @@ HOSTILE_LINES = [
 @pytest.mark.parametrize("method", ["subpixel", "resize-nearest"])
 @pytest.mark.parametrize("line", HOSTILE_LINES)
 def test_converted_model_code_holds_no_user_text(line, method):
-    conversion = pytest.importorskip("core.text_conversion")
+    conversion = pytest.importorskip("core.converter.text_conversion")
     text = (
         "Generator(\n  (main): Sequential(\n"
         "    (0): ConvTranspose2d(100, 64, kernel_size=(4, 4), stride=(1, 1), bias=False)\n"

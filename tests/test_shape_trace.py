@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core.errors import ConfigError
-from core.model_text import parse_model_text
-from core.shape_trace import (
+from core.converter.model_text import parse_model_text
+from core.converter.shape_trace import (
     ASSUMED,
     ERROR,
     KEYWORD_ONLY,
@@ -27,6 +26,7 @@ from core.shape_trace import (
     UNTRACEABLE,
     trace_shapes,
 )
+from core.errors import ConfigError
 
 # ---------------------------------------------------------------------------------- models
 

@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from torch_oracle import torch_output_size
 
 from core import ConfigError
-from core.layer import Axis
-from core.overlap import phase_table
-from core.solver import even_overlap, solve, solve_chain, taps_per_phase
+from core.geometry.layer import Axis
+from core.geometry.phases import even_overlap, taps_per_phase
+from core.geometry.solver import solve, solve_chain
+from core.overlap.counts import phase_table
 
 BOUNDS = {"max_kernel": 5, "max_stride": 4, "max_dilation": 2}
 
@@ -136,7 +137,7 @@ def test_bounds_are_checked():
 
 
 def test_an_empty_answer_says_which_step_fails():
-    from core.solver import explain_no_solution
+    from core.geometry.solver import explain_no_solution
 
     assert solve_chain([4, 8, 17, 32]) == []
     assert "8 → 17" in explain_no_solution([4, 8, 17, 32])

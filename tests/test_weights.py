@@ -1,5 +1,6 @@
-"""`core.weights`: exact replacements equal the original, resize fits are honest least squares that
-recover true resize-convs, and fused layers equal the Upsample + Conv2d they came from."""
+"""`core.replacements.weights`: exact replacements equal the original, resize fits are honest least
+squares that recover true resize-convs, and fused layers equal the Upsample + Conv2d they came
+from."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from core import (
     fuse_resize_conv,
     output_size,
     replace_conv_transpose,
-    weights,
 )
-from core.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d
-from core.replacements import list_replacements
+from core.replacements import weights
+from core.replacements.catalog import list_replacements
+from core.replacements.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d
 
 RESIZE = ("resize-nearest", "resize-bilinear", "resize-bicubic")
 EXACT_METHODS = ("subpixel", "zero-insertion")

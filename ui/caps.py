@@ -1,7 +1,7 @@
 """Limits for the hosted demo: every widget is bounded by these, and URL values are clamped to them.
 
-core accepts far larger values (up to `core.layer.MAX_DIM`); these keep one request cheap on a
-shared 2-core machine. Raise them for local use by editing this file.
+core accepts far larger values (up to `core.geometry.layer.MAX_DIM`); these keep one request cheap
+on a shared 2-core machine. Raise them for local use by editing this file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ MAX_OUTPUT_PADDING = 7
 MAX_DILATION = 4
 MAX_INPUT = 256  # spatial input size, per axis (px)
 
-# Overlap page (maps larger than core.figures.MAX_HEATMAP_SIDE are drawn as a window).
+# Overlap page (maps larger than ui.figures.overlap.MAX_HEATMAP_SIDE are drawn as a window).
 MAX_STACK_LAYERS = 6
 
 # Size solver.

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core.errors import ConfigError
-from core.layer import TransposedConv
+from core.geometry.layer import TransposedConv
 from ui import caps
 
 T = TypeVar("T")

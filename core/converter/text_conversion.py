@@ -2,7 +2,7 @@
 
 `convert_text(text, input_shape, method)` parses what `print(model)` shows (or a plain list of
 layers), traces the shapes from `input_shape`, replaces every ConvTranspose2d by the best-ranked
-replacement of the chosen method from `core.replacements.list_replacements`, and returns the
+replacement of the chosen method from `core.replacements.catalog.list_replacements`, and returns the
 per-layer table and a standalone PyTorch file that builds the converted model as `model`.
 
 A stride-1 ConvTranspose2d is an ordinary convolution: under a resize method it is rewritten
@@ -16,8 +16,8 @@ its row says so.
 The generated code holds nothing the user typed except validated numbers and names: layer types
 come from Deconv Lab's own list of torch layers, argument names from torch's signatures, string
 values from torch's allowed choices, module names only if they are plain identifiers (others are
-renamed), and the replacement snippets are written by `core.codegen` from numbers. Unknown
-layers become `nn.Identity()` placeholders with a comment.
+renamed), and the replacement snippets are written by `core.replacements.codegen` from numbers.
+Unknown layers become `nn.Identity()` placeholders with a comment.
 
 Plain Python (no torch), so the app can call it on every change.
 """
@@ -30,10 +30,8 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from core.errors import ConfigError
-from core.layer import TransposedConv
-from core.model_text import ParsedLayer, Value, is_safe_child_name, parse_model_text
-from core.shape_trace import (
+from core.converter.model_text import ParsedLayer, Value, is_safe_child_name, parse_model_text
+from core.converter.shape_trace import (
     ERROR,
     KNOWN_LAYERS,
     REQUIRED,
@@ -51,6 +49,8 @@ from core.shape_trace import (
     transposed_conv,
     units,
 )
+from core.errors import ConfigError
+from core.geometry.layer import TransposedConv
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _KIND_RE = re.compile(r"_?[A-Za-z][A-Za-z0-9]{0,63}")  # a parametrization named in a comment
@@ -127,153 +127,6 @@ class TextConversion:
             "notes": list(self.notes),
             "trace": self.trace.as_dict(),
         }
-
-
-# ----------------------------------------------------------------------------------- examples
-
-
-@dataclass(frozen=True)
-class ExampleText:
-    """A model text to try, with the input shape it is meant for."""
-
-    title: str
-    text: str
-    input_shape: tuple[int, ...]
-    about: str
-
-
-ARTICLE_GENERATOR = """\
-# The article's three-layer generator: 8x8 -> 64x64 with k=4, s=2, p=1.
-# Its own "Upsample(2) + Conv2d(k=4, p=1)" rewrite ends at 57x57; converting it here keeps 64x64.
-nn.ConvTranspose2d(256, 128, kernel_size=4, stride=2, padding=1)
-nn.BatchNorm2d(128)
-nn.ReLU()
-nn.ConvTranspose2d(128, 64, kernel_size=4, stride=2, padding=1)
-nn.BatchNorm2d(64)
-nn.ReLU()
-nn.ConvTranspose2d(64, 3, kernel_size=4, stride=2, padding=1)
-nn.Tanh()
-"""
-
-DCGAN_GENERATOR = "\n".join(
-    [
-        "Generator(",
-        "  (main): Sequential(",
-        "    (0): ConvTranspose2d(100, 512, kernel_size=(4, 4), stride=(1, 1), bias=False)",
-        "    (1): BatchNorm2d(512, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "    (2): ReLU(inplace=True)",
-        "    (3): ConvTranspose2d(512, 256, kernel_size=(4, 4), stride=(2, 2), "
-        "padding=(1, 1), bias=False)",
-        "    (4): BatchNorm2d(256, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "    (5): ReLU(inplace=True)",
-        "    (6): ConvTranspose2d(256, 128, kernel_size=(4, 4), stride=(2, 2), "
-        "padding=(1, 1), bias=False)",
-        "    (7): BatchNorm2d(128, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "    (8): ReLU(inplace=True)",
-        "    (9): ConvTranspose2d(128, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), "
-        "bias=False)",
-        "    (10): BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "    (11): ReLU(inplace=True)",
-        "    (12): ConvTranspose2d(64, 3, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), "
-        "bias=False)",
-        "    (13): Tanh()",
-        "  )",
-        ")",
-        "",
-    ]
-)
-
-UNET_DECODER = "\n".join(
-    [
-        "UNetDecoder(",
-        "  (ups): ModuleList(",
-        "    (0): Up(",
-        "      (up): ConvTranspose2d(256, 128, kernel_size=(2, 2), stride=(2, 2))",
-        "      (conv): DoubleConv(",
-        "        (block): Sequential(",
-        "          (0): Conv2d(256, 128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
-        "bias=False)",
-        "          (1): BatchNorm2d(128, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "          (2): ReLU(inplace=True)",
-        "          (3): Conv2d(128, 128, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
-        "bias=False)",
-        "          (4): BatchNorm2d(128, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "          (5): ReLU(inplace=True)",
-        "        )",
-        "      )",
-        "    )",
-        "    (1): Up(",
-        "      (up): ConvTranspose2d(128, 64, kernel_size=(2, 2), stride=(2, 2))",
-        "      (conv): DoubleConv(",
-        "        (block): Sequential(",
-        "          (0): Conv2d(128, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
-        "bias=False)",
-        "          (1): BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "          (2): ReLU(inplace=True)",
-        "          (3): Conv2d(64, 64, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
-        "bias=False)",
-        "          (4): BatchNorm2d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "          (5): ReLU(inplace=True)",
-        "        )",
-        "      )",
-        "    )",
-        "    (2): Up(",
-        "      (up): ConvTranspose2d(64, 32, kernel_size=(2, 2), stride=(2, 2))",
-        "      (conv): DoubleConv(",
-        "        (block): Sequential(",
-        "          (0): Conv2d(64, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
-        "bias=False)",
-        "          (1): BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "          (2): ReLU(inplace=True)",
-        "          (3): Conv2d(32, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
-        "bias=False)",
-        "          (4): BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-        "track_running_stats=True)",
-        "          (5): ReLU(inplace=True)",
-        "        )",
-        "      )",
-        "    )",
-        "  )",
-        "  (head): Conv2d(32, 2, kernel_size=(1, 1), stride=(1, 1))",
-        ")",
-        "",
-    ]
-)
-
-EXAMPLES: dict[str, ExampleText] = {
-    "article": ExampleText(
-        "The article's three-layer generator",
-        ARTICLE_GENERATOR,
-        (1, 256, 8, 8),
-        "A plain list of layers. The article's own resize-conv rewrite gives 57x57 instead of "
-        "64x64; the conversion here keeps every size.",
-    ),
-    "dcgan": ExampleText(
-        "DCGAN generator (print(model))",
-        DCGAN_GENERATOR,
-        (1, 100, 1, 1),
-        "The PyTorch DCGAN tutorial's generator: latent 100x1x1 -> 3x64x64.",
-    ),
-    "unet": ExampleText(
-        "U-Net decoder (print(model))",
-        UNET_DECODER,
-        (1, 256, 8, 8),
-        "Each Up block concatenates a skip connection that print(model) does not show: the "
-        "trace flags the channel jump on the first Conv2d of each block and carries on.",
-    ),
-}
-
-
-# ----------------------------------------------------------------------------------- code
 
 
 def _literal(value: Value) -> str:
@@ -455,7 +308,7 @@ def _split_comment(code: str) -> tuple[str, str]:
 
 
 def _split_snippet(code: str) -> tuple[list[str], str]:
-    """(import lines, the rest) of a replacement snippet from core.codegen."""
+    """(import lines, the rest) of a replacement snippet from core.replacements.codegen."""
     imports, rest = [], []
     for line in code.splitlines():
         if line.startswith(("import ", "from ")):
@@ -514,7 +367,7 @@ def _write_code(
         "",
         "Built from the pasted model text: custom modules become nn.Sequential containers",
         "that run their children in the printed order, and weights start fresh",
-        "(core.convert.convert_model carries trained weights in a live model).",
+        "(core.converter.live.convert_model carries trained weights in a live model).",
         '"""',
         "",
     ]
@@ -563,11 +416,7 @@ def _class_blocks(snippet: str) -> list[str]:
     return ["\n".join(b).rstrip("\n") for b in blocks]
 
 
-# ----------------------------------------------------------------------------------- convert
-
 _OTHER_TRANSPOSED = ("ConvTranspose1d", "ConvTranspose3d")
-
-
 STRIDE_ONE_METHOD = "subpixel"  # what a resize method uses for a stride-1 layer
 
 
@@ -579,7 +428,8 @@ def method_for(layer: TransposedConv, method: str) -> tuple[str, str]:
     (a no-op) before a Conv2d. So a resize method rewrites such a layer exactly, with its
     sub-pixel equivalent (a Conv2d at the input's resolution, nothing to shuffle),
     and says so. Every other case uses `method` as chosen, with no note. Shared by
-    `convert_text` and `core.convert.convert_model`, so that both paths treat a layer alike."""
+    `convert_text` and `core.converter.live.convert_model`, so that both paths treat a layer
+    alike."""
     if not method.startswith("resize-") or any(s != 1 for s in layer.stride):
         return method, ""
     return STRIDE_ONE_METHOD, (
@@ -606,13 +456,13 @@ def _check_max_layers(root: ParsedLayer, max_layers: int | None) -> None:
             "text",
             f"the model has {count:,} layers; at most {max_layers:,} are converted here. "
             "Paste the part of the model that holds the transposed convolutions, or convert "
-            "the whole model in Python: core.convert.convert_model on the live model, or "
-            "core.text_conversion.convert_text without max_layers",
+            "the whole model in Python: core.converter.live.convert_model on the live model, or "
+            "core.converter.text_conversion.convert_text without max_layers",
         )
 
 
 def _check_method(method: object) -> str:
-    from core.replacements import METHODS
+    from core.replacements.registry import METHODS
 
     if not isinstance(method, str) or method not in METHODS:
         raise ConfigError(
@@ -634,11 +484,11 @@ def convert_text(
     Args:
         text: what `print(model)` shows, or one layer per line.
         input_shape: the model's input, batch included, e.g. (1, 100, 1, 1) for a DCGAN latent.
-        method: one of core.replacements.METHODS ("subpixel", "zero-insertion",
+        method: one of core.replacements.registry.METHODS ("subpixel", "zero-insertion",
             "resize-nearest", "resize-bilinear", "resize-bicubic").
         max_layers: refuse models with more layers (leaves) than that before any tracing (the
             app passes its cap; None: only the parser's own MAX_LAYERS).
-        shapes_at: known shapes at layers, as in `core.shape_trace.trace_shapes`.
+        shapes_at: known shapes at layers, as in `core.converter.shape_trace.trace_shapes`.
 
     Returns:
         A `TextConversion`: one row per layer, the converted model's code, the trace.
@@ -653,7 +503,7 @@ def convert_text(
         >>> result.replaced, result.output_shape
         (1, (1, 4, 32, 32))
     """
-    from core.replacements import best_replacement, resize_note
+    from core.replacements.catalog import best_replacement, resize_note
 
     method = _check_method(method)
     root = parse_model_text(text)
@@ -798,12 +648,15 @@ def _code_warnings(root: ParsedLayer, trace: ShapeTrace, renamed: dict[str, str]
     return warnings
 
 
-MAX_CHECK_PARAMETERS = 80_000_000  # core.torch_check builds models up to this (pix2pix: 54 M)
+MAX_CHECK_PARAMETERS = (
+    80_000_000  # core.converter.torch_check builds models up to this (pix2pix: 54 M)
+)
 MAX_CHECK_ACTIVATION = 1 << 25  # values of the largest tensor in a checked forward pass
 
 
 def checkable(root: ParsedLayer) -> str:
-    """Why `core.torch_check.check_conversion` cannot build and check this pasted model, or ""
+    """Why `core.converter.torch_check.check_conversion` cannot build and check this pasted model,
+    or ""
     where it can: every container must run its layers in order (nn.Sequential, or a plain list),
     so that the chain built from the printout is the model, and every layer must be one Deconv
     Lab can build."""
@@ -813,7 +666,7 @@ def checkable(root: ParsedLayer) -> str:
                 f"{layer.path or 'the model'} is a {layer.type_name}, whose forward() is not in "
                 "the printout: a chain built from it would not be your model. Paste the "
                 "Sequential inside it alone, or check your own model with "
-                "core.convert.convert_model"
+                "core.converter.live.convert_model"
             )
         if not layer.is_container and layer.type_name not in KNOWN_LAYERS:
             return f"{layer.type_name} at {layer.path} is not a layer Deconv Lab can build"
@@ -836,8 +689,8 @@ _SPATIAL_CONVS = {f"{kind}{n}d": n for kind in ("Conv", "ConvTranspose") for n i
 def _parametrization_dropped(leaf: ParsedLayer) -> str:
     return (
         f"its parametrization ({leaf.parametrization_text}) is not carried into the "
-        "replacement: core.convert.convert_model folds it into the weights; apply it to the new "
-        "convolution to train on with it"
+        "replacement: core.converter.live.convert_model folds it into the weights; apply it to "
+        "the new convolution to train on with it"
     )
 
 

@@ -1,9 +1,8 @@
-"""The inverse problem: which transposed convolutions take an input size to a wanted output size.
+"""The inverse problem: the ConvTranspose configurations that reach a wanted output size.
 
-Per axis, out = (in - 1)*s - 2p + d(k - 1) + op + 1, so for each kernel k, stride s and dilation d
-the padding and output_padding follow from 2p - op = (in - 1)*s + d(k - 1) + 1 - out. We enumerate
-k, s, d within bounds and keep the (p, op) pairs torch accepts, with p <= d(k - 1) so no output
-row is cropped past the kernel's reach.
+`solve(n, m)` lists every (kernel, stride, padding, output_padding, dilation) taking n to m
+pixels, `solve_chain([4, 8, 16, ...])` those that build a chain with one layer repeated, ranked:
+even overlap and no output_padding first.
 """
 
 from __future__ import annotations
@@ -13,32 +12,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from core.errors import ConfigError
-from core.layer import Axis
-from core.output_size import axis_output
+from core.geometry.layer import Axis
+from core.geometry.output_size import axis_output
+from core.geometry.phases import even_overlap, taps_per_phase
 
-# Bounds on the search, large enough for any decoder, small enough to answer instantly.
 MAX_KERNEL = 16
 MAX_STRIDE = 16
 MAX_DILATION = 4
 MAX_SIZE = 1 << 16
-
-
-def taps_per_phase(axis: Axis) -> list[int]:
-    """Kernel taps that serve each output phase (position mod stride) away from the borders.
-
-    Output o receives tap j when (o + p - j*d) is a multiple of s, so phase r = o mod s is served
-    by the taps with (j*d - p) mod s == r (the same phases as `core.overlap.phase_table`).
-    Unequal counts are the checkerboard.
-    """
-    counts = [0] * axis.stride
-    for j in range(axis.kernel_size):
-        counts[(j * axis.dilation - axis.padding) % axis.stride] += 1
-    return counts
-
-
-def even_overlap(axis: Axis) -> bool:
-    """True when every output phase gets the same number of kernel taps (no checkerboard)."""
-    return len(set(taps_per_phase(axis))) == 1
 
 
 @dataclass(frozen=True)

@@ -31,41 +31,30 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
 import numpy as np
 
 from core.errors import ConfigError
-from core.layer import Axis, TransposedConv, as_tuple
-from core.output_size import AXIS_NAMES, axis_output, input_tuple, output_size
+from core.geometry.layer import Axis, TransposedConv
+from core.geometry.output_size import AXIS_NAMES, axis_output, input_tuple, output_size
 
-# Bounds that keep every computation here small (memory and time), whatever the input.
 MAX_OVERLAP_SIDE = 4096  # output pixels per axis for profiles and maps
 MAX_OVERLAP_CELLS = 1 << 24  # cells of one map (int64: 128 MiB at most)
 MAX_STACK = 32  # layers in one stack
 MAX_PERIOD = 1 << 20  # product of the strides of a stack along one axis (the pattern's length)
 _MAX_PATTERN_WORK = 1 << 27  # element operations spent building one axis pattern
-
-REPLACEMENT_METHODS = (
-    "zero-insertion",
-    "subpixel",
-    "resize-nearest",
-    "resize-bilinear",
-    "resize-bicubic",
-)
-
 Counts = np.ndarray  # int64 counts
 
 
-# ---------------------------------------------------------------------------------- validation
-
-
-def _axis_layer(axis: Axis) -> TransposedConv:
+def axis_layer(axis: Axis) -> TransposedConv:
     """A 1D layer with the axis's numbers: validates the axis exactly as torch would."""
     if not isinstance(axis, Axis):
-        raise ConfigError("axis", f"axis must be a core.layer.Axis, got {type(axis).__name__}")
+        raise ConfigError(
+            "axis", f"axis must be a core.geometry.layer.Axis, got {type(axis).__name__}"
+        )
     return TransposedConv.make(
         1,
         1,
@@ -78,7 +67,7 @@ def _axis_layer(axis: Axis) -> TransposedConv:
     )
 
 
-def _check_side(out: int, name: str, what: str = "output") -> None:
+def check_side(out: int, name: str, what: str = "output") -> None:
     if out > MAX_OVERLAP_SIDE:
         raise ConfigError(
             "input_size",
@@ -88,7 +77,7 @@ def _check_side(out: int, name: str, what: str = "output") -> None:
         )
 
 
-def _check_cells(shape: Sequence[int]) -> None:
+def check_cells(shape: Sequence[int]) -> None:
     cells = math.prod(shape)
     if cells > MAX_OVERLAP_CELLS:
         dims = " x ".join(map(str, shape))
@@ -99,11 +88,11 @@ def _check_cells(shape: Sequence[int]) -> None:
         )
 
 
-def _check_layer(layer: Any, where: str = "layer") -> TransposedConv:
+def check_layer(layer: Any, where: str = "layer") -> TransposedConv:
     if not isinstance(layer, TransposedConv):
         raise ConfigError(
             "layer",
-            f"{where} must be a core.layer.TransposedConv (use TransposedConv.make(...) or "
+            f"{where} must be a core.TransposedConv (use TransposedConv.make(...) or "
             f"TransposedConv.from_module(module)), got {type(layer).__name__}",
         )
     layer.validate()
@@ -121,7 +110,7 @@ def _check_stack(layers: Any) -> list[TransposedConv]:
             "layers",
             f"a stack needs 1 to {MAX_STACK} layers, got {len(layers)}: add or remove layers",
         )
-    checked = [_check_layer(layer, f"layer {i + 1}") for i, layer in enumerate(layers)]
+    checked = [check_layer(layer, f"layer {i + 1}") for i, layer in enumerate(layers)]
     for i, (prev, nxt) in enumerate(itertools.pairwise(checked)):
         if nxt.ndim != prev.ndim:
             raise ConfigError(
@@ -139,7 +128,7 @@ def _check_stack(layers: Any) -> list[TransposedConv]:
     return checked
 
 
-def _stack_sizes(layers: Sequence[TransposedConv], input_size: Any) -> list[tuple[int, ...]]:
+def stack_sizes(layers: Sequence[TransposedConv], input_size: Any) -> list[tuple[int, ...]]:
     """Spatial sizes before and after every layer; ConfigError where a stage is invalid/too big."""
     sizes = [input_tuple(layers[0], input_size)]
     names = AXIS_NAMES[layers[0].ndim]
@@ -151,15 +140,12 @@ def _stack_sizes(layers: Sequence[TransposedConv], input_size: Any) -> list[tupl
                 raise
             raise ConfigError(e.parameter, f"layer {i + 1}: {e.message}") from None
         for o, name in zip(out, names, strict=True):
-            _check_side(o, name, "output" if i == len(layers) - 1 else f"output of layer {i + 1}")
+            check_side(o, name, "output" if i == len(layers) - 1 else f"output of layer {i + 1}")
         sizes.append(out)
     return sizes
 
 
-# ----------------------------------------------------------------------------- 1D primitives
-
-
-def _ones_correlate(signal: np.ndarray, kernel_size: int, dilation: int, length: int) -> Counts:
+def ones_correlate(signal: np.ndarray, kernel_size: int, dilation: int, length: int) -> Counts:
     """y[o] = sum_{m < k} signal[o + m*d] for o < length (zeros past the end): a convolution
     with an all-ones dilated kernel, by running sums along the d residue classes, O(len)."""
     need = length + (kernel_size - 1) * dilation
@@ -174,7 +160,7 @@ def _ones_correlate(signal: np.ndarray, kernel_size: int, dilation: int, length:
     return sums[row + kernel_size, col] - sums[row, col]
 
 
-def _pad(signal: np.ndarray, before: int, after: int) -> np.ndarray:
+def pad_or_crop(signal: np.ndarray, before: int, after: int) -> np.ndarray:
     """Zero-pad (positive) or crop (negative) a 1D array at each end, like F.pad."""
     start = max(-before, 0)
     stop = len(signal) - max(-after, 0)
@@ -202,10 +188,7 @@ def _scatter(values: np.ndarray, axis: Axis) -> Counts:
     if first <= last:
         i = np.arange(first, last + 1)
         u[i * s - t0] = values[first : last + 1]
-    return _ones_correlate(u, k, d, out)
-
-
-# ------------------------------------------------------------------------ profiles and maps
+    return ones_correlate(u, k, d, out)
 
 
 def overlap_profile(axis: Axis, n: int) -> Counts:
@@ -214,11 +197,11 @@ def overlap_profile(axis: Axis, n: int) -> Counts:
     Equal to torch's `conv_transpose1d(ones(1, 1, n), ones(1, 1, k), stride=s, padding=p,
     output_padding=op, dilation=d)`; ConfigError for an invalid axis or size.
     """
-    sizes = _stack_sizes([_axis_layer(axis)], n)
+    sizes = stack_sizes([axis_layer(axis)], n)
     return _scatter(np.ones(sizes[0][0], dtype=np.int64), axis)
 
 
-def _outer(profiles: Sequence[np.ndarray]) -> Counts:
+def outer(profiles: Sequence[np.ndarray]) -> Counts:
     if len(profiles) == 1:
         return profiles[0].copy()
     return reduce(np.multiply.outer, profiles)
@@ -242,7 +225,7 @@ def overlap_map(layer: TransposedConv, input_size: int | Sequence[int]) -> Count
     axis and combined by an outer product. Outputs are capped at 4096 pixels per axis and 2^24
     cells (ConfigError beyond).
     """
-    return stack_overlap([_check_layer(layer)], input_size)
+    return stack_overlap([check_layer(layer)], input_size)
 
 
 def stack_overlap(layers: Sequence[TransposedConv], input_size: int | Sequence[int]) -> Counts:
@@ -253,9 +236,9 @@ def stack_overlap(layers: Sequence[TransposedConv], input_size: int | Sequence[i
     (layer i's out_channels == layer i+1's in_channels), as they must for nn.Sequential.
     """
     layers = _check_stack(layers)
-    sizes = _stack_sizes(layers, input_size)
-    _check_cells(sizes[-1])
-    return _outer(_stack_profiles(layers, sizes)[-1])
+    sizes = stack_sizes(layers, input_size)
+    check_cells(sizes[-1])
+    return outer(_stack_profiles(layers, sizes)[-1])
 
 
 def stack_stage_maps(
@@ -263,12 +246,9 @@ def stack_stage_maps(
 ) -> list[Counts]:
     """The overlap map after each layer of a stack (so a page can show the pattern compound)."""
     layers = _check_stack(layers)
-    sizes = _stack_sizes(layers, input_size)
-    _check_cells((sum(math.prod(s) for s in sizes[1:]),))
-    return [_outer(profiles) for profiles in _stack_profiles(layers, sizes)]
-
-
-# ---------------------------------------------------------------------- per-phase and pattern
+    sizes = stack_sizes(layers, input_size)
+    check_cells((sum(math.prod(s) for s in sizes[1:]),))
+    return [outer(profiles) for profiles in _stack_profiles(layers, sizes)]
 
 
 def phase_table(axis: Axis) -> tuple[tuple[int, ...], ...]:
@@ -277,7 +257,7 @@ def phase_table(axis: Axis) -> tuple[tuple[int, ...], ...]:
     Tap j reaches output o when (o + p - j*d) is a multiple of s (o counted from the first output
     pixel, away from the borders). Unequal tap counts across phases are the checkerboard.
     """
-    _axis_layer(axis)
+    axis_layer(axis)
     k, s, p, d = axis.kernel_size, axis.stride, axis.padding, axis.dilation
     phases = (np.arange(k, dtype=np.int64) * d - p) % s
     order = np.argsort(phases, kind="stable")
@@ -346,9 +326,6 @@ def _axis_interior(axes: Sequence[Axis], n: int) -> tuple[int, int]:
         if first > last:
             return (0, 0)
     return (first, last + 1)
-
-
-# -------------------------------------------------------------------------------- statistics
 
 
 @dataclass(frozen=True)
@@ -525,7 +502,7 @@ def overlap_summary(
     `overlap_stats` (`OverlapStats.as_dict()`: period, interior, pattern, phase tables) and
     `overlap_note` (why a map was left out, else None).
     """
-    layer = _check_layer(layer)
+    layer = check_layer(layer)
     if max_cells is not None and (
         isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 0
     ):
@@ -548,7 +525,7 @@ def overlap_summary(
         cells = math.prod(out)
         limit = MAX_OVERLAP_CELLS if max_cells is None else min(max_cells, MAX_OVERLAP_CELLS)
         if cells <= limit:
-            counts = _outer(profiles).tolist()
+            counts = outer(profiles).tolist()
         else:
             note = f"overlap map has {cells} cells (more than {limit}): only per-axis profiles"
     stats_dict = stats.as_dict()
@@ -559,242 +536,3 @@ def overlap_summary(
         "overlap_stats": stats_dict,
         "overlap_note": note,
     }
-
-
-# ------------------------------------------------------------------------------ replacements
-
-
-def zero_insertion_profile(axis: Axis, n: int) -> Counts:
-    """Counts of the exact equivalent 'zero insertion + Conv' along one axis, built as it runs:
-    s - 1 zeros between inputs, pad d(k-1) - p before and d(k-1) - p + op after (negative: crop),
-    then an all-ones dilated kernel. Identical to `overlap_profile(axis, n)`."""
-    layer = _axis_layer(axis)
-    sizes = _stack_sizes([layer], n)
-    k, s, p, op, d = astuple(axis)
-    dilated = np.zeros((n - 1) * s + 1, dtype=np.int64)
-    dilated[::s] = 1
-    padded = _pad(dilated, d * (k - 1) - p, d * (k - 1) - p + op)
-    return _ones_correlate(padded, k, d, sizes[-1][0])
-
-
-def subpixel_profile(axis: Axis, n: int) -> Counts:
-    """Counts of the exact equivalent 'Conv at input resolution + PixelShuffle' along one axis.
-
-    Output position o sits at q = o + p before the crop; phase q % s is a small convolution at the
-    input's resolution with only the taps j*d congruent to it mod s (tap j reads input
-    q//s - (j*d - phase)//s); the phases are interleaved, then cropped. Identical to
-    `overlap_profile(axis, n)`.
-    """
-    layer = _axis_layer(axis)
-    out = _stack_sizes([layer], n)[-1][0]
-    k, s, p, d = axis.kernel_size, axis.stride, axis.padding, axis.dilation
-    q = np.arange(p, p + out)
-    phase, t = q % s, q // s
-    counts = np.zeros(out, dtype=np.int64)
-    taps = np.arange(k, dtype=np.int64) * d
-    for r in np.unique(phase):
-        offsets = np.sort((taps[taps % s == r] - r) // s)
-        where = phase == r
-        # inputs t - offset must lie in [0, n): offsets in (t - n, t]
-        counts[where] = np.searchsorted(offsets, t[where], "right") - np.searchsorted(
-            offsets, t[where] - n, "right"
-        )
-    return counts
-
-
-@dataclass(frozen=True)
-class ResizeConv:
-    """Upsample(scale_factor) + pad/crop (before, after per axis) + Conv(kernel_size, dilation).
-
-    Output size per axis: s*n + before + after - d*(k - 1). Any interpolation that keeps a
-    constant image constant (nearest, bilinear, bicubic) gives the same overlap counts.
-    """
-
-    scale_factor: tuple[int, ...]
-    kernel_size: tuple[int, ...]
-    padding: tuple[tuple[int, int], ...]  # (before, after) per axis; negative crops
-    dilation: tuple[int, ...]
-
-    @classmethod
-    def make(
-        cls,
-        scale_factor: int | Sequence[int],
-        kernel_size: int | Sequence[int],
-        padding: int | Sequence[int] | Sequence[tuple[int, int]] = 0,
-        dilation: int | Sequence[int] = 1,
-        ndim: int = 2,
-    ) -> ResizeConv:
-        """Validated spec; padding is an int, one int per axis (symmetric) or (before, after)
-        pairs per axis."""
-        if ndim not in (1, 2, 3):
-            raise ConfigError("ndim", f"ndim must be 1, 2 or 3, got {ndim!r}")
-        scale = as_tuple("scale_factor", scale_factor, ndim)
-        kernel = as_tuple("kernel_size", kernel_size, ndim)
-        dil = as_tuple("dilation", dilation, ndim)
-        for name, values in (("scale_factor", scale), ("kernel_size", kernel), ("dilation", dil)):
-            if min(values) < 1:
-                raise ConfigError(name, f"{name} must be at least 1 on every axis, got {values}")
-        if (
-            isinstance(padding, Sequence)
-            and not isinstance(padding, (str, bytes))
-            and any(isinstance(v, Sequence) for v in padding)
-        ):
-            if len(padding) != ndim or any(
-                not isinstance(v, Sequence) or len(v) != 2 for v in padding
-            ):
-                raise ConfigError(
-                    "padding",
-                    f"padding pairs must be {ndim} (before, after) pairs, got {padding!r}",
-                )
-            pads = tuple(
-                (as_tuple("padding", v[0], 1)[0], as_tuple("padding", v[1], 1)[0]) for v in padding
-            )
-        else:
-            pads = tuple((v, v) for v in as_tuple("padding", padding, ndim))
-        return cls(scale, kernel, pads, dil)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.scale_factor)
-
-    def output_size(self, input_size: int | Sequence[int]) -> tuple[int, ...]:
-        """Spatial output size for `input_size`; ConfigError where nothing would be left."""
-        sizes = as_tuple("input_size", input_size, self.ndim)
-        out = []
-        for n, s, k, (before, after), d, name in zip(
-            sizes,
-            self.scale_factor,
-            self.kernel_size,
-            self.padding,
-            self.dilation,
-            AXIS_NAMES[self.ndim],
-            strict=True,
-        ):
-            if n < 1:
-                raise ConfigError("input_size", f"input_size must be at least 1, got {n}")
-            if s * n + min(before, 0) + min(after, 0) < 1:
-                raise ConfigError(
-                    "padding",
-                    f"padding {(before, after)} crops all {s * n} upsampled pixels along {name} "
-                    f"(F.pad crops before it pads): crop less",
-                )
-            o = s * n + before + after - d * (k - 1)
-            if o < 1:
-                raise ConfigError(
-                    "padding",
-                    f"the resize-convolution's output along {name} would be {o}: crop less or "
-                    f"use a smaller kernel_size",
-                )
-            out.append(o)
-        return tuple(out)
-
-
-def matching_resize_conv(
-    layer: TransposedConv, kernel_size: int | Sequence[int] | None = None
-) -> ResizeConv:
-    """Upsample(s) + Conv(k') with the padding that gives exactly the layer's output size.
-
-    The geometry is `core.replacements`' (the same resize-conv the designer lists): by default
-    the matched kernel k' (`matched_kernel`), the layer's dilation carried over, and the padding
-    total d(k - 1) + d(k' - 1) - s - 2p + op + 1 split for the best grid alignment (negative:
-    crop), so the overlap page and the replacement table always show the same layer.
-    """
-    from core.replacements import matched_kernel, resize_axis
-
-    layer = _check_layer(layer)
-    if max(layer.stride) == 1:
-        raise ConfigError(
-            "stride",
-            "with stride 1 on every axis there is nothing to upsample, so no resize-convolution "
-            "replaces this layer: it is an ordinary convolution (use a stride of 2 or more)",
-        )
-    if kernel_size is None:
-        kernel = tuple(matched_kernel(a) for a in layer.axes)
-    else:
-        kernel = as_tuple("kernel_size", kernel_size, layer.ndim)
-        if min(kernel) < 1:
-            raise ConfigError("kernel_size", f"kernel_size must be at least 1, got {kernel}")
-    axes = [resize_axis(a, k) for a, k in zip(layer.axes, kernel, strict=True)]
-    pads = tuple((g.pad_before, g.pad_after) for g in axes)
-    return ResizeConv(layer.stride, kernel, pads, layer.dilation)
-
-
-def resize_conv_profile(
-    n: int, scale: int, kernel_size: int, padding: tuple[int, int] = (0, 0), dilation: int = 1
-) -> Counts:
-    """Counts of Upsample(scale) + pad + Conv(kernel_size) along one axis: how many conv taps land
-    on the upsampled image at each output position. Constant (= kernel_size) in the interior."""
-    spec = ResizeConv.make(scale, kernel_size, [padding], dilation, ndim=1)
-    out = spec.output_size(n)[0]
-    _check_side(out, "the axis")
-    upsampled = np.ones(n * scale, dtype=np.int64)
-    return _ones_correlate(_pad(upsampled, *padding), kernel_size, dilation, out)
-
-
-def resize_conv_overlap(spec: ResizeConv, input_size: int | Sequence[int]) -> Counts:
-    """Overlap counts of a resize-convolution (outer product of `resize_conv_profile`s)."""
-    if not isinstance(spec, ResizeConv):
-        raise ConfigError("spec", f"spec must be a ResizeConv, got {type(spec).__name__}")
-    out = spec.output_size(input_size)
-    sizes = as_tuple("input_size", input_size, spec.ndim)
-    for o, name in zip(out, AXIS_NAMES[spec.ndim], strict=True):
-        _check_side(o, name)
-    _check_cells(out)
-    return _outer(
-        [
-            resize_conv_profile(n, s, k, pad, d)
-            for n, s, k, pad, d in zip(
-                sizes, spec.scale_factor, spec.kernel_size, spec.padding, spec.dilation, strict=True
-            )
-        ]
-    )
-
-
-def zero_insertion_overlap(layer: TransposedConv, input_size: int | Sequence[int]) -> Counts:
-    """Overlap map of the zero-insertion + Conv equivalent, built as it runs (= the layer's)."""
-    return _replacement_map(layer, input_size, zero_insertion_profile)
-
-
-def subpixel_overlap(layer: TransposedConv, input_size: int | Sequence[int]) -> Counts:
-    """Overlap map of the sub-pixel (Conv + PixelShuffle) equivalent; equals the layer's."""
-    return _replacement_map(layer, input_size, subpixel_profile)
-
-
-def _replacement_map(layer: TransposedConv, input_size: Any, profile: Any) -> Counts:
-    layer = _check_layer(layer)
-    sizes = _stack_sizes([layer], input_size)
-    _check_cells(sizes[-1])
-    return _outer([profile(a, n) for a, n in zip(layer.axes, sizes[0], strict=True)])
-
-
-def replacement_overlap(
-    method: str,
-    layer: TransposedConv,
-    input_size: int | Sequence[int],
-    kernel_size: int | Sequence[int] | None = None,
-) -> Counts:
-    """Overlap map of one replacement of `layer`, by the replacement issue's method names:
-    "zero-insertion", "subpixel" (exact: equal to the layer's map), "resize-nearest",
-    "resize-bilinear", "resize-bicubic" (Upsample + Conv with `matching_resize_conv(layer,
-    kernel_size)`: the same size, even in the interior)."""
-    if method == "zero-insertion":
-        return zero_insertion_overlap(layer, input_size)
-    if method == "subpixel":
-        return subpixel_overlap(layer, input_size)
-    if method in REPLACEMENT_METHODS:
-        return resize_conv_overlap(matching_resize_conv(layer, kernel_size), input_size)
-    raise ConfigError(
-        "method", f"unknown replacement {method!r}: use one of {', '.join(REPLACEMENT_METHODS)}"
-    )
-
-
-def replacement_overlaps(
-    layer: TransposedConv,
-    input_size: int | Sequence[int],
-    kernel_size: int | Sequence[int] | None = None,
-) -> dict[str, Counts]:
-    """The layer's map ("conv-transpose") and every replacement's, for side-by-side display."""
-    maps = {"conv-transpose": overlap_map(layer, input_size)}
-    for method in REPLACEMENT_METHODS:
-        maps[method] = replacement_overlap(method, layer, input_size, kernel_size)
-    return maps

@@ -44,8 +44,8 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
-from core.layer import Axis
-from core.solver import taps_per_phase
+from core.geometry.layer import Axis
+from core.geometry.phases import taps_per_phase
 
 StrideLike = int | Sequence[int]
 

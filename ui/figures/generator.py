@@ -1,6 +1,6 @@
 """Plotly drawings of numbers core has already computed (spectra, loss curves): no arithmetic.
 
-Same look as `core.figures`: Viridis (reads in light and dark themes and for colour-blind
+Same look as `ui.figures.overlap`: Viridis (reads in light and dark themes and for colour-blind
 readers), transparent background, the host theme's text colour, labelled axes with units.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import COLORSCALE, HIGHLIGHT
+from ui.figures.overlap import COLORSCALE, HIGHLIGHT
 
 _TRANSPARENT = "rgba(0,0,0,0)"
 # One colour per generator variant, distinguishable in light and dark themes.
@@ -68,8 +68,8 @@ def spectrum_figure(
 ) -> go.Figure:
     """Heatmap of a centred log10 power spectrum, checkerboard frequencies marked.
 
-    `zrange`: (low, high) of the colour scale, e.g. `core.generator.spectrum_range` shared by
-    several panels so that equal colours mean equal power (values outside are clipped); None
+    `zrange`: (low, high) of the colour scale, e.g. `core.generator.spectra.spectrum_range` shared
+    by several panels so that equal colours mean equal power (values outside are clipped); None
     lets plotly use this panel's own range. NaN bins (the masked zero frequency) are left blank.
     Marks of order 1 (the last stage) are circles, order 2 diamonds, order 3 and up small
     squares; `stages` (the generator's stage count) names the stage of each in the hover text.

@@ -92,7 +92,7 @@ _CARRY = (
 
 # One general helper class per method, the same text wherever it is written: a converted model
 # that mixes layer variants (square and non-square strides, crops, pads) defines each class once
-# and every layer is built with it. The classes behave exactly like those in core.modules.
+# and every layer is built with it. They behave exactly like those in core.replacements.modules.
 SUBPIXEL_HELPER = '''
 
 class SubPixelConvTranspose2d(nn.Module):
@@ -334,7 +334,7 @@ def resize_weight_code(
     grids: Sequence[Any],
 ) -> str:
     """Least-squares fit of the conv weights to the original's effective kernel, per axis
-    `grids` (core.replacements.ResizeGrid: lo, rows, start, first, spread, kernel_size,
+    `grids` (core.replacements.plan.ResizeGrid: lo, rows, start, first, spread, kernel_size,
     dilation)."""
     dh, dw = (int(v) for v in dilation)
     gh, gw = grids

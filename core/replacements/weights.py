@@ -15,15 +15,10 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
-from core.layer import TransposedConv, as_tuple
-from core.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d, regroup
-from core.replacements import (
-    METHODS,
-    ResizeGrid,
-    resize_geometry,
-    resize_grid,
-    resize_matrix,
-)
+from core.geometry.layer import TransposedConv, as_tuple
+from core.replacements.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d, regroup
+from core.replacements.plan import ResizeGrid, resize_geometry, resize_grid, resize_matrix
+from core.replacements.registry import METHODS
 
 EXACT = {"subpixel": SubPixelConvTranspose2d, "zero-insertion": ZeroInsertionConvTranspose2d}
 # The exact modules' error is estimated with PROBE_BATCH random float64 inputs whose nonzero
@@ -51,7 +46,7 @@ def replace_conv_transpose(
 
     method: "subpixel" or "zero-insertion" (exact: same outputs, borders included, error ~1e-15),
     or "resize-nearest", "resize-bilinear", "resize-bicubic": Upsample(stride) + [ZeroPad2d] +
-    Conv2d(kernel_size; default `core.replacements.matched_kernel`), padded so that the output
+    Conv2d(kernel_size; default `core.replacements.plan.matched_kernel`), padded so that the output
     size equals the original's for every input, whose conv weights are the least-squares fit of
     the original operator; the bias is copied. The module has the layer's device and dtype.
 

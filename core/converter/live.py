@@ -2,19 +2,21 @@
 
 `convert_model(model, method)` deep-copies the model and swaps each `nn.ConvTranspose2d` found
 anywhere in it (nested modules, Sequentials, ModuleLists, ModuleDicts, plain attributes) for
-`core.weights.replace_conv_transpose(layer, method)`, which carries the trained weights. A layer
-shared by several parents is replaced once and stays shared. The original model is untouched.
+`core.replacements.weights.replace_conv_transpose(layer, method)`, which carries the trained
+weights. A layer shared by several parents is replaced once and stays shared. The original model
+is untouched.
 An optional `progress(done, total, path)` callable hears of each layer as it is done.
 
 `fuse_model(model)` does the reverse for deployment: every nearest `Upsample` directly followed
-by a `Conv2d` in a Sequential becomes one `ConvTranspose2d` (`core.weights.fuse_resize_conv`),
-which computes the same thing with less memory and fewer multiply-adds.
+by a `Conv2d` in a Sequential becomes one `ConvTranspose2d`
+(`core.replacements.weights.fuse_resize_conv`), which computes the same thing with less memory
+and fewer multiply-adds.
 
 Both return a report with one row per layer changed and the layers left alone with the reason.
-The same rules as `core.text_conversion.convert_text`: a stride-1 ConvTranspose2d (an ordinary
-convolution) is rewritten exactly with its sub-pixel equivalent under a resize method too (an
-upsampling by 1 would change nothing), its row saying so with method "subpixel" and exact True;
-every ConvTranspose1d/3d is kept and listed in `report.kept` (replacements exist for
+The same rules as `core.converter.text_conversion.convert_text`: a stride-1 ConvTranspose2d (an
+ordinary convolution) is rewritten exactly with its sub-pixel equivalent under a resize method
+too (an upsampling by 1 would change nothing), its row saying so with method "subpixel" and
+exact True; every ConvTranspose1d/3d is kept and listed in `report.kept` (replacements exist for
 ConvTranspose2d only). A ConvTranspose2d under `torch.nn.utils.parametrize` (e.g.
 `parametrizations.spectral_norm`) is replaced with its computed weight (read in eval mode): the
 parametrization is folded into the weights and not carried, which its row's note says.
@@ -33,10 +35,10 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from core.converter.text_conversion import method_for, other_transposed_reason
 from core.errors import ConfigError
-from core.layer import TransposedConv
-from core.replacements import METHODS
-from core.text_conversion import method_for, other_transposed_reason
+from core.geometry.layer import TransposedConv
+from core.replacements.registry import METHODS
 
 EXACT_METHODS = ("subpixel", "zero-insertion")  # outputs equal the original's
 # METHODS: "subpixel", "zero-insertion", "resize-nearest", "resize-bilinear", "resize-bicubic"
@@ -263,7 +265,7 @@ def convert_model(
     its computed weight, the parametrization folded in (its row's note says so). Other
     subclasses of ConvTranspose2d (whose forward may differ) are left alone and listed in
     `report.skipped`, as are layers the replacement refuses. `replace` defaults to
-    `core.weights.replace_conv_transpose` (a stand-in may be passed).
+    `core.replacements.weights.replace_conv_transpose` (a stand-in may be passed).
 
     `progress`, if given, is called as progress(done, total, path) after each transposed
     convolution is handled (replaced, kept or skipped), done = 1 .. total, where total is the
@@ -280,7 +282,7 @@ def convert_model(
             f"{type(progress).__name__}",
         )
     if replace is None:
-        from core.weights import replace_conv_transpose as replace
+        from core.replacements.weights import replace_conv_transpose as replace
     converted = copy.deepcopy(model)
 
     def swap(layer: nn.ConvTranspose2d, used: str) -> tuple[nn.Module, float]:
@@ -375,11 +377,11 @@ def fuse_model(model: nn.Module, *, fuse: Fuse | None = None) -> tuple[nn.Module
     The fused layer takes the Upsample's name and the Conv2d's entry is removed, so the other
     entries keep their names (and state_dict keys). Pairs that `fuse_resize_conv` refuses (for
     example a `size=` upsample or a reflect-padded conv) are left alone and listed in
-    `report.skipped`. `fuse` defaults to `core.weights.fuse_resize_conv`.
+    `report.skipped`. `fuse` defaults to `core.replacements.weights.fuse_resize_conv`.
     """
     _check_model(model)
     if fuse is None:
-        from core.weights import fuse_resize_conv as fuse
+        from core.replacements.weights import fuse_resize_conv as fuse
     fused_model = copy.deepcopy(model)
     rows: list[FusionRow] = []
     skipped: list[Skipped] = []

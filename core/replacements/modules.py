@@ -1,7 +1,7 @@
 """The exact ConvTranspose2d stand-ins as reusable modules, and the weight rearrangements.
 
-The snippets of `core.codegen` define classes that behave exactly like these (specialised to one
-configuration); tests run both side by side.
+The snippets of `core.replacements.codegen` define classes that behave exactly like these
+(specialised to one configuration); tests run both side by side.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.layer import TransposedConv
-from core.replacements import subpixel_axis, zero_insertion_axis
+from core.geometry.layer import TransposedConv
+from core.replacements.plan import subpixel_axis, zero_insertion_axis
 
 
 def _pair(value: int | tuple[int, int]) -> tuple[int, int]:

@@ -18,8 +18,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.errors import ConfigError
-from core.layer import Axis, TransposedConv
-from core.output_size import output_size
+from core.geometry.layer import Axis, TransposedConv
+from core.geometry.output_size import output_size
 
 COLORSCALE = "Viridis"
 ANNOTATE_MAX = 32  # grids up to this many cells per side get their counts printed in the cells
@@ -235,7 +235,7 @@ def comparison_figure(
     max_side: int = MAX_HEATMAP_SIDE,
 ) -> go.Figure:
     """Heatmaps of several 2D overlap maps side by side on one colour scale (e.g. a layer and its
-    replacements, from `core.overlap.replacement_overlaps`).
+    replacements, from `core.overlap.replacement_maps.replacement_overlaps`).
 
     With `relative` each map is divided by its own maximum, so an even map is one flat colour
     whatever its count; hover shows the raw counts. Counts are printed for small panels.

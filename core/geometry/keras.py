@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import ConfigError
-from core.layer import TransposedConv, as_tuple
-from core.output_size import AXIS_NAMES, input_tuple, output_size
+from core.geometry.layer import TransposedConv, as_tuple
+from core.geometry.output_size import AXIS_NAMES, input_tuple, output_size
 
 
 @dataclass(frozen=True)

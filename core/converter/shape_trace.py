@@ -1,8 +1,8 @@
 """Trace tensor shapes through a parsed model, layer by layer, without torch.
 
 `trace_shapes(model, input_shape)` walks the layers of a `ParsedLayer` tree (from
-`core.model_text.parse_model_text`) in printed order and computes each layer's output shape with
-torch's own arithmetic (transposed convolutions through `core.output_size`).
+`core.converter.model_text.parse_model_text`) in printed order and computes each layer's output
+shape with torch's own arithmetic (transposed convolutions through `core.geometry.output_size`).
 
 What the printout proves, and what it does not. An `nn.Sequential` (or a pasted list of layers)
 runs its children in order, each on the previous one's output: rows reached through Sequentials
@@ -35,10 +35,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.converter.model_text import ParsedLayer, Value, parse_model_text
 from core.errors import ConfigError
-from core.layer import TransposedConv, as_tuple
-from core.model_text import ParsedLayer, Value, parse_model_text
-from core.output_size import output_size
+from core.geometry.layer import TransposedConv, as_tuple
+from core.geometry.output_size import output_size
 
 MAX_RANK = 6  # dimensions of the input shape, batch included
 MAX_SIZE = 2**31  # largest size of one dimension anywhere in the trace
@@ -1299,7 +1299,8 @@ def _advice(path: str, suggested: Shape | None) -> str:
     return (
         f"To trace on: give the shape that reaches {path}{guess} as a known shape at that layer, "
         f"or paste the layers from {path} on alone with that shape as the input shape; or "
-        "convert the live model in Python with core.convert.convert_model, which needs no shapes"
+        "convert the live model in Python with core.converter.live.convert_model, which needs "
+        "no shapes"
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 
 from core.errors import ConfigError
-from core.layer import MAX_DIM, Axis, TransposedConv, as_tuple
+from core.geometry.layer import MAX_DIM, Axis, TransposedConv, as_tuple
 
 AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 

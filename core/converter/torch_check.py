@@ -2,7 +2,7 @@
 
 `check_conversion(text, input_shape, method)` builds the model that a pasted printout describes
 (only where the printout proves the data flow: every container an nn.Sequential or a plain list,
-so the chain built here is the model), converts it with `core.convert.convert_model` (weights
+so the chain built here is the model), converts it with `core.converter.live.convert_model` (weights
 carried), runs the original and the converted model on one random input, and reports what torch
 measured: every layer's shape (forward hooks), the output shapes, and how far the outputs differ.
 The page shows these numbers beside the trace, so a shape it states was also computed by torch.
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from core.convert import ConversionReport, convert_model
+from core.converter.live import ConversionReport, convert_model
+from core.converter.model_text import ParsedLayer, parse_model_text
+from core.converter.shape_trace import bind_arguments, trace_shapes, units
+from core.converter.text_conversion import MAX_CHECK_ACTIVATION, MAX_CHECK_PARAMETERS, checkable
 from core.errors import ConfigError
-from core.model_text import ParsedLayer, parse_model_text
-from core.shape_trace import bind_arguments, trace_shapes, units
-from core.text_conversion import MAX_CHECK_ACTIVATION, MAX_CHECK_PARAMETERS, checkable
 
 Shape = tuple[int, ...]
 Progress = Callable[[int, int, str], object]
@@ -102,7 +102,7 @@ def check_conversion(
         text: what `print(model)` shows (or a parsed tree); every container must be an
             nn.Sequential (or the text a plain list of layers).
         input_shape: the model's input, batch included.
-        method: one of core.replacements.METHODS.
+        method: one of core.replacements.registry.METHODS.
         progress: optional progress(done, total, path), called as `convert_model` converts
             each transposed convolution.
         seed: the weights and the input are drawn from it.

@@ -189,7 +189,7 @@ def prepare_target(image: np.ndarray, size: SizeLike) -> np.ndarray:
         raise ConfigError(
             "target_image",
             f"target_image must be a numpy array (H, W, 3), got {type(image).__name__}: "
-            "use core.images.default_target or load_upload",
+            "use core.generator.images.default_target or load_upload",
         )
     arr = image[..., None] if image.ndim == 2 else image
     if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:

@@ -1,0 +1,189 @@
+"""`GeneratorConfig`: one architecture of the live generator, validated; the choices it takes."""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import ConfigError
+from core.geometry.layer import TransposedConv
+from core.geometry.output_size import output_size
+from core.hosted import (  # the hosted-demo caps, re-exported
+    MAX_CHANNELS,
+    MAX_KERNEL,
+    MAX_LATENT_DIM,
+    MAX_RESOLUTION,
+    MAX_STAGES,
+)
+from core.replacements.registry import METHODS
+
+MAX_STRIDE = 8  # upsampling factor of one stage (a sub-pixel stage has out * stride**2 channels)
+START_SIZE = 4  # the stem's spatial size
+INIT_STD = 0.02  # DCGAN initialisation: every convolution and linear weight ~ N(0, 0.02)
+MIN_CHANNELS = 8  # floor of the halving channel schedule
+VARIANTS = ("convtranspose", "resize-nearest", "resize-bilinear", "subpixel-icnr", "custom")
+VARIANT_LABELS = {
+    "convtranspose": "ConvTranspose2d",
+    "resize-nearest": "Resize-conv (nearest)",
+    "resize-bilinear": "Resize-conv (bilinear)",
+    "subpixel-icnr": "Sub-pixel conv (ICNR)",
+    "custom": "Your replacement",
+}
+REPLACEMENT_METHODS = (
+    METHODS  # core.replacements.weights.replace_conv_transpose methods, from core.replacements
+)
+NORMS = ("batch", "instance", "none")
+ACTIVATIONS = ("relu", "leaky_relu", "silu")
+STEMS = ("linear", "convtranspose")
+OUTPUTS = ("tanh", "none")
+PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+# Fit-mode defaults, measured to finish in a few seconds on a 2-core CPU (see bench/).
+DEFAULT_FIT_STEPS = 100
+DEFAULT_LR = 0.01
+DEFAULT_N_IMAGES = 8
+
+
+def one_of(name: str, value: Any, options: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ConfigError(
+            name, f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}"
+        )
+    return value
+
+
+def int_in(name: str, value: Any, low: int, high: int, fix: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(name, f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        hint = f"; {fix}" if fix else ""
+        raise ConfigError(name, f"{name} must be between {low} and {high}, got {value}{hint}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """One generator architecture; frozen and hashable, so it can key a model cache.
+
+    Stage i (0-based) maps channels[i] -> channels[i + 1] and sizes[i] -> sizes[i + 1] with the
+    upsampling layer ConvTranspose2d(kernel_size, stride, padding, output_padding) or a
+    same-size replacement; channels halve per stage from `base_channels` (floor 8) and the last
+    stage produces the image. Construction validates everything and raises ConfigError.
+    """
+
+    stages: int = 4
+    base_channels: int = 64
+    latent_dim: int = 64
+    kernel_size: int = 4
+    stride: int = 2
+    padding: int = 1
+    output_padding: int = 0
+    norm: str = "batch"  # "batch" (batch statistics, no running stats), "instance", "none"
+    activation: str = "relu"  # "relu", "leaky_relu" (0.2), "silu"
+    stem: str = "linear"  # latent -> 4x4: "linear" or "convtranspose" (k4 on a 1x1 input)
+    output: str = "tanh"  # "tanh" or "none"
+    image_channels: int = 3  # 1 or 3
+    resize_kernel: int = 3  # kernel of the Conv2d in the resize-conv and sub-pixel variants
+    replacement: str = "resize-nearest"  # the "custom" variant's core.replacements.weights method
+
+    def __post_init__(self) -> None:
+        int_in("stages", self.stages, 1, MAX_STAGES, f"the hosted demo allows up to {MAX_STAGES}")
+        int_in(
+            "base_channels",
+            self.base_channels,
+            1,
+            MAX_CHANNELS,
+            f"the hosted demo allows up to {MAX_CHANNELS} channels",
+        )
+        int_in("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
+        live = "the live generator allows up to {}"
+        int_in("kernel_size", self.kernel_size, 1, MAX_KERNEL, live.format(MAX_KERNEL))
+        int_in("stride", self.stride, 1, MAX_STRIDE, live.format(MAX_STRIDE))
+        int_in("padding", self.padding, 0, MAX_KERNEL, live.format(MAX_KERNEL))
+        int_in("output_padding", self.output_padding, 0, MAX_STRIDE, live.format(MAX_STRIDE))
+        int_in("resize_kernel", self.resize_kernel, 1, MAX_KERNEL, live.format(MAX_KERNEL))
+        one_of("norm", self.norm, NORMS)
+        one_of("activation", self.activation, ACTIVATIONS)
+        one_of("stem", self.stem, STEMS)
+        one_of("output", self.output, OUTPUTS)
+        one_of("replacement", self.replacement, REPLACEMENT_METHODS)
+        channels = self.image_channels
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels not in (1, 3):
+            raise ConfigError(
+                "image_channels", f"image_channels must be 1 or 3, got {self.image_channels!r}"
+            )
+        n = START_SIZE
+        for stage in range(self.stages):
+            out = output_size(self.layer(stage), n)[0]  # ConfigError for what torch refuses
+            if out < n:
+                raise ConfigError(
+                    "padding",
+                    f"stage {stage + 1} would shrink the image from {n}x{n} to {out}x{out}: "
+                    "a generator stage must not shrink it; use less padding or a larger "
+                    "kernel_size or stride",
+                )
+            if out > MAX_RESOLUTION:
+                raise ConfigError(
+                    "stages",
+                    f"the image would be {out}x{out} pixels after stage {stage + 1}: the hosted "
+                    f"demo allows at most {MAX_RESOLUTION}; use fewer stages or a smaller stride",
+                )
+            n = out
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """Channels at the stem and after each stage (the last entry is image_channels)."""
+        floor = min(MIN_CHANNELS, self.base_channels)
+        inner = [max(self.base_channels >> i, floor) for i in range(self.stages)]
+        return (*inner, self.image_channels)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Spatial side at the stem (4) and after each stage, from torch's output-size formula."""
+        sizes = [START_SIZE]
+        for stage in range(self.stages):
+            sizes.append(output_size(self.layer(stage), sizes[-1])[0])
+        return tuple(sizes)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the generated images."""
+        side = self.sizes[-1]
+        return side, side
+
+    def layer(self, stage: int) -> TransposedConv:
+        """The ConvTranspose2d configuration of stage `stage` (0-based)."""
+        ch = self.channels
+        return TransposedConv.make(
+            ch[stage],
+            ch[stage + 1],
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.output_padding,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> GeneratorConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+def check_seed(seed: Any) -> int:
+    return int_in("seed", seed, 0, 2**32 - 1)
+
+
+def check_variants(variants: Any) -> tuple[str, ...]:
+    if isinstance(variants, str):
+        variants = (variants,)
+    if not isinstance(variants, Sequence) or not variants:
+        raise ConfigError("variants", f"variants must be a non-empty list from {VARIANTS}")
+    for v in variants:
+        one_of("variants", v, VARIANTS)
+    if len(set(variants)) != len(variants):
+        raise ConfigError("variants", f"variants lists a variant twice: {list(variants)}")
+    return tuple(variants)
