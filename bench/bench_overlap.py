@@ -1,7 +1,7 @@
 """Overlap map of a 5-layer generator stack (32 -> 64 -> ... -> 1024, k4 s2 p1): the separable numpy
 computation (core.overlap.counts.stack_overlap) against torch's all-ones transposed convolutions.
 
-    /work/venv/bin/python bench/bench_overlap.py [--repeats 30]
+    python bench/bench_overlap.py [--repeats 30]
 
 Both run in the same process, interleaved, on the CPU; medians are printed with their ratio.
 """

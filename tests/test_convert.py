@@ -32,7 +32,6 @@ from core.converter.text_conversion import convert_text
 from core.errors import ConfigError
 from core.replacements.registry import METHODS
 
-FITTED_METHODS = tuple(m for m in METHODS if m not in EXACT_METHODS)
 TOLERANCE = 1e-9  # float64
 
 
@@ -645,7 +644,7 @@ def test_examples_are_what_torch_prints() -> None:
 
 
 def test_article_example_shows_the_articles_wrong_size() -> None:
-    """geometry.md: the article's Upsample(2) + Conv2d(k=4, p=1) rewrite ends at 57x57."""
+    """The article's Upsample(2) + Conv2d(k=4, p=1) rewrite of its generator ends at 57x57."""
     wrong = nn.Sequential(
         *[
             m

@@ -311,9 +311,7 @@ def magic_writes(source: str) -> list[int]:
                 and isinstance(value.value, str)
                 and isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef))
             )
-            if not (
-                docstring or isinstance(value, (ast.Call, ast.Yield, ast.YieldFrom, ast.Await))
-            ):
+            if not (docstring or isinstance(value, MAGIC_SILENT)):
                 lines.append(statement.lineno)
     return lines
 

@@ -206,7 +206,7 @@ def test_layers_the_printout_cannot_decide_stop_the_trace_by_name(layer) -> None
     assert "convert_model" in trace.advice
 
 
-def test_lppool_chain_from_the_audit_equals_torch() -> None:
+def test_a_conv_lppool_conv_transpose_chain_equals_torch() -> None:
     """Conv2d -> LPPool2d(2, 2) -> ConvTranspose2d: torch gives (1, 3, 16, 16), and so does the
     trace (it used to assume LPPool2d kept the shape and say (1, 3, 32, 32), "ok")."""
     model = nn.Sequential(
@@ -300,7 +300,7 @@ def test_parametrized_layers_trace_as_the_layers_they_wrap() -> None:
     assert trace.rows[2].type_name == "ConvTranspose2d"
 
 
-def test_spectral_norm_from_the_audit() -> None:
+def test_a_spectral_normed_layer_is_traced_like_the_plain_one() -> None:
     from torch.nn.utils import parametrizations
 
     layer = parametrizations.spectral_norm(nn.ConvTranspose2d(4, 3, 4, 2, 1))

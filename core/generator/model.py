@@ -122,7 +122,7 @@ def _custom(config: GeneratorConfig, stage: int, generator: torch.Generator):
     """The user's replacement of the seeded ConvTranspose2d, from core.replacements.weights."""
     try:
         from core.replacements.weights import replace_conv_transpose
-    except ImportError as exc:  # the module is written in parallel; say so plainly
+    except ImportError as exc:  # only in a partial copy of core; say so plainly
         raise ConfigError(
             "variants",
             "the 'custom' variant needs core.replacements.weights.replace_conv_transpose, which "
