@@ -446,6 +446,15 @@ def _int_widget(
     )
 
 
+def _reset_button(bar: Any) -> None:
+    bar.button(
+        "Reset everything",
+        on_click=reset_all,
+        width="stretch",
+        help="Back to the defaults on every page; the URL is cleared.",
+    )
+
+
 def layer_sidebar() -> LayerConfig:
     """Draw the layer widgets in the sidebar, store and publish what they say, return it."""
     cfg = config()
@@ -493,12 +502,7 @@ def layer_sidebar() -> LayerConfig:
     _store()[_LAYER] = new
     for key, text in new.to_query().items():
         publish(key, text)
-    bar.button(
-        "Reset everything",
-        on_click=reset_all,
-        width="stretch",
-        help="Back to the defaults on every page; the URL is cleared.",
-    )
+    _reset_button(bar)
     bar.caption("The page's URL holds this configuration: copy it to share exactly this view.")
     return new
 
@@ -523,12 +527,7 @@ def layer_summary() -> LayerConfig:
         bar.caption(f"on a {size} px input · edit it in the Layer designer")
     elif err is not None:
         show_error(err, bar)
-    bar.button(
-        "Reset everything",
-        on_click=reset_all,
-        width="stretch",
-        help="Back to the defaults on every page; the URL is cleared.",
-    )
+    _reset_button(bar)
     return cfg
 
 
