@@ -293,14 +293,33 @@ def test_streamlit_config_is_hardened():
 MAGIC_SILENT = (ast.Call, ast.Yield, ast.YieldFrom, ast.Await)  # magic never writes these
 
 
+def _magic_bodies(node: ast.AST) -> Iterator[tuple[ast.AST, list[ast.stmt]]]:
+    """(parent, statements) of every block magic rewrites, as streamlit's magic.py walks them:
+    the module, function, with, loop, try and if bodies and match cases, and the methods of a
+    class (not the class body itself)."""
+    blocks = [("body", "orelse", "finalbody")] if not isinstance(node, ast.ClassDef) else []
+    for names in blocks:
+        for name in names:
+            body = getattr(node, name, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                yield node, body
+                for statement in body:
+                    yield from _magic_bodies(statement)
+    for handler in getattr(node, "handlers", []):
+        yield from _magic_bodies(handler)
+    for case in getattr(node, "cases", []):
+        yield from _magic_bodies(case)
+    if isinstance(node, ast.ClassDef):
+        for method in node.body:
+            if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield from _magic_bodies(method)
+
+
 def magic_writes(source: str) -> list[int]:
     """Lines of the statements Streamlit's magic would show with st.write: bare expressions that
     are not calls, docstrings, yields or awaits (streamlit/runtime/scriptrunner/magic.py)."""
     lines = []
-    for node in ast.walk(ast.parse(source)):
-        body = getattr(node, "body", None)
-        if not isinstance(body, list):
-            continue
+    for parent, body in _magic_bodies(ast.parse(source)):
         for index, statement in enumerate(body):
             if not isinstance(statement, ast.Expr):
                 continue
@@ -309,11 +328,11 @@ def magic_writes(source: str) -> list[int]:
                 index == 0
                 and isinstance(value, ast.Constant)
                 and isinstance(value.value, str)
-                and isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef))
+                and isinstance(parent, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef))
             )
             if not (docstring or isinstance(value, MAGIC_SILENT)):
                 lines.append(statement.lineno)
-    return lines
+    return sorted(set(lines))
 
 
 def test_magic_stays_on_and_no_page_uses_it():
@@ -326,6 +345,8 @@ def test_magic_stays_on_and_no_page_uses_it():
     found = {str(p.relative_to(ROOT)): magic_writes(p.read_text(encoding="utf-8")) for p in scripts}
     assert len(found) > 1 and not any(found.values()), found
     assert magic_writes("x = 1\nx\n") == [2] and magic_writes('"""Doc."""\nf(x)\n') == []
+    assert magic_writes('class A:\n    """Doc."""\n    def f(self):\n        x\n') == [4]
+    assert magic_writes("try:\n    pass\nexcept E:\n    y\n") == [4]
 
 
 def test_streamlit_upload_cap_is_within_core_cap():
