@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
-import sys
 import threading
 import types
 import typing
@@ -181,14 +180,11 @@ def test_custom_reports_its_replacement_error(method):
     config = small(stages=2, replacement=method)
     result = render_at_init(config, ["custom"], n_images=2, seed=0, device="cpu")
     error = result.variants["custom"].replacement_error
-    assert isinstance(error, float) and np.isfinite(error) and error >= 0
-
-
-def test_custom_without_core_weights_is_a_config_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "core.replacements.weights", None)  # makes the import fail
-    with pytest.raises(ConfigError) as info:
-        build_generator(small(stages=1), "custom")
-    assert info.value.parameter == "variants"
+    assert isinstance(error, float) and np.isfinite(error)
+    if method in ("subpixel", "zero-insertion"):
+        assert error < 1e-6  # exact: the replacement computes the layer itself
+    else:  # a least-squares fit of a random stride-2 layer: off, never worse than the layer
+        assert 0 < error <= 1 + 1e-9
 
 
 # ----------------------------------------------------------------------------- checkerboard
