@@ -28,6 +28,7 @@ from core.generator.config import (
 from core.hosted import (  # the hosted-demo caps
     MAX_BATCH,
 )
+from core.replacements.weights import replace_conv_transpose
 
 
 def _split(total: int) -> tuple[int, int]:
@@ -120,14 +121,6 @@ def _conv_transpose(config: GeneratorConfig, stage: int, generator: torch.Genera
 
 def _custom(config: GeneratorConfig, stage: int, generator: torch.Generator):
     """The user's replacement of the seeded ConvTranspose2d, from core.replacements.weights."""
-    try:
-        from core.replacements.weights import replace_conv_transpose
-    except ImportError as exc:  # the module is written in parallel; say so plainly
-        raise ConfigError(
-            "variants",
-            "the 'custom' variant needs core.replacements.weights.replace_conv_transpose, which "
-            "is not available in this installation; pick another variant",
-        ) from exc
     module, error = replace_conv_transpose(
         _conv_transpose(config, stage, generator), config.replacement
     )
