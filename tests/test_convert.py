@@ -23,12 +23,12 @@ from test_shape_trace import (
 from torch import nn
 
 from core.converter.examples import ARTICLE_GENERATOR, DCGAN_GENERATOR, EXAMPLES, UNET_DECODER
-from core.converter.live import EXACT_METHODS, convert_model, fuse_model
+from core.converter.live import convert_model, fuse_model
 from core.converter.model_text import parse_model_text
 from core.converter.shape_trace import KNOWN_LAYERS, MISMATCH, transposed_conv
 from core.converter.text_conversion import convert_text
 from core.errors import ConfigError
-from core.replacements.registry import METHODS
+from core.replacements.registry import EXACT_METHODS, METHODS
 
 FITTED_METHODS = tuple(m for m in METHODS if m not in EXACT_METHODS)
 TOLERANCE = 1e-9  # float64

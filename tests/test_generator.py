@@ -18,7 +18,6 @@ from core.generator import devices
 from core.generator.config import (
     MAX_STRIDE,
     NORMS,
-    REPLACEMENT_METHODS,
     VARIANT_LABELS,
     VARIANTS,
     GeneratorConfig,
@@ -33,6 +32,7 @@ from core.generator.spectra import (
     stage_periods,
 )
 from core.hosted import MAX_RESOLUTION
+from core.replacements.registry import EXACT_METHODS, METHODS
 
 HAVE_WEIGHTS = importlib.util.find_spec("core.replacements.weights") is not None
 needs_weights = pytest.mark.skipif(
@@ -173,7 +173,7 @@ def test_icnr_starts_as_a_nearest_upsample():
 
 
 @needs_weights
-@pytest.mark.parametrize("method", ["subpixel", "zero-insertion"])
+@pytest.mark.parametrize("method", EXACT_METHODS)
 def test_custom_exact_replacements_reproduce_the_conv_transpose_variant(method):
     config = small(stages=3, kernel_size=3, padding=1, output_padding=1, replacement=method)
     z = sample_latents(config, 2, seed=4)
@@ -184,7 +184,7 @@ def test_custom_exact_replacements_reproduce_the_conv_transpose_variant(method):
 
 
 @needs_weights
-@pytest.mark.parametrize("method", REPLACEMENT_METHODS)
+@pytest.mark.parametrize("method", METHODS)
 def test_custom_reports_its_replacement_error(method):
     config = small(stages=2, replacement=method)
     result = render_at_init(config, ["custom"], n_images=2, seed=0, device="cpu")

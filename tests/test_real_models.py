@@ -34,10 +34,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from core.converter.live import EXACT_METHODS, convert_model
+from core.converter.live import convert_model
 from core.converter.shape_trace import OK, ShapeTrace, trace_shapes
 from core.converter.text_conversion import convert_text
-from core.replacements.registry import METHODS
+from core.replacements.registry import EXACT_METHODS, METHODS
 
 Shape = tuple[int, ...]
 
