@@ -293,7 +293,30 @@ def checkerboard_strength(
 ) -> float:
     """Relative spread, across the s x s output phases, of the interior response of `module`
     (e.g. an nn.ConvTranspose2d or Upsample + Conv2d) to a constant input: 0 for an even
-    upsampler, larger for a stronger checkerboard (at most 1). See the module docstring."""
+    upsampler, larger for a stronger checkerboard (at most 1). See the module docstring.
+
+    Args:
+        module: the upsampling module with its actual weights, run as it is (in its own dtype
+            and device; put it in eval mode if it holds batch norm).
+        stride: its upsampling factor (an int or (H, W)); None infers it from how the output
+            grows with the input.
+        in_channels: its input channels; None reads them from the module.
+
+    Returns:
+        The strength, in [0, 1].
+
+    Raises:
+        ConfigError: for something that is not a module, or whose footprint cannot be located.
+
+    Example:
+        >>> layer = nn.ConvTranspose2d(1, 1, kernel_size=3, stride=2, bias=False)
+        >>> _ = nn.init.ones_(layer.weight)  # equal weights: only the geometry's pattern
+        >>> round(checkerboard_strength(layer), 3)  # k3 s2: the phases get 1 or 2 taps
+        0.436
+        >>> resize = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(1, 1, 3, padding=1))
+        >>> round(checkerboard_strength(resize), 6)  # any weights: an even upsampler
+        0.0
+    """
     return spread(constant_response(module, stride, in_channels=in_channels))
 
 
@@ -388,6 +411,23 @@ def checkerboard_energy(images: torch.Tensor, stride: StrideLike) -> float:
 
     The images are first cropped (centred) to multiples of the stride so that these frequencies
     fall exactly on FFT bins.
+
+    Args:
+        images: a batch (N, C, H, W), or an image (C, H, W) or (H, W), any real dtype.
+        stride: the period looked for (an int or (H, W)): the upsampling factor, or the
+            product of the strides of stacked layers.
+
+    Returns:
+        The fraction, in [0, 1].
+
+    Raises:
+        ConfigError: for images that are not (N, C, H, W), (C, H, W) or (H, W), images
+            smaller than one period, or a bad stride.
+
+    Example:
+        >>> board = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(4, 4)[None, None]
+        >>> checkerboard_energy(board, 2), checkerboard_energy(torch.ones(1, 1, 8, 8), 2)
+        (1.0, 0.0)
     """
     sh, sw = _stride_pair(stride)
     x = _crop_to_periods(_as_nchw(images), sh, sw)

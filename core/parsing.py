@@ -41,7 +41,8 @@ def parse_int(text: str, name: str, minimum: int | None = None, maximum: int | N
     Returns:
         The integer.
 
-    Raises ConfigError(name, ...) for anything else, saying what to write.
+    Raises:
+        ConfigError: (parameter `name`) for anything else, saying what to write.
 
     Example:
         >>> parse_int("12", "stride")
@@ -94,7 +95,8 @@ def parse_ints(
     Returns:
         The integers, in order.
 
-    Raises ConfigError(name, ...) for anything else.
+    Raises:
+        ConfigError: (parameter `name`) for anything else.
 
     Example:
         >>> parse_ints("(1, 256, 8, 8)", "input_shape", minimum=1)

@@ -261,6 +261,33 @@ def convert_model(
     number of distinct transposed convolutions (a shared layer counts once, at its first path)
     and path is where it was found ("" for the model itself): a page can draw a progress bar.
     An exception it raises stops the conversion; the model is left untouched either way.
+
+    Args:
+        model: the torch model (left untouched), or a single transposed convolution.
+        method: one of core.replacements.registry.METHODS.
+        replace: replace(layer, method) -> (module, relative_error); None for
+            `core.replacements.weights.replace_conv_transpose`.
+        progress: optional progress(done, total, path), called after each layer.
+
+    Returns:
+        (converted copy, `ConversionReport`): one row per replaced layer (path, before, after,
+        method, exact, relative_error), and the layers skipped or kept, with reasons.
+
+    Raises:
+        ConfigError: for something that is not an nn.Module, an unknown method or a progress
+            that is not callable; a layer the replacement refuses is skipped, not raised.
+
+    Example:
+        >>> _ = torch.manual_seed(0)  # the same weights every time
+        >>> model = nn.Sequential(
+        ...     nn.ConvTranspose2d(8, 4, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(4, 2, 4, 2, 1)
+        ... )
+        >>> converted, report = convert_model(model, "subpixel")
+        >>> [(row.path, row.method, row.exact) for row in report.rows], report.complete
+        ([('0', 'subpixel', True), ('2', 'subpixel', True)], True)
+        >>> x = torch.randn(1, 8, 4, 4)
+        >>> torch.allclose(converted(x), model(x), atol=1e-6)
+        True
     """
     _check_model(model)
     registry.method(method)  # ConfigError for an unknown method
@@ -366,7 +393,31 @@ def fuse_model(model: nn.Module, *, fuse: Fuse | None = None) -> tuple[nn.Module
     The fused layer takes the Upsample's name and the Conv2d's entry is removed, so the other
     entries keep their names (and state_dict keys). Pairs that `fuse_resize_conv` refuses (for
     example a `size=` upsample or a reflect-padded conv) are left alone and listed in
-    `report.skipped`. `fuse` defaults to `core.replacements.weights.fuse_resize_conv`.
+    `report.skipped`.
+
+    Args:
+        model: the torch model (left untouched).
+        fuse: fuse(upsample, conv) -> nn.ConvTranspose2d; None for
+            `core.replacements.weights.fuse_resize_conv`.
+
+    Returns:
+        (fused copy, `FusionReport`): one row per fused pair, and the pairs left alone, with
+        reasons.
+
+    Raises:
+        ConfigError: for something that is not an nn.Module.
+
+    Example:
+        >>> _ = torch.manual_seed(0)  # the same weights every time
+        >>> model = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(8, 4, 3, padding=1))
+        >>> fused, report = fuse_model(model)
+        >>> fused
+        Sequential(
+          (0): ConvTranspose2d(8, 4, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))
+        )
+        >>> x = torch.randn(1, 8, 4, 4)
+        >>> report.count, torch.allclose(fused(x), model(x), atol=1e-6)
+        (1, True)
     """
     _check_model(model)
     if fuse is None:

@@ -705,13 +705,33 @@ def _check_text(text: object) -> str:
 
 
 def parse_model_text(text: str) -> ParsedLayer:
-    """Parse `print(model)` output or a list of layers into a tree of `ParsedLayer`s.
+    r"""Parse `print(model)` output or a list of layers into a tree of `ParsedLayer`s.
 
     A single top-level container (`Generator(...)`, `Sequential(...)`) becomes the root (path
     ""); top-level layers (a plain list, even of one) become the children "0", "1", ... of a
-    synthetic `Sequential` root, as `nn.Sequential(*layers)` would name them. Raises
-    `ModelTextError` (a `ConfigError`) for anything else, with the line and column and what was
-    expected there.
+    synthetic `Sequential` root, as `nn.Sequential(*layers)` would name them. Nothing of the
+    text is evaluated.
+
+    Args:
+        text: what `print(model)` shows, or one layer per line (`nn.` prefixes, trailing commas
+            and `# comments` are fine).
+
+    Returns:
+        The root `ParsedLayer`: its `children`, `walk()` and `leaves()` give the tree; each
+        layer has its `path` (as `named_modules()` names it), `type_name`, `args` and `kwargs`.
+
+    Raises:
+        ConfigError: a `ModelTextError` for anything else, with the line and column and what
+            was expected there.
+
+    Example:
+        >>> root = parse_model_text("nn.ConvTranspose2d(8, 4, 4, 2, 1)\nnn.ReLU()")
+        >>> [(layer.path, layer.type_name, layer.args) for layer in root.leaves()]
+        [('0', 'ConvTranspose2d', (8, 4, 4, 2, 1)), ('1', 'ReLU', ())]
+        >>> parse_model_text("nn.ConvTranspose2d(8, 4")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        core.converter.model_text.ModelTextError: line 1, column 24: the text ends inside ...
     """
     text = _check_text(text)
     items = _Parser(_tokenize(text)).document()

@@ -1324,7 +1324,7 @@ def trace_shapes(
     input_shape: Sequence[int],
     shapes_at: Mapping[str, Sequence[int]] | None = None,
 ) -> ShapeTrace:
-    """Trace shapes from `input_shape` (batch included) through every layer in order.
+    r"""Trace shapes from `input_shape` (batch included) through every layer in order.
 
     Args:
         model: a `ParsedLayer` tree or the text to parse (what `print(model)` shows).
@@ -1335,8 +1335,9 @@ def trace_shapes(
     Returns:
         A `ShapeTrace`: one row per layer, and where (and why) the trace stopped claiming shapes.
 
-    Raises ConfigError only for a bad `input_shape`, `shapes_at` or text that does not parse;
-    layer problems are reported on their rows.
+    Raises:
+        ConfigError: only for a bad `input_shape`, `shapes_at` or text that does not parse;
+            layer problems are reported on their rows.
 
     Example:
         >>> trace = trace_shapes("nn.ConvTranspose2d(8, 4, 4, 2, 1)\nnn.ReLU()", (1, 8, 16, 16))

@@ -496,6 +496,10 @@ def convert_text(
 ) -> TextConversion:
     """Parse, trace and convert a pasted model; see the module docstring.
 
+    A transposed convolution the trace did not reach with a shape is still rewritten (a
+    replacement's geometry does not depend on the input size); its row and code then state no
+    shapes.
+
     Args:
         text: what `print(model)` shows, or one layer per line.
         input_shape: the model's input, batch included, e.g. (1, 100, 1, 1) for a DCGAN latent.
@@ -507,10 +511,9 @@ def convert_text(
     Returns:
         A `TextConversion`: one row per layer, the converted model's code, the trace.
 
-    Raises ConfigError for unparseable text, too many layers, a bad input shape or an unknown
-    method; layer problems are reported on their rows. A transposed convolution the trace did not
-    reach with a shape is still rewritten (a replacement's geometry does not depend on the input
-    size); its row and code then state no shapes.
+    Raises:
+        ConfigError: for unparseable text, too many layers, a bad input shape or an unknown
+            method; layer problems are reported on their rows.
 
     Example:
         >>> result = convert_text("nn.ConvTranspose2d(8, 4, 4, 2, 1)", (1, 8, 16, 16), "subpixel")

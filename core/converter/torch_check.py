@@ -111,8 +111,9 @@ def check_conversion(
     Returns:
         A `TorchCheck` with the shapes torch measured and the difference of the outputs.
 
-    Raises ConfigError where the chain cannot be built or checked here (custom modules, unknown
-    layers, a model or activations over the caps, a trace that stops).
+    Raises:
+        ConfigError: where the chain cannot be built or checked here (custom modules, unknown
+            layers, a model or activations over the caps, a trace that stops).
 
     Example:
         >>> check = check_conversion("nn.ConvTranspose2d(4, 2, 4, 2, 1)", (1, 4, 8, 8), "subpixel")

@@ -99,6 +99,33 @@ class GeneratorConfig:
     upsampling layer ConvTranspose2d(kernel_size, stride, padding, output_padding) or a
     same-size replacement; channels halve per stage from `base_channels` (floor 8) and the last
     stage produces the image. Construction validates everything and raises ConfigError.
+
+    Args:
+        stages: upsampling stages after the 4x4 stem (1 to MAX_STAGES).
+        base_channels: channels at the stem, halved per stage (floor 8).
+        latent_dim: length of the latent vector.
+        kernel_size: kernel of every stage's ConvTranspose2d.
+        stride: stride of every stage (its upsampling factor).
+        padding: padding of every stage.
+        output_padding: output_padding of every stage.
+        norm: "batch", "instance" or "none".
+        activation: "relu", "leaky_relu" or "silu".
+        stem: "linear" or "convtranspose" (how the latent becomes 4x4).
+        output: "tanh" or "none".
+        image_channels: 1 or 3.
+        resize_kernel: the Conv2d kernel of the resize-conv and sub-pixel variants.
+        replacement: the "custom" variant's method, one of core.replacements.registry.METHODS.
+
+    Raises:
+        ConfigError: for a value out of its range or choices, a stage that would shrink the
+            image, or an image over the hosted demo's MAX_RESOLUTION.
+
+    Example:
+        >>> config = GeneratorConfig(stages=3, base_channels=32)
+        >>> config.sizes, config.channels
+        ((4, 8, 16, 32), (32, 16, 8, 3))
+        >>> config.layer(0).torch_repr()
+        'nn.ConvTranspose2d(32, 16, kernel_size=4, stride=2, padding=1)'
     """
 
     stages: int = 4

@@ -41,6 +41,14 @@ def pick_device(preference: str | torch.device = "auto") -> torch.device:
 
     Raises:
         ConfigError: (parameter "device") naming what is missing and what is available.
+
+    Example:
+        >>> pick_device("cpu")
+        device(type='cpu')
+        >>> pick_device("tpu")
+        Traceback (most recent call last):
+        ...
+        core.errors.ConfigError: device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'; got 'tpu'
     """
     if isinstance(preference, torch.device):
         preference = str(preference)

@@ -68,6 +68,20 @@ def default_target(size: SizeLike = 64) -> np.ndarray:
 
     It mixes smooth gradients, where checkerboard artifacts stand out, with sharp edges and a
     fine periodic fence, which a generator must work to reproduce. Deterministic, no download.
+
+    Args:
+        size: an int for a square image, or (height, width); 1 to MAX_RESOLUTION per side.
+
+    Returns:
+        The image, uint8 (H, W, 3).
+
+    Raises:
+        ConfigError: (parameter "size") for anything else.
+
+    Example:
+        >>> image = default_target((24, 40))
+        >>> image.shape, image.dtype
+        ((24, 40, 3), dtype('uint8'))
     """
     h, w = _size(size)
     ss = 4 if max(h, w) <= 128 else 2  # supersampling for anti-aliased edges, bounded work
@@ -231,9 +245,31 @@ def _too_large(size: str) -> str:
 def load_upload(data: bytes, size: SizeLike = 64) -> np.ndarray:
     """Decode an uploaded PNG or JPEG into a uint8 (H, W, 3) array at `size` (cover + crop).
 
-    Refuses, with ConfigError (parameter "upload"): non-bytes, empty files, files over
-    MAX_UPLOAD_BYTES, anything that is not PNG/JPEG, images over MAX_UPLOAD_PIXELS (checked
-    from the header before decoding) and truncated or corrupt files.
+    The file is checked before it is decoded (size, signature, pixel count from the header), so
+    a hostile upload cannot make the hosted demo decode a decompression bomb.
+
+    Args:
+        data: the file's bytes (bytearray and memoryview are taken too).
+        size: the wanted size: an int for a square image, or (height, width).
+
+    Returns:
+        The image, uint8 (H, W, 3), centre-cropped to the aspect ratio of `size` and resized.
+
+    Raises:
+        ConfigError: (parameter "upload") for non-bytes, empty files, files over
+            MAX_UPLOAD_BYTES, anything that is not PNG/JPEG, images over MAX_UPLOAD_PIXELS
+            (checked from the header before decoding) and truncated or corrupt files.
+
+    Example:
+        >>> buffer = io.BytesIO()
+        >>> Image.new("RGB", (40, 30), (255, 0, 0)).save(buffer, format="PNG")
+        >>> image = load_upload(buffer.getvalue(), size=16)
+        >>> image.shape, image[0, 0].tolist()
+        ((16, 16, 3), [255, 0, 0])
+        >>> load_upload(b"GIF89a...")
+        Traceback (most recent call last):
+        ...
+        core.errors.ConfigError: upload must be a PNG or JPEG image; got GIF
     """
     target = _size(size)
     if isinstance(data, (bytearray, memoryview)):

@@ -86,7 +86,36 @@ def from_keras(
     use_bias: bool = True,
 ) -> KerasTranslation:
     """Torch equivalent of `keras.layers.Conv2DTranspose(filters, kernel_size, strides, padding,
-    output_padding, dilation_rate=...)` applied to `in_channels` input channels."""
+    output_padding, dilation_rate=...)` applied to `in_channels` input channels.
+
+    For porting a Keras model: the torch layer alone does not always align with Keras ("same"
+    with an odd total crop needs one more sample cropped at the end; see the module docstring).
+
+    Args:
+        filters: the output channels, as Keras names them.
+        kernel_size: an int, or one per axis (H, W).
+        strides: an int, or one per axis.
+        padding: "valid" or "same", as in Keras.
+        output_padding: None (Keras's default length) or an int, or one per axis, each smaller
+            than the stride.
+        dilation_rate: an int, or one per axis (Keras refuses it above 1 with strides above 1).
+        in_channels: the input channels (Keras infers them; torch needs them).
+        input_size: the spatial input size, to check the output size against Keras's; None to
+            skip that.
+        use_bias: whether the layer adds a bias.
+
+    Returns:
+        A `KerasTranslation`: the torch layer, the extra end crop per axis (0 or 1), the output
+        size where `input_size` was given, notes, and `code()` for a torch snippet.
+
+    Raises:
+        ConfigError: for anything Keras or torch refuses, naming the Keras argument.
+
+    Example:
+        >>> same = from_keras(4, 3, strides=2, padding="same", in_channels=8, input_size=16)
+        >>> same.layer.torch_repr(), same.crop_end, same.output_size
+        ('nn.ConvTranspose2d(8, 4, kernel_size=3, stride=2)', (1, 1), (32, 32))
+    """
     if not isinstance(padding, str) or padding not in ("valid", "same"):
         raise ConfigError("padding", f"padding must be 'valid' or 'same', got {padding!r}")
     if isinstance(filters, bool) or not isinstance(filters, numbers.Integral) or filters < 1:

@@ -67,7 +67,25 @@ def as_tuple(
 
 @dataclass(frozen=True)
 class Axis:
-    """The five numbers that decide one spatial axis of a transposed convolution."""
+    """The five numbers that decide one spatial axis of a transposed convolution.
+
+    The output size, the overlap counts and the solver work axis by axis, so they take an `Axis`.
+    It is not validated: take it from a validated layer (`TransposedConv.axes`).
+
+    Args:
+        kernel_size: k, the taps along this axis.
+        stride: s, the upsampling factor.
+        padding: p, output pixels cropped from each end.
+        output_padding: op, output pixels added at the end.
+        dilation: d, the spacing between taps.
+
+    Example:
+        >>> axis = TransposedConv.make(8, 4, kernel_size=4, stride=2, padding=1).axes[0]
+        >>> axis
+        Axis(kernel_size=4, stride=2, padding=1, output_padding=0, dilation=1)
+        >>> axis.span
+        4
+    """
 
     kernel_size: int
     stride: int
@@ -83,7 +101,30 @@ class Axis:
 
 @dataclass(frozen=True)
 class TransposedConv:
-    """A validated `nn.ConvTranspose{1,2,3}d` configuration (padding_mode is always 'zeros')."""
+    """A validated `nn.ConvTranspose{1,2,3}d` configuration (padding_mode is always 'zeros').
+
+    The plain-Python stand-in for a torch layer that every size, overlap and replacement
+    function takes: no torch needed, frozen and hashable. Build it with `make` (torch's
+    arguments) or `from_module` (a torch layer), which validate; the constructor does not.
+
+    Args:
+        in_channels: the input channels.
+        out_channels: the output channels.
+        kernel_size: one int per spatial axis (as every spatial field below).
+        stride: the upsampling factor per axis.
+        padding: output pixels cropped from each end, per axis.
+        output_padding: output pixels added at the end, per axis.
+        dilation: the spacing between kernel taps, per axis.
+        groups: blocked connections from input to output channels, as in torch.
+        bias: whether the layer adds a bias.
+
+    Example:
+        >>> layer = TransposedConv.make(64, 32, kernel_size=4, stride=2, padding=1)
+        >>> layer.kernel_size, layer.ndim
+        ((4, 4), 2)
+        >>> layer.torch_repr()
+        'nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1)'
+    """
 
     in_channels: int
     out_channels: int
@@ -109,7 +150,35 @@ class TransposedConv:
         dilation: IntOrTuple = 1,
         ndim: int = 2,
     ) -> TransposedConv:
-        """Validate torch-style arguments (same names and order as nn.ConvTranspose2d)."""
+        """Validate torch-style arguments (same names and order as nn.ConvTranspose2d).
+
+        Args:
+            in_channels: the input channels.
+            out_channels: the output channels.
+            kernel_size: an int, or one int per spatial axis.
+            stride: an int, or one per axis (a 1-element sequence stands for every axis).
+            padding: as stride.
+            output_padding: as stride; smaller than stride or dilation, as torch requires.
+            groups: blocked connections; both channel counts must be divisible by it.
+            bias: whether the layer adds a bias.
+            dilation: as stride.
+            ndim: 1, 2 or 3 spatial axes (ConvTranspose1d, 2d or 3d).
+
+        Returns:
+            The validated `TransposedConv`.
+
+        Raises:
+            ConfigError: for anything torch refuses at construction or at its first forward
+                call, naming the argument and a fix.
+
+        Example:
+            >>> TransposedConv.make(8, 4, kernel_size=(3, 5), stride=2).kernel_size
+            (3, 5)
+            >>> TransposedConv.make(8, 4, kernel_size=4, groups=3)  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            core.errors.ConfigError: in_channels 8 must be divisible by groups 3: ...
+        """
         if (
             isinstance(ndim, bool)
             or not isinstance(ndim, numbers.Integral)
@@ -144,7 +213,22 @@ class TransposedConv:
 
     @classmethod
     def from_module(cls, module: Any) -> TransposedConv:
-        """Read the configuration of an `nn.ConvTranspose{1,2,3}d` instance."""
+        """Read the configuration of an `nn.ConvTranspose{1,2,3}d` instance.
+
+        Args:
+            module: the torch layer (anything with its attributes).
+
+        Returns:
+            Its validated `TransposedConv`.
+
+        Raises:
+            ConfigError: for a padding_mode other than 'zeros', or a configuration torch refuses.
+
+        Example:
+            >>> from torch import nn
+            >>> TransposedConv.from_module(nn.ConvTranspose2d(8, 4, 4, 2, 1)).torch_repr()
+            'nn.ConvTranspose2d(8, 4, kernel_size=4, stride=2, padding=1)'
+        """
         if getattr(module, "padding_mode", "zeros") != "zeros":
             raise ConfigError("padding_mode", "ConvTranspose supports only padding_mode='zeros'")
         return cls.make(

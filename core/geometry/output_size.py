@@ -32,7 +32,27 @@ def axis_output(axis: Axis, n: int) -> int:
 
 
 def output_size(layer: TransposedConv, input_size: int | Sequence[int]) -> tuple[int, ...]:
-    """Spatial output size, exactly as torch computes it; ConfigError where torch would fail."""
+    """Spatial output size, exactly as torch computes it; ConfigError where torch would fail.
+
+    Per axis: out = (in - 1)*s - 2p + d(k - 1) + op + 1 (see the module docstring).
+
+    Args:
+        layer: the layer (any ndim).
+        input_size: the spatial input size: an int for every axis, or one per axis.
+
+    Returns:
+        The output size, one int per axis.
+
+    Raises:
+        ConfigError: for an input size that is not an int (or one per axis) of at least 1, or
+            (parameter "padding") where the padding crops the whole output away, as torch would
+            refuse.
+
+    Example:
+        >>> layer = TransposedConv.make(8, 4, kernel_size=4, stride=2, padding=1)
+        >>> output_size(layer, 16), output_size(layer, (16, 8))
+        ((32, 32), (32, 16))
+    """
     sizes = input_tuple(layer, input_size)
     out = tuple(axis_output(a, n) for a, n in zip(layer.axes, sizes, strict=True))
     for axis, n, o, name in zip(layer.axes, sizes, out, AXIS_NAMES[layer.ndim], strict=True):
@@ -93,7 +113,25 @@ class AxisSteps:
 
 
 def output_steps(layer: TransposedConv, input_size: int | Sequence[int]) -> list[AxisSteps]:
-    """The arithmetic of `output_size`, one `AxisSteps` per axis, each term named."""
+    """The arithmetic of `output_size`, one `AxisSteps` per axis, each term named.
+
+    What the app and the CLI print to show where the output size comes from.
+
+    Args:
+        layer: the layer.
+        input_size: the spatial input size: an int for every axis, or one per axis.
+
+    Returns:
+        One `AxisSteps` per axis (H, W for 2D): the input, the terms of the sum and the output.
+
+    Raises:
+        ConfigError: as `output_size`.
+
+    Example:
+        >>> layer = TransposedConv.make(8, 4, kernel_size=4, stride=2, padding=1)
+        >>> [step.substituted for step in output_steps(layer, (16, 8))]
+        ['(16 - 1)*2 - 2*1 + 1*(4 - 1) + 0 + 1 = 32', '(8 - 1)*2 - 2*1 + 1*(4 - 1) + 0 + 1 = 16']
+    """
     out = output_size(layer, input_size)
     sizes = input_tuple(layer, input_size)
     steps = []
@@ -116,6 +154,21 @@ def input_size_for(layer: TransposedConv, output: int | Sequence[int]) -> tuple[
 
     Unique when it exists: the output grows by s >= 1 per input pixel. An output below 1 has
     none (torch refuses such layers).
+
+    Args:
+        layer: the layer.
+        output: the wanted spatial output size: an int for every axis, or one per axis.
+
+    Returns:
+        The input size, one int per axis, or None where no input size gives `output`.
+
+    Raises:
+        ConfigError: for an output size that is not an int or one int per axis.
+
+    Example:
+        >>> layer = TransposedConv.make(8, 4, kernel_size=4, stride=2, padding=1)
+        >>> input_size_for(layer, (32, 16)), input_size_for(layer, 33)
+        ((16, 8), None)
     """
     wanted = as_tuple("output_size", output, layer.ndim)
     found = []

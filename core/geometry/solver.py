@@ -143,7 +143,30 @@ def solve(
     max_stride: int = 8,
     max_dilation: int = 3,
 ) -> list[Solution]:
-    """Every (k, s, p, op, d) within bounds that maps `input_size` to `output_size`, best first."""
+    """Every (k, s, p, op, d) within bounds that maps `input_size` to `output_size`, best first.
+
+    The inverse of `output_size` for one axis: which layers make the size you need. Ranked as
+    `Solution.rank_key` says: even overlap (no checkerboard from the geometry) first.
+
+    Args:
+        input_size: the input side, 1 to MAX_SIZE.
+        output_size: the wanted output side, 1 to MAX_SIZE.
+        max_kernel: the largest kernel_size tried (at most MAX_KERNEL).
+        max_stride: the largest stride tried (at most MAX_STRIDE).
+        max_dilation: the largest dilation tried (at most MAX_DILATION).
+
+    Returns:
+        The `Solution`s, best first; empty where none within the bounds exists
+        (`explain_no_solution` says why).
+
+    Raises:
+        ConfigError: for a size or a bound out of its range.
+
+    Example:
+        >>> best = solve(16, 32)[0]
+        >>> best.kernel_size, best.stride, best.padding, best.output_padding, best.notes
+        (4, 2, 1, 0, 'even overlap: 2 tap(s) per output phase')
+    """
     return solve_chain(
         [input_size, output_size],
         max_kernel=max_kernel,
@@ -163,6 +186,24 @@ def solve_chain(
 
     `solve_chain([4, 8, 16, 32, 64])` answers "which single ConvTranspose config, stacked four
     times, builds a 64x64 image from 4x4".
+
+    Args:
+        sizes: the sides along the chain, input first (2 to 64 of them, each 1 to MAX_SIZE).
+        max_kernel: the largest kernel_size tried (at most MAX_KERNEL).
+        max_stride: the largest stride tried (at most MAX_STRIDE).
+        max_dilation: the largest dilation tried (at most MAX_DILATION).
+
+    Returns:
+        The `Solution`s that make every step, ranked as `solve`'s; empty where none does
+        (`explain_no_solution` says why).
+
+    Raises:
+        ConfigError: for fewer than two sizes, or a size or a bound out of its range.
+
+    Example:
+        >>> best = solve_chain([4, 8, 16, 32, 64])[0]
+        >>> best.kernel_size, best.stride, best.padding, best.even_overlap
+        (4, 2, 1, True)
     """
     sizes, bounds = _checked_chain(sizes, max_kernel, max_stride, max_dilation)
     common: set[Axis] | None = None

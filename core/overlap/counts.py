@@ -195,7 +195,22 @@ def overlap_profile(axis: Axis, n: int) -> Counts:
     """Overlap counts along one axis for an input of `n` pixels (int64, border effects included).
 
     Equal to torch's `conv_transpose1d(ones(1, 1, n), ones(1, 1, k), stride=s, padding=p,
-    output_padding=op, dilation=d)`; ConfigError for an invalid axis or size.
+    output_padding=op, dilation=d)`.
+
+    Args:
+        axis: one axis of a layer (`TransposedConv.axes`).
+        n: the input pixels along it.
+
+    Returns:
+        The counts, one per output pixel along the axis.
+
+    Raises:
+        ConfigError: for an invalid axis or size, or an output over 4096 pixels.
+
+    Example:
+        >>> k3 = TransposedConv.make(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> overlap_profile(k3.axes[0], 4).tolist()  # k3 s2: 1, 2, 1, 2: uneven
+        [1, 2, 1, 2, 1, 2, 1, 1]
     """
     sizes = stack_sizes([axis_layer(axis)], n)
     return _scatter(np.ones(sizes[0][0], dtype=np.int64), axis)
@@ -224,6 +239,26 @@ def overlap_map(layer: TransposedConv, input_size: int | Sequence[int]) -> Count
     layer's stride, padding, output_padding and dilation (one channel). Any ndim; computed per
     axis and combined by an outer product. Outputs are capped at 4096 pixels per axis and 2^24
     cells (ConfigError beyond).
+
+    Args:
+        layer: the layer (a `TransposedConv`).
+        input_size: its spatial input size: an int for every axis, or one per axis.
+
+    Returns:
+        The counts: how many (input pixel, kernel tap) pairs land on each output pixel.
+
+    Raises:
+        ConfigError: for an input size the layer refuses, or an output over the caps.
+
+    Example:
+        >>> k4 = TransposedConv.make(1, 1, kernel_size=4, stride=2, padding=1)
+        >>> print(overlap_map(k4, 3))  # even inside: 4 everywhere away from the borders
+        [[1 2 2 2 2 1]
+         [2 4 4 4 4 2]
+         [2 4 4 4 4 2]
+         [2 4 4 4 4 2]
+         [2 4 4 4 4 2]
+         [1 2 2 2 2 1]]
     """
     return stack_overlap([check_layer(layer)], input_size)
 
@@ -234,6 +269,22 @@ def stack_overlap(layers: Sequence[TransposedConv], input_size: int | Sequence[i
     The all-ones input goes through every layer with all-ones kernels (one channel): the map of a
     generator's upsampling path, where the patterns of the stages multiply. Channels must chain
     (layer i's out_channels == layer i+1's in_channels), as they must for nn.Sequential.
+
+    Args:
+        layers: the layers in order (1 to MAX_STACK, all of one ndim).
+        input_size: the first layer's spatial input size: an int, or one per axis.
+
+    Returns:
+        The counts, of the last layer's output size.
+
+    Raises:
+        ConfigError: for layers that do not chain, an input size a layer refuses, or an output
+            over the caps.
+
+    Example:
+        >>> k3 = TransposedConv.make(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> stack_overlap([k3, k3], 2)[1].tolist()  # two k3 s2 stages: the patterns multiply
+        [3, 9, 6, 9, 3, 6, 3, 3]
     """
     layers = _check_stack(layers)
     sizes = stack_sizes(layers, input_size)
@@ -448,7 +499,27 @@ def overlap_stats(
     """Interior max/min, ratio, period and phase tables of one layer or a stack for an input.
 
     Needs no map: the pattern is built on one period and the interior by arithmetic, so it works
-    for outputs of any size (stacks: ConfigError if the product of strides exceeds 2^20).
+    for outputs of any size.
+
+    Args:
+        layers: one layer, or several applied one after another (as `stack_overlap`).
+        input_size: the (first) layer's spatial input size: an int, or one per axis.
+
+    Returns:
+        An `OverlapStats`: interior max and min, `overlap_ratio`, period, interior, pattern and
+        phase tables per axis; `as_dict()` for JSON.
+
+    Raises:
+        ConfigError: for layers that do not chain, an input size a layer refuses, or (stacks) a
+            product of strides over 2^20.
+
+    Example:
+        >>> k3 = TransposedConv.make(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> stats = overlap_stats(k3, 8)
+        >>> stats.output_size, stats.interior_max, stats.interior_min, stats.period
+        ((16, 16), 4, 1, (2, 2))
+        >>> stats.axes[0].phase_tables[0]  # even outputs get tap 1, odd ones taps 0 and 2
+        ((1,), (0, 2))
     """
     layers = _check_stack(layers)
     sizes = [input_tuple(layers[0], input_size)]
@@ -482,6 +553,22 @@ def overlap_ratio(layers: TransposedConv | Sequence[TransposedConv]) -> float:
     """Interior max/min overlap of a layer or stack (1.0 even; inf where pixels get nothing).
 
     A property of the layers alone: the counts far from every border, for any input size.
+
+    Args:
+        layers: one layer, or several applied one after another (as `stack_overlap`).
+
+    Returns:
+        max/min of the interior counts: 1.0 for even overlap (no checkerboard from the
+        geometry), inf where some interior pixels receive no contribution at all.
+
+    Raises:
+        ConfigError: for layers that do not chain, or a product of strides over 2^20.
+
+    Example:
+        >>> k3 = TransposedConv.make(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> k4 = TransposedConv.make(1, 1, kernel_size=4, stride=2, padding=1)
+        >>> overlap_ratio(k3), overlap_ratio(k4), overlap_ratio([k3, k3])
+        (4.0, 1.0, 9.0)
     """
     layers = _check_stack(layers)
     high = low = 1
@@ -501,6 +588,25 @@ def overlap_summary(
     beyond 4096 pixels per axis), `overlap_ratio` (interior max/min, None when infinite),
     `overlap_stats` (`OverlapStats.as_dict()`: period, interior, pattern, phase tables) and
     `overlap_note` (why a map was left out, else None).
+
+    Args:
+        layer: the layer.
+        input_size: its spatial input size: an int for every axis, or one per axis.
+        max_cells: list the map only up to this many cells (None: up to the map caps).
+
+    Returns:
+        The report, a dict of plain lists and numbers (keys above).
+
+    Raises:
+        ConfigError: for an input size the layer refuses, or a max_cells that is not an int >= 0.
+
+    Example:
+        >>> k3 = TransposedConv.make(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> summary = overlap_summary(k3, 4, max_cells=10)
+        >>> summary["overlap_ratio"], summary["overlap_profiles"][0]
+        (4.0, [1, 2, 1, 2, 1, 2, 1, 1])
+        >>> summary["overlap"], summary["overlap_note"]
+        (None, 'overlap map has 64 cells (more than 10): only per-axis profiles')
     """
     layer = check_layer(layer)
     if max_cells is not None and (

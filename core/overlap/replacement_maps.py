@@ -299,6 +299,16 @@ def replacement_overlap(
     Returns:
         The counts, of the layer's output size: the layer's own map for an exact method, an even
         interior for a resize method.
+
+    Raises:
+        ConfigError: for an unknown method, or a size or kernel the layer or method refuses.
+
+    Example:
+        >>> k3 = TransposedConv.make(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> replacement_overlap("subpixel", k3, 4)[1].tolist()  # the layer's own, uneven
+        [2, 4, 2, 4, 2, 4, 2, 2]
+        >>> replacement_overlap("resize-nearest", k3, 4)[1].tolist()  # even inside
+        [4, 4, 4, 4, 4, 4, 4, 2]
     """
     return registry.method(method).overlap_map(layer, input_size, kernel_size)
 
@@ -317,6 +327,20 @@ def replacement_overlaps(
 
     Returns:
         The maps by name: "conv-transpose", then the registry's methods in order.
+
+    Raises:
+        ConfigError: for an input size or kernel the layer or a method refuses.
+
+    Example:
+        >>> k3 = TransposedConv.make(1, 1, kernel_size=3, stride=2, padding=1, output_padding=1)
+        >>> for name, counts in replacement_overlaps(k3, 4).items():
+        ...     print(f"{name:15}", counts[1].tolist())  # one row of each 8 x 8 map
+        conv-transpose  [2, 4, 2, 4, 2, 4, 2, 2]
+        subpixel        [2, 4, 2, 4, 2, 4, 2, 2]
+        zero-insertion  [2, 4, 2, 4, 2, 4, 2, 2]
+        resize-nearest  [4, 4, 4, 4, 4, 4, 4, 2]
+        resize-bilinear [4, 4, 4, 4, 4, 4, 4, 2]
+        resize-bicubic  [4, 4, 4, 4, 4, 4, 4, 2]
     """
     maps = {"conv-transpose": overlap_map(layer, input_size)}
     for method in registry.RECORDS:

@@ -89,6 +89,9 @@ def best_replacement(
     Returns:
         The `Replacement` ranked first among those of `method`, or None.
 
+    Raises:
+        ConfigError: for a 1D/3D layer, an unknown method or an input size torch refuses.
+
     Example:
         >>> layer = TransposedConv.make(64, 32, 4, stride=2, padding=1)
         >>> best_replacement(layer, "resize-nearest").name
@@ -113,8 +116,26 @@ def list_replacements(layer: TransposedConv, input_size: int | Sequence[int]) ->
     method its upsampling with square kernels 2..5 and the matched kernel (`matched_kernel`), none
     when every stride is 1 (upsampling by 1 changes nothing) or a stride exceeds
     MAX_RESIZE_SCALE (`core.replacements.plan.resize_note` says which). Every entry's output size
-    equals torch's for `input_size`. ConfigError for a 1D/3D layer or an
-    input size torch refuses.
+    equals torch's for `input_size`.
+
+    Args:
+        layer: a `TransposedConv` (2D) or an `nn.ConvTranspose2d`.
+        input_size: the layer's spatial input size (an int or (H, W)), for which the costs
+            (params, macs, peak_memory) and the code's shapes are given.
+
+    Returns:
+        The `Replacement`s (name, method, exactness, costs, overlap, code), best first.
+
+    Raises:
+        ConfigError: for a 1D/3D layer or an input size torch refuses.
+
+    Example:
+        >>> layer = TransposedConv.make(64, 32, 4, stride=2, padding=1)
+        >>> options = list_replacements(layer, 16)
+        >>> [(r.name, r.exact) for r in options[:2]]
+        [('nearest x2 + Conv2d 3x3', False), ('bilinear x2 + Conv2d 3x3', False)]
+        >>> next(r.name for r in options if r.exact)
+        'sub-pixel Conv2d 2x2 + PixelShuffle(2)'
     """
     layer = _check_2d(layer)
     sizes = input_tuple(layer, input_size)

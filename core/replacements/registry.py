@@ -200,7 +200,16 @@ def method(name: object) -> Method:
         Its `Method` record.
 
     Raises:
-        ConfigError("method") naming the methods, for anything else.
+        ConfigError: (parameter "method") naming the methods, for anything else.
+
+    Example:
+        >>> record = method("subpixel")
+        >>> record.exact, record.resize_mode, method("resize-nearest").resize_mode
+        (True, None, 'nearest')
+        >>> method("deconv")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        core.errors.ConfigError: method must be one of subpixel, zero-insertion, ...; got 'deconv'
     """
     found = _BY_NAME.get(name) if isinstance(name, str) else None
     if found is None:

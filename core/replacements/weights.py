@@ -43,12 +43,11 @@ def replace_conv_transpose(
 ) -> tuple[nn.Module, float]:
     """A replacement of `layer` with its weights, and its relative error.
 
-    method: one of core.replacements.registry.METHODS. An exact method (same outputs, borders
-    included, error ~1e-15) is built by its record's module builder; a resize method is
-    Upsample(stride, its mode) + [ZeroPad2d] + Conv2d(kernel_size; default
-    `core.replacements.plan.matched_kernel`), padded so that the output size equals the
-    original's for every input, whose conv weights are the least-squares fit of the original
-    operator; the bias is copied. The module has the layer's device and dtype.
+    An exact method (same outputs, borders included, error ~1e-15) is built by its record's
+    module builder; a resize method is Upsample(stride, its mode) + [ZeroPad2d] +
+    Conv2d(kernel_size; default `core.replacements.plan.matched_kernel`), padded so that the
+    output size equals the original's for every input, whose conv weights are the least-squares
+    fit of the original operator; the bias is copied. The module has the layer's device and dtype.
 
     relative_error = ||A - B||_F / ||A||_F of the two linear maps (bias excluded) on an unbounded
     grid, per input pixel: both are shift-equivariant with step s, so each is fixed by its
@@ -68,6 +67,38 @@ def replace_conv_transpose(
     rounding (1e-15 or less, whatever the layer's dtype), a wrong one a value typically within
     20% of its true distance, and one whose output has another size inf. The probe is a few
     forward passes of a small input (6x6 pixels for k4 s2 p1), not one per input channel.
+
+    Args:
+        layer: the trained nn.ConvTranspose2d (left untouched).
+        method: one of core.replacements.registry.METHODS.
+        kernel_size: the Conv2d kernel of a resize method (an int or (H, W)); None for the
+            matched kernel. Exact methods take none: their kernel follows from the layer.
+
+    Returns:
+        (module, relative_error): the replacement with the layer's weights, and how far it is
+        from the layer (~1e-15 for an exact method; 0 to 1 for a resize fit).
+
+    Raises:
+        ConfigError: for anything but an nn.ConvTranspose2d, an unknown method, or a
+            kernel_size given to an exact method or refused by a resize one.
+
+    Example:
+        >>> _ = torch.manual_seed(0)  # the same weights and input every time
+        >>> layer = nn.ConvTranspose2d(4, 2, kernel_size=4, stride=2, padding=1)
+        >>> exact, error = replace_conv_transpose(layer, "subpixel")
+        >>> type(exact).__name__, error < 1e-12
+        ('SubPixelConvTranspose2d', True)
+        >>> x = torch.randn(1, 4, 5, 5)
+        >>> torch.allclose(exact(x), layer(x), atol=1e-6)
+        True
+        >>> resize, error = replace_conv_transpose(layer, "resize-nearest")
+        >>> resize
+        Sequential(
+          (0): Upsample(scale_factor=2.0, mode='nearest')
+          (1): Conv2d(4, 2, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))
+        )
+        >>> 0 < error < 1
+        True
     """
     config = _check_conv_transpose(layer)
     record = registry.method(method)
@@ -280,8 +311,30 @@ def fuse_resize_conv(upsample: nn.Upsample, conv: nn.Conv2d) -> nn.ConvTranspose
     stride-1 Conv2d (kernel k, dilation d) of that is a stride-s transposed convolution with
     kernel d(k-1) + s whose taps are the flipped conv kernel summed over s-wide boxes. The fused
     layer needs about 1/s^2 of the upsampled image's memory and (d(k-1)+s)^2 / (s^2 k^2) of the
-    multiply-adds. Same device and dtype as `conv`. ConfigError for anything else: other modes,
-    non-integer or size-based upsampling, strided convs, padding_mode other than 'zeros'.
+    multiply-adds: train artifact-free with the resize-conv, deploy the fused layer.
+
+    Args:
+        upsample: an nn.Upsample with mode "nearest" (or "nearest-exact") and an integer
+            scale_factor.
+        conv: the nn.Conv2d that follows it (stride 1, padding_mode 'zeros'; any kernel,
+            padding, dilation and groups).
+
+    Returns:
+        The fused nn.ConvTranspose2d, weights included, on the device and dtype of `conv`.
+
+    Raises:
+        ConfigError: for anything else: other modes, non-integer or size-based upsampling,
+            strided convs, padding_mode other than 'zeros'.
+
+    Example:
+        >>> _ = torch.manual_seed(0)  # the same weights and input every time
+        >>> upsample, conv = nn.Upsample(scale_factor=2), nn.Conv2d(4, 2, 3, padding=1)
+        >>> fused = fuse_resize_conv(upsample, conv)
+        >>> fused
+        ConvTranspose2d(4, 2, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))
+        >>> x = torch.randn(1, 4, 5, 5)
+        >>> torch.allclose(fused(x), conv(upsample(x)), atol=1e-6)
+        True
     """
     if not isinstance(upsample, nn.Upsample):
         raise ConfigError(
