@@ -25,9 +25,7 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "…")
 
 
-def parse_int(
-    text: str, name: str, minimum: int | None = None, maximum: int | None = None
-) -> int:
+def parse_int(text: str, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     """A decimal integer written with ASCII digits, within [minimum, maximum] where given.
 
     Args:

@@ -42,6 +42,7 @@ from core.hosted import (
 )
 from ui import routing, state, text
 from ui.figures import generator as charts
+from ui.figures.style import PLOTLY_CONFIG
 
 routing.require_router()
 
@@ -49,7 +50,6 @@ CHANNEL_CHOICES = [c for c in (8, 16, 32, 64, 128, 256) if c <= MAX_CHANNELS]
 MODES = ("init", "fit")
 MODE_LABELS = {"init": "At initialisation", "fit": "Fit a target image"}
 WAIT_FOR_SLOT_S = 10.0  # how long a render waits for another session's heavy run
-PLOTLY_CONFIG = {"displaylogo": False}
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
