@@ -125,14 +125,14 @@ def budget_check(names, device, precision) -> str:
         cpu_threads=1, time_budget=FIT_TIME_BUDGET_S,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
-    training = sum(v["seconds"] for v in result["variants"].values())  # the steps alone
-    rate = result["steps_done"] / training
-    where = "1 CPU thread on the CPU" if device == "cpu" else f"on {device}, {precision}"
+    training = sum(v.seconds for v in result.variants.values())  # the steps alone
+    rate = result.steps_done / training
+    where = "1 CPU thread on the CPU" if device.type == "cpu" else f"on {device}, {precision}"
     return (
         f"  largest capped fit ({MAX_STAGES} stages, {MAX_CHANNELS} channels, {h}x{w}, "
         f"{MAX_STEPS} steps, {len(names)} variants, {where}) under the "
-        f"{FIT_TIME_BUDGET_S:g} s budget: {result['steps_done']} of {MAX_STEPS} steps in "
-        f"{seconds:.1f} s (stopped for time: {result['stopped_for_time']}); all {MAX_STEPS} "
+        f"{FIT_TIME_BUDGET_S:g} s budget: {result.steps_done} of {MAX_STEPS} steps in "
+        f"{seconds:.1f} s (stopped for time: {result.stopped_for_time}); all {MAX_STEPS} "
         f"would take about {MAX_STEPS / rate:.0f} s"
     )
 

@@ -392,7 +392,7 @@ def test_render_at_init_options(options):
     options.setdefault("device", "cpu")
     result, error = call_guarded(generator.render_at_init, config, **options)
     if error is None:
-        assert result["variants"]
+        assert result.variants
 
 
 @given(

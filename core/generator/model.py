@@ -25,7 +25,7 @@ from core.generator.config import (
     int_in,
     one_of,
 )
-from core.hosted import (  # the hosted-demo caps, re-exported
+from core.hosted import (  # the hosted-demo caps
     MAX_BATCH,
 )
 
@@ -187,6 +187,7 @@ class Generator(nn.Module):
         return self.out_act(x)
 
     def parameter_count(self) -> int:
+        """Number of trainable values in the whole generator."""
         return sum(p.numel() for p in self.parameters())
 
 
@@ -198,6 +199,14 @@ def build_generator(
     The stem (and the norms, whose init is fixed) are identical across variants for the same
     seed; stage i's upsampling layer is drawn from its own seeded stream, so "convtranspose" and
     "custom" start from the very same ConvTranspose2d weights. The global RNG is left untouched.
+
+    Args:
+        config: the architecture.
+        variant: one of VARIANTS.
+        seed: 0..2**32 - 1.
+
+    Returns:
+        The generator, in training mode.
     """
     if not isinstance(config, GeneratorConfig):
         raise ConfigError(
@@ -243,6 +252,14 @@ def sample_latents(config: GeneratorConfig, n: int, seed: int = 0) -> torch.Tens
     """n latent vectors ~ N(0, 1), drawn on the CPU from `seed` (the same on every device).
 
     Always the first n of the same MAX_BATCH draws: latent i does not depend on n.
+
+    Args:
+        config: the architecture (its latent_dim).
+        n: how many, 1..MAX_BATCH.
+        seed: 0..2**32 - 1.
+
+    Returns:
+        float32 (n, latent_dim) on the CPU.
     """
     n = int_in("n_images", n, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH}")
     generator = torch.Generator().manual_seed(check_seed(seed) + 7919)
