@@ -61,6 +61,15 @@ def _placements(pipeline: Pipeline) -> list[float]:
     return offsets
 
 
+def output_cell(pipeline: Pipeline, x: float | None, y: float | None) -> tuple[int, int] | None:
+    """The output cell at figure coordinates (x, y) of `pipeline_figure`, or None elsewhere."""
+    if x is None or y is None:
+        return None
+    rows, cols = pipeline.output.shape
+    r, c = round(y), round(x - _placements(pipeline)[-1])
+    return (r, c) if 0 <= r < rows and 0 <= c < cols else None
+
+
 def _cell_text(stage: Stage) -> list[list[str]]:
     rows, cols = stage.values.shape
     if max(rows, cols) > CELL_TEXT_MAX:
@@ -126,14 +135,10 @@ def _stage_cells(stage: Stage, x0: float, y_top: float) -> go.Heatmap:
     )
 
 
-def _frame_output(pipeline: Pipeline, frame: int) -> np.ndarray:
-    return pipeline.filled(frame)
-
-
 def _output_heatmap(
     pipeline: Pipeline, frame: int, x0: float, y_top: float, hover: list[list[str]] | None
 ) -> go.Heatmap:
-    out = _frame_output(pipeline, frame)
+    out = pipeline.filled(frame)
     rows, cols = out.shape
     return go.Heatmap(
         z=out,
@@ -152,10 +157,10 @@ def _output_heatmap(
     )
 
 
-def _window_path(pipeline: Pipeline, frame: int, x0: float, y_top: float) -> go.Scatter:
-    """The kernel window (outline) and its dilated taps on the canvas stage at step `frame`."""
+def _window_xy(pipeline: Pipeline, frame: int, x0: float, y_top: float) -> tuple[list, list]:
+    """The kernel window's outline and its dilated taps on the canvas stage at step `frame`."""
     if frame == 0 or not pipeline.steps:
-        return go.Scatter(x=[], y=[], mode="lines+markers", showlegend=False, name="kernel")
+        return [], []
     step = pipeline.steps[frame - 1]
     canvas = pipeline.stages[pipeline.canvas]
     kh, kw = pipeline.kernel.shape
@@ -169,9 +174,25 @@ def _window_path(pipeline: Pipeline, frame: int, x0: float, y_top: float) -> go.
         for jw in range(kw):
             xs += [left + jw * dw, None]
             ys += [top + jh * dh, None]
+    return xs, ys
+
+
+def _written_xy(pipeline: Pipeline, frame: int, x0: float, y_top: float) -> tuple[list, list]:
+    """Outlines of the output cells the step `frame` writes."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    if frame:
+        for r, c in pipeline.steps[frame - 1].writes:
+            x, y = x0 + c, y_top + r
+            xs += [x - 0.5, x + 0.5, x + 0.5, x - 0.5, x - 0.5, None]
+            ys += [y - 0.5, y - 0.5, y + 0.5, y + 0.5, y - 0.5, None]
+    return xs, ys
+
+
+def _window_trace(xy: tuple[list, list]) -> go.Scatter:
     return go.Scatter(
-        x=xs,
-        y=ys,
+        x=xy[0],
+        y=xy[1],
         mode="lines+markers",
         line={"color": WINDOW, "width": 3},
         marker={"symbol": "circle-open", "size": 9, "color": WINDOW, "line": {"width": 2}},
@@ -181,18 +202,10 @@ def _window_path(pipeline: Pipeline, frame: int, x0: float, y_top: float) -> go.
     )
 
 
-def _written_path(pipeline: Pipeline, frame: int, x0: float, y_top: float) -> go.Scatter:
-    """Outline of the output cells the current step writes."""
-    xs: list[float | None] = []
-    ys: list[float | None] = []
-    if frame:
-        for r, c in pipeline.steps[frame - 1].writes:
-            x, y = x0 + c, y_top + r
-            xs += [x - 0.5, x + 0.5, x + 0.5, x - 0.5, x - 0.5, None]
-            ys += [y - 0.5, y - 0.5, y + 0.5, y + 0.5, y - 0.5, None]
+def _written_trace(xy: tuple[list, list]) -> go.Scatter:
     return go.Scatter(
-        x=xs,
-        y=ys,
+        x=xy[0],
+        y=xy[1],
         mode="lines",
         line={"color": WINDOW, "width": 3},
         hoverinfo="skip",
@@ -278,7 +291,7 @@ def pipeline_figure(
     trace: Trace | None = None,
     equations: dict[tuple[int, int], str] | None = None,
     height: int | None = None,
-) -> go.Figure:
+) -> dict[str, Any]:
     """The pipeline's stages side by side, animated step by step in the browser.
 
     Args:
@@ -288,8 +301,8 @@ def pipeline_figure(
         height: the figure's height in pixels (default: from the tallest stage).
 
     Returns:
-        A plotly figure whose frames step the kernel over the canvas and fill the output; the
-        last frame (everything computed) is the one shown at first.
+        A plotly figure, as the dict `st.plotly_chart` takes, whose frames step the kernel over
+        the canvas and fill the output; the last frame (everything computed) is shown at first.
     """
     offsets = _placements(pipeline)
     y_top = 0.0
@@ -302,23 +315,34 @@ def pipeline_figure(
         for stage, x0 in zip(pipeline.stages[:-1], offsets[:-1], strict=True)
     ]
 
-    def moving(frame: int) -> list[go.BaseTraceType]:
+    def frame_data(frame: int) -> list[dict[str, Any]]:
+        """Only what changes per frame (a frame merges into its traces): the output values and
+        the two outlines; the hover texts stay those of the figure."""
+        z = [[None if v != v else float(v) for v in row] for row in pipeline.filled(frame)]
+        window = _window_xy(pipeline, frame, canvas_x, y_top)
+        written = _written_xy(pipeline, frame, out_x, y_top)
         return [
-            _output_heatmap(pipeline, frame, out_x, y_top, hover),
-            _window_path(pipeline, frame, canvas_x, y_top),
-            _written_path(pipeline, frame, out_x, y_top),
+            {"type": "heatmap", "z": z},
+            {"type": "scatter", "x": window[0], "y": window[1]},
+            {"type": "scatter", "x": written[0], "y": written[1]},
         ]
 
-    fig = go.Figure(data=[*static, *moving(last), _trace_marks(pipeline, trace, offsets, y_top)])
-    moving_indices = list(range(len(static), len(static) + 3))
-    fig.frames = [
-        go.Frame(data=moving(frame), traces=moving_indices, name=str(frame))
-        for frame in range(last + 1)
+    moving = [
+        _output_heatmap(pipeline, last, out_x, y_top, hover),
+        _window_trace(_window_xy(pipeline, last, canvas_x, y_top)),
+        _written_trace(_written_xy(pipeline, last, out_x, y_top)),
     ]
+    fig = go.Figure(data=[*static, *moving, _trace_marks(pipeline, trace, offsets, y_top)])
+    moving_indices = list(range(len(static), len(static) + 3))
     rows = max(stage.values.shape[0] for stage in pipeline.stages)
     width_cells = offsets[-1] + pipeline.stages[-1].values.shape[1]
     _finish(fig, pipeline, offsets, y_top, rows, width_cells, last, height)
-    return fig
+    figure = fig.to_plotly_json()  # frames added as plain data: validating 145 frames is slow
+    figure["frames"] = [
+        {"data": frame_data(frame), "traces": moving_indices, "name": str(frame)}
+        for frame in range(last + 1)
+    ]
+    return figure
 
 
 def _finish(
