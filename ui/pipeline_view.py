@@ -93,11 +93,8 @@ def pipelines_section(layer: TransposedConv, input_size: tuple[int, int], method
         "▶ Play or drag the slider (it runs in your browser); click an output cell, or set the "
         "row and column, to trace which inputs and taps reach it."
     )
-    left, right = st.columns(2)
-    with left:
-        clicked = _draw(original, layer, input_size, cell, f"{key}_original")
-    with right:
-        clicked = _draw(replacement, layer, input_size, cell, f"{key}_replacement") or clicked
+    clicked = _draw(original, layer, input_size, cell, f"{key}_original")
+    clicked = _draw(replacement, layer, input_size, cell, f"{key}_replacement") or clicked
     if clicked is not None and clicked != cell:
         st.session_state[pending_key] = clicked
         st.rerun(scope="fragment")

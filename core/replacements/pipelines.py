@@ -402,7 +402,7 @@ def gather_pipeline(
         after = z.conv_padding + z.extra_after
         lanes.append(_gather_lane(axis, n, before, after, m))
     inputs = [_inputs_read([lane], n) for lane, n in zip(lanes, sizes, strict=True)]
-    canvas = _stage("zeros inserted, padded", lanes[0], lanes[1], image)
+    canvas = _stage("zeros + padding", lanes[0], lanes[1], image)
     flipped = kernel[::-1, ::-1]
     values = _slide(canvas, flipped, layer.dilation, shown)
     title = (
@@ -467,7 +467,7 @@ def resize_pipeline(
     values = _slide(canvas, conv_kernel, layer.dilation, shown)
     stages = (
         _stage("input", _input_lane(sizes[0], inputs[0]), _input_lane(sizes[1], inputs[1]), image),
-        _stage(f"upsampled ({mode})", ups[0], ups[1], image),
+        _stage("upsampled", ups[0], ups[1], image),
         canvas,
         _output_stage(values, out, shown),
     )

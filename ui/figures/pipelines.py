@@ -30,7 +30,9 @@ from core.replacements.pipelines import (
 )
 from ui.figures.style import CONTROL_BORDER, CONTROL_FILL, HIGHLIGHT, layout
 
-GAP = 2.0  # cells between two stages
+GAP = 3.0  # cells between two stages
+WIDTH_PX = 1000  # the width the height is planned for (a desktop page); phones scale it down
+MAX_CELL_PX = 30
 CELL_TEXT_MAX = 14  # stages up to this many cells per side print their values
 ROLE_COLOURS = {  # each reads on light and dark backgrounds; the output uses the colour scale
     INPUT: "#0072B2",
@@ -251,8 +253,9 @@ def _labels(pipeline: Pipeline, offsets: Sequence[float], y_top: float) -> list[
         rows, cols = stage.values.shape
         size = f"{stage.size[0]} x {stage.size[1]}"
         notes.append(
-            {"x": x0 + (cols - 1) / 2, "y": y_top - 1.3, "text": f"<b>{stage.name}</b> {size}",
-             "showarrow": False, "yanchor": "bottom", "font": {"size": 12}}
+            {"x": x0 - 0.5, "y": y_top - 1.3, "text": f"<b>{stage.name}</b><br>{size}",
+             "showarrow": False, "xanchor": "left", "yanchor": "bottom", "align": "left",
+             "font": {"size": 11}}
         )  # fmt: skip
         for span in stage.spans[1]:
             start = span.start - stage.origin[1]
@@ -355,7 +358,8 @@ def _finish(
     last: int,
     height: int | None,
 ) -> None:
-    height = height or int(min(620, max(260, 60 + 34 * (rows + 3))))
+    cell_px = min(MAX_CELL_PX, WIDTH_PX / (width_cells + 1))
+    height = height or int(120 + cell_px * (rows + 4.5))
     annotations = _labels(pipeline, offsets, y_top) + _arrows(pipeline, offsets, y_top)
     if any(pipeline.offset):
         annotations.append(
@@ -378,7 +382,7 @@ def _finish(
         annotations=annotations,
         xaxis={"visible": False, "range": [-1, width_cells], "constrain": "domain"},
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x",
-               "range": [y_top + rows + 1.5, y_top - 2.5]},
+               "range": [y_top + rows + 1.5, y_top - 3.2]},
         updatemenus=[{
             "type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
             "yanchor": "top", "showactive": False, "bgcolor": CONTROL_FILL,
@@ -393,8 +397,9 @@ def _finish(
             ],
         }],
         sliders=[{
-            "active": last, "steps": steps, "x": 0.22, "len": 0.78, "y": -0.02,
-            "yanchor": "top", "currentvalue": {"prefix": "step ", "font": {"size": 11}},
+            "active": last, "steps": steps, "x": 0.25, "len": 0.75, "y": -0.02,
+            "yanchor": "top", "currentvalue": {"prefix": "step ", "font": {"size": 11},
+                                               "xanchor": "right"},
             "bgcolor": CONTROL_FILL, "bordercolor": CONTROL_BORDER, "pad": {"t": 0},
         }],
         hovermode="closest",
