@@ -98,7 +98,7 @@ def test_the_default_gather_view_shows_the_overlap_counts():
         view.output, counts[: view.output.shape[0], : view.output.shape[1]]
     )
     assert view.stages[1].spans[0][0].label == "pad 1"  # d(k - 1) - p = 2 - 1
-    assert view.stages[1].spans[0][-1].label == "pad 2"  # + output_padding 1
+    assert view.stages[1].spans[0][-1].label == "pad 1 + op 1"  # output_padding at the end
 
 
 def test_a_negative_padding_is_drawn_as_a_crop():

@@ -179,7 +179,9 @@ def _gather_lane(axis: Axis, n: int, before: int, after: int, shown: int) -> _La
             sources.append(q // s)
     spans = [Span(min(0, before), max(0, before), _pad_label(before))]
     spans.append(Span(max(0, before), max(0, before) + dilated + min(0, before), "input, zeros"))
-    spans.append(Span(size - max(0, after), size - min(0, after), _pad_label(after)))
+    op = axis.output_padding
+    label = _pad_label(after) if not op or after < op else f"pad {after - op} + op {op}"
+    spans.append(Span(size - max(0, after), size - min(0, after), label))
     live = [span for span in spans if span.stop > span.start]
     return _Lane(tuple(cells), tuple(roles), _selection(n, sources), size, tuple(live))
 
