@@ -11,6 +11,7 @@ from core.geometry.phases import even_overlap, taps_per_phase
 from core.presets import PRESETS
 from core.replacements.catalog import list_replacements, original_costs
 from ui import routing, state, text
+from ui.pipeline_view import pipelines_section
 
 routing.require_router()
 
@@ -213,6 +214,16 @@ if layer is not None:
                 )
             )
             text.code_block(chosen.weight_code, f"{base}_weights.py", key="ds_dl_weights")
+
+        st.subheader("See both run")
+        st.caption(
+            "Left: the ConvTranspose2d as the ordinary convolution it is (Dumoulin & Visin "
+            "2016): the input's pixels spread stride apart with zeros between them, padding "
+            "d(k - 1) - p around (a negative amount crops), the flipped kernel sliding. Right: "
+            f"the replacement picked above, {chosen.name}, as it runs, reaching the same "
+            "output size."
+        )
+        pipelines_section(layer, cfg.input_size, chosen.method, "ds_pipe")
         st.page_link(
             "pages/overlap.py", label="See where the kernels overlap", icon=":material/grid_on:"
         )

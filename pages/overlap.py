@@ -30,6 +30,7 @@ from core.replacements.registry import METHODS
 from ui import caps, routing, state, text
 from ui.figures import overlap as figures
 from ui.figures.style import PLOTLY_CONFIG
+from ui.pipeline_view import pipelines_section
 
 routing.require_router()
 
@@ -410,6 +411,25 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     chart(fig, "ov_compare")
 
 
+# ----------------------------------------------------------------------------- gather view
+
+
+def gather_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
+    st.subheader("The other view: a convolution over the zero-inserted input")
+    st.caption(
+        "The same counts, gathered instead of scattered: each output cell is the flipped "
+        "kernel's dot product with the input spread stride apart, zeros between, padded by "
+        "d(k - 1) - p (Dumoulin & Visin 2016). Beside it, a replacement's own pipeline."
+    )
+    state.page_param("ov_pipe", "resize-nearest", state.one_of(REPLACEMENT_METHODS))
+    method = st.selectbox("Replacement drawn beside it", REPLACEMENT_METHODS, key="ov_pipe")
+    state.remember("ov_pipe")
+    if method.startswith("resize-") and max(layer.stride) == 1:
+        st.info("With stride 1 there is nothing to upsample: pick an exact replacement.")
+        return
+    pipelines_section(layer, cfg.input_size, method, "ov_pipe_view")
+
+
 # ----------------------------------------------------------------------------- animation
 
 
@@ -471,4 +491,5 @@ else:
     stack_section(_layer, _cfg)
     replacements_section(_layer, _cfg)
     scatter_section(_layer, _cfg)
+    gather_section(_layer, _cfg)
 st.caption(text.cite("odena", "dumoulin", "shi", "aitken"))
