@@ -26,6 +26,7 @@ from core.overlap.counts import (
 )
 from core.overlap.replacement_maps import replacement_overlap
 from core.parsing import parse_int
+from core.replacements import registry
 from core.replacements.registry import METHODS
 from ui import caps, routing, state, text
 from ui.figures import overlap as figures
@@ -421,10 +422,10 @@ def gather_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         "kernel's dot product with the input spread stride apart, zeros between, padded by "
         "d(k - 1) - p (Dumoulin & Visin 2016). Beside it, a replacement's own pipeline."
     )
-    state.page_param("ov_pipe", "resize-nearest", state.one_of(REPLACEMENT_METHODS))
-    method = st.selectbox("Replacement drawn beside it", REPLACEMENT_METHODS, key="ov_pipe")
+    state.page_param("ov_pipe", "resize-nearest", state.one_of(METHODS))
+    method = st.selectbox("Replacement drawn beside it", METHODS, key="ov_pipe")
     state.remember("ov_pipe")
-    if method.startswith("resize-") and max(layer.stride) == 1:
+    if registry.method(method).resize_mode is not None and max(layer.stride) == 1:
         st.info("With stride 1 there is nothing to upsample: pick an exact replacement.")
         return
     pipelines_section(layer, cfg.input_size, method, "ov_pipe_view")

@@ -55,8 +55,25 @@ def test_every_record_has_all_its_parts(record):
     # exact methods build their module; resize methods are fitted, for a mode the plan knows
     if record.exact:
         assert record.resize_mode is None and callable(registry.load(record.module))
+        assert callable(registry.load(record.taps))
     else:
         assert record.resize_mode in RESIZE_MODES and record.module is None
+        assert record.taps is None
+    assert callable(registry.load(record.pipeline))
+
+
+@pytest.mark.parametrize("layer", [la for la in LAYERS if max(la.stride) > 1], ids=str)
+def test_every_methods_pipeline_reaches_the_layers_output_size(layer):
+    from core.replacements.pipelines import CONV_TRANSPOSE, MAX_SHOWN, pipeline
+
+    out = output_size(layer, 5)
+    original = pipeline(layer, 5, CONV_TRANSPOSE)
+    for name in registry.METHODS:
+        view = pipeline(layer, 5, name)
+        assert view.method == name and view.stages[-1].size == out
+        assert view.output.shape == tuple(min(o, MAX_SHOWN) for o in out)
+        if registry.method(name).exact:  # the same computation: the same numbers
+            assert (view.output == original.output).all(), name
 
 
 def test_importing_the_registry_imports_neither_torch_nor_numpy():

@@ -27,12 +27,14 @@ import numpy as np
 from core.errors import ConfigError
 from core.geometry.layer import Axis, TransposedConv
 from core.geometry.output_size import input_tuple, output_size
+from core.replacements import registry
 from core.replacements.plan import (
     BICUBIC_A,
     resize_geometry,
     subpixel_axis,
     zero_insertion_axis,
 )
+from core.replacements.registry import Method
 
 MAX_SHOWN = 12  # output cells per axis drawn and animated (12 x 12 = 144 frames at most)
 CONV_TRANSPOSE = "conv-transpose"
@@ -563,6 +565,23 @@ def subpixel_pipeline(
     )  # fmt: skip
 
 
+def zero_insertion_view(
+    record: Method, layer: TransposedConv, input_size, image=None, kernel=None
+) -> Pipeline:
+    """The zero-insertion replacement's pipeline: the gather view under its own name."""
+    return gather_pipeline(layer, input_size, image, kernel, record.name)
+
+
+def subpixel_view(record: Method, layer: TransposedConv, input_size, image=None, kernel=None):
+    """The sub-pixel replacement's pipeline (`subpixel_pipeline`)."""
+    return subpixel_pipeline(layer, input_size, image, kernel)
+
+
+def resize_view(record: Method, layer: TransposedConv, input_size, image=None, kernel=None):
+    """A resize-convolution's pipeline, its mode from its record; `kernel` is the Conv2d's."""
+    return resize_pipeline(layer, input_size, record.resize_mode or "nearest", image, kernel)
+
+
 def pipeline(
     layer: TransposedConv,
     input_size: int | Sequence[int],
@@ -570,16 +589,32 @@ def pipeline(
     image: np.ndarray | None = None,
     kernel: np.ndarray | None = None,
 ) -> Pipeline:
-    """The pipeline of `method` ("conv-transpose" for the layer itself, or a replacement method
-    of core.replacements.registry) for `layer` on `input_size`; see the functions above.
-    `kernel` is the layer's kernel, except for a resize method: there it is the Conv2d's."""
-    if method in (CONV_TRANSPOSE, "zero-insertion"):
-        return gather_pipeline(layer, input_size, image, kernel, method)
-    if method == "subpixel":
-        return subpixel_pipeline(layer, input_size, image, kernel)
-    if method.startswith("resize-"):
-        return resize_pipeline(layer, input_size, method.removeprefix("resize-"), image, kernel)
-    raise ConfigError("method", f"no pipeline for method {method!r}")
+    """The pipeline of `method` for `layer` on `input_size`.
+
+    Args:
+        layer: a 2D `TransposedConv`.
+        input_size: its input's (H, W).
+        method: `CONV_TRANSPOSE` (the layer itself), or a method of
+            `core.replacements.registry` (its record names the function that draws it).
+        image: the input values (default: ones).
+        kernel: the layer's kernel (default: ones); for a resize method the Conv2d's.
+
+    Returns:
+        The `Pipeline`, stage by stage.
+
+    Raises:
+        ConfigError: for an unknown method, a bad layer or input, or a resize method beyond its
+            strides.
+
+    Example:
+        >>> layer = TransposedConv.make(1, 1, 4, stride=2, padding=1)
+        >>> pipeline(layer, 3, "resize-nearest").title
+        'nearest x2 + Conv2d 3x3'
+    """
+    if method == CONV_TRANSPOSE:
+        return gather_pipeline(layer, input_size, image, kernel)
+    record = registry.method(method)
+    return registry.load(record.pipeline)(record, layer, input_size, image, kernel)
 
 
 # ------------------------------------------------------------------------------------ tracing
@@ -673,28 +708,34 @@ def trace_output(
     out = output_size(layer, sizes)
     if not all(0 <= c < o for c, o in zip(cell, out, strict=True)):
         raise ConfigError("cell", f"cell {cell} is outside the {out[0]} x {out[1]} output")
-    if method.startswith("resize-"):
-        return _trace_resize(layer, sizes, tuple(cell), method, image, kernel)
-    if method not in (CONV_TRANSPOSE, "zero-insertion", "subpixel"):
-        raise ConfigError("method", f"no pipeline for method {method!r}")
+    record = None if method == CONV_TRANSPOSE else registry.method(method)
+    if record is not None and record.resize_mode is not None:
+        return _trace_resize(layer, sizes, tuple(cell), record, image, kernel)
     kernel = np.ones(layer.kernel_size) if kernel is None else np.asarray(kernel, dtype=float)
     pairs = [_axis_pairs(a, n, o) for a, n, o in zip(layer.axes, sizes, cell, strict=True)]
     value = sum(image[ih, iw] * kernel[jh, jw] for ih, jh in pairs[0] for iw, jw in pairs[1])
     taps = []  # each axis's (input, tap index in the pipeline's own kernel, weight)
     for axis, found, n, o in zip(layer.axes, pairs, sizes, cell, strict=True):
-        if method == "subpixel":
-            taps.append(_subpixel_slots(axis, n, o))
-        elif method == "zero-insertion":  # the conv holds the flipped kernel
-            taps.append([(i, axis.kernel_size - 1 - j, 1.0) for i, j in found])
-        else:
+        if record is None:
             taps.append([(i, j, 1.0) for i, j in found])
+        else:  # the record names how its conv holds the original's taps
+            taps.append(registry.load(record.taps)(axis, n, o, found))
     terms = tuple(
         Term((ih, iw), (jh, jw), wh * ww) for ih, jh, wh in taps[0] for iw, jw, ww in taps[1]
     )
     return Trace(method, tuple(cell), terms, float(value))
 
 
-def _subpixel_slots(axis: Axis, n: int, o: int) -> list[tuple[int, int, float]]:
+AxisTaps = list[tuple[int, int, float]]  # (input pixel, tap of the pipeline's conv, weight)
+
+
+def zero_insertion_taps(axis: Axis, n: int, o: int, pairs) -> AxisTaps:
+    """Along one axis, zero insertion's taps that reach output o: its conv holds the flipped
+    kernel, so the original's tap j is its tap k - 1 - j."""
+    return [(i, axis.kernel_size - 1 - j, 1.0) for i, j in pairs]
+
+
+def subpixel_slots(axis: Axis, n: int, o: int, pairs=None) -> AxisTaps:
     """Along one axis, the sub-pixel kernel slots of output o's phase that read an input pixel:
     (input, slot, 1.0) where a tap of the original sits in the slot, (input, slot, 0.0) where the
     layout leaves it empty (it reads the pixel and multiplies it by zero)."""
@@ -718,11 +759,11 @@ def _trace_resize(
     layer: TransposedConv,
     sizes: tuple[int, int],
     cell: tuple[int, int],
-    method: str,
+    record: Method,
     image: np.ndarray,
     conv_kernel: np.ndarray | None,
 ) -> Trace:
-    mode = method.removeprefix("resize-")
+    mode = record.resize_mode or "nearest"
     geometry = resize_geometry(layer, mode)
     shape = (geometry[0].kernel_size, geometry[1].kernel_size)
     conv_kernel = np.ones(shape) if conv_kernel is None else np.asarray(conv_kernel, dtype=float)
@@ -741,4 +782,4 @@ def _trace_resize(
         for iw, jw, ww in per_axis[1]
     )
     value = sum(t.weight * image[t.input] * conv_kernel[t.tap] for t in terms)
-    return Trace(method, cell, terms, float(value))
+    return Trace(record.name, cell, terms, float(value))

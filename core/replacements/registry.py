@@ -11,9 +11,11 @@ strings, imported when first used, so importing the registry imports neither tor
 Adding a method:
 1. write its per-axis geometry (`core.replacements.plan`), its code (`core.replacements.codegen`)
    and its catalog builder (`core.replacements.entries`);
-2. write its overlap map (`core.overlap.replacement_maps`) and, for an exact method, the builder
-   of its torch module (`core.replacements.modules`); a resize method needs only a mode that
-   `plan.RESIZE_MODES` knows, as its weights are fitted (`core.replacements.weights`);
+2. write its overlap map (`core.overlap.replacement_maps`), its picture
+   (`core.replacements.pipelines`) and, for an exact method, the builder of its torch module
+   (`core.replacements.modules`) and where its conv holds the original's taps; a resize method
+   needs only a mode that `plan.RESIZE_MODES` knows, as its weights are fitted
+   (`core.replacements.weights`);
 3. add its record to RECORDS below: their order ranks otherwise equal catalog entries.
 `tests/test_registry.py` then checks it like every other method.
 """
@@ -70,6 +72,11 @@ class Method:
     overlap: "module:function" of its overlap map, (layer, input_size, kernel_size) -> counts.
     module: "module:callable" building its torch module, weights included, from an
         nn.ConvTranspose2d; None for a resize method, which the fit builds.
+    pipeline: "module:function" drawing it as it runs, stage by stage,
+        (record, layer, input_size, image, kernel) -> core.replacements.pipelines.Pipeline.
+    taps: "module:function" saying, per axis, which of its conv's taps carry the original's
+        (axis, input size, output position, [(input, original tap)]) -> [(input, tap, weight)];
+        None for a resize method (its taps come from its own geometry).
     """
 
     name: str
@@ -80,6 +87,8 @@ class Method:
     catalog: CatalogBuilder
     overlap: str
     module: str | None
+    pipeline: str
+    taps: str | None
 
     def entries(
         self, layer: TransposedConv, sizes: tuple[int, int], out: tuple[int, int], show: bool
@@ -140,6 +149,8 @@ RECORDS = (
         catalog=subpixel_entries,
         overlap="core.overlap.replacement_maps:subpixel_overlap",
         module="core.replacements.modules:SubPixelConvTranspose2d.from_conv_transpose",
+        pipeline="core.replacements.pipelines:subpixel_view",
+        taps="core.replacements.pipelines:subpixel_slots",
     ),
     Method(
         name="zero-insertion",
@@ -150,6 +161,8 @@ RECORDS = (
         catalog=zero_insertion_entries,
         overlap="core.overlap.replacement_maps:zero_insertion_overlap",
         module="core.replacements.modules:ZeroInsertionConvTranspose2d.from_conv_transpose",
+        pipeline="core.replacements.pipelines:zero_insertion_view",
+        taps="core.replacements.pipelines:zero_insertion_taps",
     ),
     Method(
         name="resize-nearest",
@@ -160,6 +173,8 @@ RECORDS = (
         catalog=resize_entries,
         overlap="core.overlap.replacement_maps:resize_overlap",
         module=None,
+        pipeline="core.replacements.pipelines:resize_view",
+        taps=None,
     ),
     Method(
         name="resize-bilinear",
@@ -170,6 +185,8 @@ RECORDS = (
         catalog=resize_entries,
         overlap="core.overlap.replacement_maps:resize_overlap",
         module=None,
+        pipeline="core.replacements.pipelines:resize_view",
+        taps=None,
     ),
     Method(
         name="resize-bicubic",
@@ -180,6 +197,8 @@ RECORDS = (
         catalog=resize_entries,
         overlap="core.overlap.replacement_maps:resize_overlap",
         module=None,
+        pipeline="core.replacements.pipelines:resize_view",
+        taps=None,
     ),
 )
 METHODS = tuple(record.name for record in RECORDS)
