@@ -8,7 +8,7 @@ the wall time from committing the new value (Enter in the number box) until
   - "run done": the whole page has rerun and the URL carries the new value.
 Prints median and p95 per page, side by side. Not a test: no thresholds.
 
-    /work/venv/bin/python bench/bench_browser.py [--repeats 20]
+    python bench/bench_browser.py [--repeats 20]
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ pix2pix U-Net. Timed side by side in interleaved rounds (one round = each operat
 order rotating from round to round), medians printed: one forward pass of the layer on a
 (1, 1024, 32, 32) float32 input in inference mode, and `replace_conv_transpose` for each exact
 method and for resize-nearest and resize-bicubic (the widest interpolation grid), each with its
-ratio to the forward. Target (issue): the exact methods within 10x of the forward (the old
-unit-impulse error measurement took ~128 s here).
+ratio to the forward. Target: the exact methods within 10x of the forward (measuring their error
+with one unit impulse per channel, as an earlier version did, took ~128 s here).
 
 Part 2: `convert_model(unet, "subpixel")` of the pix2pix U-Net generator (Isola et al. 2017,
 `UnetGenerator(3, 3, num_downs=8, ngf=64)` with batch norm and dropout: 8 ConvTranspose2d

@@ -15,7 +15,6 @@ Run: python bench/bench_generator.py [--repeats 9] [--batch 16] [--devices cpu,c
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import time
@@ -31,13 +30,6 @@ from core.generator.devices import autocast_context, pick_device, resolve_precis
 from core.generator.model import build_generator, sample_latents
 from core.generator.run import fit, render_at_init
 from core.hosted import FIT_TIME_BUDGET_S, MAX_BATCH, MAX_CHANNELS, MAX_STAGES, MAX_STEPS
-
-
-def variants() -> tuple[str, ...]:
-    if importlib.util.find_spec("core.replacements.weights") is None:
-        print("note: core.replacements.weights is missing, so the 'custom' variant is left out\n")
-        return tuple(v for v in VARIANTS if v != "custom")
-    return VARIANTS
 
 
 def throughput(config, names, device, precision, threads, batch, repeats):
@@ -125,14 +117,14 @@ def budget_check(names, device, precision) -> str:
         cpu_threads=1, time_budget=FIT_TIME_BUDGET_S,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
-    training = sum(v["seconds"] for v in result["variants"].values())  # the steps alone
-    rate = result["steps_done"] / training
-    where = "1 CPU thread on the CPU" if device == "cpu" else f"on {device}, {precision}"
+    training = sum(v.seconds for v in result.variants.values())  # the steps alone
+    rate = result.steps_done / training
+    where = "1 CPU thread on the CPU" if device.type == "cpu" else f"on {device}, {precision}"
     return (
         f"  largest capped fit ({MAX_STAGES} stages, {MAX_CHANNELS} channels, {h}x{w}, "
         f"{MAX_STEPS} steps, {len(names)} variants, {where}) under the "
-        f"{FIT_TIME_BUDGET_S:g} s budget: {result['steps_done']} of {MAX_STEPS} steps in "
-        f"{seconds:.1f} s (stopped for time: {result['stopped_for_time']}); all {MAX_STEPS} "
+        f"{FIT_TIME_BUDGET_S:g} s budget: {result.steps_done} of {MAX_STEPS} steps in "
+        f"{seconds:.1f} s (stopped for time: {result.stopped_for_time}); all {MAX_STEPS} "
         f"would take about {MAX_STEPS / rate:.0f} s"
     )
 
@@ -156,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = GeneratorConfig(stages=args.stages, base_channels=args.base_channels)
-    names = variants()
+    names = VARIANTS
     h, w = config.image_size
     print(
         f"generator: {config.stages} stages, ConvTranspose2d(k={config.kernel_size}, "

@@ -9,7 +9,7 @@ Warm-up matters on the CPU: for the first few dozen rounds glibc hands every lar
 after the call, so each call pays page faults (the upsample alone then costs ~4x more); after
 that its adaptive mmap threshold keeps them on the heap. Hence 40 warm-up rounds by default; run
 with --warmup 3 to see the cold regime (MALLOC_MMAP_THRESHOLD_=1000000000 removes it).
-Targets from issue 3: fused >= 1.5x faster than Upsample + Conv2d; sub-pixel >= 0.8x the speed of
+Targets: fused >= 1.5x faster than Upsample + Conv2d; sub-pixel >= 0.8x the speed of
 ConvTranspose2d.
 
 Run: python bench/bench_replacements.py [--rounds 30] [--batch 8] [--size 32]

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from core.errors import ConfigError
-from core.geometry.layer import TransposedConv
+from core.geometry.layer import SPATIAL_NAMES, TransposedConv
+from core.parsing import parse_int
 
 PROG = "python -m core"
 
@@ -37,19 +38,32 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-_INT = re.compile(r"-?[0-9]+")
+def integer(name: str) -> Callable[[str], int]:
+    """An argparse type for the parameter `name`: `core.parsing.parse_int`, whose message (in
+    plain words, naming the parameter) argparse prints after the flag."""
+
+    def parse(text: str) -> int:
+        try:
+            return parse_int(text, name)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(err.message) from None
+
+    return parse
 
 
-def integer(text: str) -> int:
-    """An argparse type: a plain decimal integer in ASCII digits ("12", "-1"); int() alone would
-    also take "+3", " 3 ", "1_000" and other scripts' digits."""
-    if not _INT.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r} (write digits 0-9)")
-    return int(text)
+def _flag_name(flag: str) -> str:
+    """'--kernel-size' -> 'kernel_size', the parameter's name in messages."""
+    return flag.lstrip("-").replace("-", "_")
 
 
-def _ints(parser: argparse.ArgumentParser, name: str, default: str | None, help_: str) -> None:
-    parser.add_argument(name, type=integer, nargs="+", default=default, metavar="N", help=help_)
+def _int(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
+    parser.add_argument(flag, type=integer(_flag_name(flag)), **kwargs)
+
+
+def _ints(
+    parser: argparse.ArgumentParser, flag: str, default: list[int] | None, help_: str
+) -> None:
+    _int(parser, flag, nargs="+", default=default, metavar="N", help=help_)
 
 
 def _one_or_all(values: list[int] | None, name: str, ndim: int) -> int | tuple[int, ...] | None:
@@ -75,18 +89,18 @@ def _layer_parser() -> _Parser:
         description="Report a ConvTranspose layer: output size step by step, "
         "kernel overlap and every replacement. Subcommands: solve, keras.",
     )
-    p.add_argument("--in-channels", type=integer, default=1)
-    p.add_argument("--out-channels", type=integer, default=1)
+    _int(p, "--in-channels", default=1)
+    _int(p, "--out-channels", default=1)
     _ints(p, "--kernel-size", None, "one int, or one per axis (H W)")
     _ints(p, "--stride", [1], "one int, or one per axis")
     _ints(p, "--padding", [0], "one int, or one per axis")
     _ints(p, "--output-padding", [0], "one int, or one per axis")
     _ints(p, "--dilation", [1], "one int, or one per axis")
-    p.add_argument("--groups", type=integer, default=1)
+    _int(p, "--groups", default=1)
     p.add_argument("--no-bias", action="store_true", help="bias=False")
     _ints(p, "--input-size", [16, 16], "spatial input size: L, H W or D H W (default 16 16)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--code", type=integer, metavar="N", help="print the code of replacement N")
+    _int(p, "--code", metavar="N", help="print the code of replacement N")
     return p
 
 
@@ -97,10 +111,7 @@ def _run_layer(argv: Sequence[str]) -> str:
     if args.kernel_size is None:
         raise ConfigError("kernel_size", "--kernel-size is required, e.g. --kernel-size 4")
     ndim = check_ndim(args.input_size)
-    spatial = {
-        name: _one_or_all(getattr(args, name), name, ndim)
-        for name in ("kernel_size", "stride", "padding", "output_padding", "dilation")
-    }
+    spatial = {name: _one_or_all(getattr(args, name), name, ndim) for name in SPATIAL_NAMES}
     layer = TransposedConv.make(
         args.in_channels,
         args.out_channels,
@@ -130,11 +141,11 @@ def _run_solve(argv: Sequence[str]) -> str:
         description="ConvTranspose configs that take each size to "
         "the next (one layer per step, the same config repeated).",
     )
-    p.add_argument("sizes", type=integer, nargs="+", help="e.g. 7 28, or a chain 4 8 16 32 64")
-    p.add_argument("--max-kernel", type=integer, default=8)
-    p.add_argument("--max-stride", type=integer, default=8)
-    p.add_argument("--max-dilation", type=integer, default=3)
-    p.add_argument("--limit", type=integer, default=10, help="rows to print (text form)")
+    _int(p, "sizes", nargs="+", help="e.g. 7 28, or a chain 4 8 16 32 64")
+    _int(p, "--max-kernel", default=8)
+    _int(p, "--max-stride", default=8)
+    _int(p, "--max-dilation", default=3)
+    _int(p, "--limit", default=10, help="rows to print (text form)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     found = solve_chain(
@@ -163,8 +174,8 @@ def _run_keras(argv: Sequence[str]) -> str:
     from core.geometry.keras import from_keras
 
     p = _Parser(prog=f"{PROG} keras", description="Translate keras Conv2DTranspose to torch.")
-    p.add_argument("--filters", type=integer, required=True)
-    p.add_argument("--in-channels", type=integer, required=True)
+    _int(p, "--filters", required=True)
+    _int(p, "--in-channels", required=True)
     _ints(p, "--kernel-size", None, "one int or two (H W)")
     _ints(p, "--strides", [1], "one int or two")
     p.add_argument("--padding", default="valid", help="valid or same")

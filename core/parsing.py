@@ -2,9 +2,11 @@
 
 Integers are written with the ASCII digits 0-9 and an optional leading minus sign, nothing else:
 `int()` alone would also take "+3", " 3 ", "1_000" and other scripts' digits ("٣"), which a
-link or a paste must not smuggle in. Lists of integers are separated by commas, spaces or
-semicolons, optionally inside parentheses or brackets ("(1, 256, 8, 8)", "4 8 16"). Every
-refusal is a `ConfigError` naming the parameter and saying what to write instead.
+link or a paste must not smuggle in. `parse_int` reads one value exactly as given (a caller
+whose format allows spaces around a value strips them first). Lists of integers are separated
+by commas, spaces or semicolons, optionally inside parentheses or brackets ("(1, 256, 8, 8)",
+"4 8 16"). Every refusal is a `ConfigError` naming the parameter and saying what to write
+instead.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ from core.errors import ConfigError
 
 MAX_DIGITS = 9  # at most 999,999,999: every size Deconv Lab takes is far smaller
 _INTEGER_RE = re.compile(rf"-?[0-9]{{1,{MAX_DIGITS}}}")
+_LONG_INTEGER_RE = re.compile(r"-?[0-9]+")
 _SEPARATORS_RE = re.compile(r"[\s,;]+")
 _BRACKETS = "()[]"
 MAX_ECHO = 40  # characters of the refused text repeated back in a message
 
 
-def _shown(text: str) -> str:
-    text = " ".join(str(text).split())
+def _shown(text: object) -> str:
+    """`text` quoted for a message: at most MAX_ECHO characters, spaces and line breaks visible
+    (repr escapes them, so the message stays one line)."""
+    text = str(text)
     return repr(text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "…")
 
 
-def parse_int(
-    text: str, name: str, minimum: int | None = None, maximum: int | None = None
-) -> int:
+def parse_int(text: str, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
     """A decimal integer written with ASCII digits, within [minimum, maximum] where given.
 
     Args:
@@ -48,11 +51,20 @@ def parse_int(
         ...
         core.errors.ConfigError: stride must be a whole number written with the digits 0-9, ...
     """
-    if not isinstance(text, str) or not _INTEGER_RE.fullmatch(text.strip()):
+    if (
+        isinstance(text, str)
+        and _LONG_INTEGER_RE.fullmatch(text)
+        and len(text.lstrip("-")) > MAX_DIGITS
+    ):
+        raise ConfigError(
+            name,
+            f"{name} has more than {MAX_DIGITS} digits, got {_shown(text)}: use a smaller value",
+        )
+    if not isinstance(text, str) or not _INTEGER_RE.fullmatch(text):
         raise ConfigError(
             name, f"{name} must be a whole number written with the digits 0-9, got {_shown(text)}"
         )
-    value = int(text.strip())
+    value = int(text)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         low = "" if minimum is None else f"at least {minimum}"
         high = "" if maximum is None else f"at most {maximum}"
@@ -67,6 +79,7 @@ def parse_ints(
     minimum: int | None = None,
     maximum: int | None = None,
     counts: tuple[int, ...] | None = None,
+    example: str = "4, 8, 16",
 ) -> tuple[int, ...]:
     """Integers separated by commas, spaces or semicolons, e.g. "1, 256, 8, 8" or "(4, 8)".
 
@@ -76,6 +89,7 @@ def parse_ints(
         minimum, maximum: inclusive bounds for every value; None for none.
         counts: how many values are allowed (e.g. (1, 2) for one value or one per axis); None
             for any number but at least one.
+        example: a valid text shown in the messages, e.g. "1, 256, 8, 8".
 
     Returns:
         The integers, in order.
@@ -87,13 +101,13 @@ def parse_ints(
         (1, 256, 8, 8)
     """
     if not isinstance(text, str):
-        raise ConfigError(name, f"{name} must be text such as 4, 8, 16, got {_shown(text)}")
+        raise ConfigError(name, f"{name} must be text such as {example}, got {_shown(text)}")
     stripped = text.strip()
     for bracket in _BRACKETS:
         stripped = stripped.replace(bracket, " ")
     parts = [part for part in _SEPARATORS_RE.split(stripped) if part]
     if not parts:
-        raise ConfigError(name, f"{name} needs at least one whole number, such as 4, 8, 16")
+        raise ConfigError(name, f"{name} needs at least one whole number, such as {example}")
     if counts is not None and len(parts) not in counts:
         allowed = " or ".join(str(c) for c in counts)
         raise ConfigError(name, f"{name} takes {allowed} value(s), got {len(parts)}")
@@ -102,6 +116,6 @@ def parse_ints(
             raise ConfigError(
                 name,
                 f"{name} must be whole numbers written with the digits 0-9 (at most {MAX_DIGITS} "
-                f"each), separated by commas, got {_shown(text)}",
+                f"each), separated by commas, such as {example}, got {_shown(text)}",
             )
     return tuple(parse_int(part, name, minimum, maximum) for part in parts)

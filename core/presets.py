@@ -1,8 +1,8 @@
 """Common ConvTranspose2d configurations, and the article's three wrong replacements, as data.
 
 `PRESETS` are layers people actually use (DCGAN, pix2pix, U-Net, the Keras-'same'-style k3 s2 p1
-op1). `ARTICLE_CASES` are the three replacements from the article this project started from
-(see the notes on geometry): each is stored as the layers the article wrote, never as sizes; the
+op1). `ARTICLE_CASES` are the three replacements a popular article on ConvTranspose2d proposes:
+each is stored as the layers the article wrote, never as sizes; the
 sizes come from `core.converter.shape_trace`, which uses torch's arithmetic, so what the app shows
 is computed, not typed in. Plain Python: no torch.
 """

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 
 import pandas as pd
@@ -20,6 +19,7 @@ from core.converter.text_conversion import (
 )
 from core.errors import ConfigError
 from core.hosted import BusyError, heavy_run_slot
+from core.parsing import parse_ints
 from core.replacements.registry import METHODS
 from ui import caps, routing, state, text
 
@@ -42,19 +42,10 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
     return "—" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
 
 
-_DIGITS_RE = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() would also take '٣' or '1_0'
-
-
 def parse_shape(raw: str, parameter: str = "input_shape") -> tuple[int, ...]:
     """'1, 256, 8, 8' -> (1, 256, 8, 8); ConfigError naming `parameter` otherwise."""
-    parts = [p for p in raw.replace("(", " ").replace(")", " ").replace(",", " ").split() if p]
-    if not parts or not all(_DIGITS_RE.fullmatch(p) for p in parts):
-        raise ConfigError(
-            parameter,
-            f"{parameter} must be whole numbers written with the digits 0-9 (at most 9 each), "
-            f"such as 1, 256, 8, 8 (batch, channels, height, width), got {raw!r}"[:200],
-        )
-    return tuple(int(p) for p in parts)
+    example = "1, 256, 8, 8 (batch, channels, height, width)"
+    return parse_ints(raw, parameter, minimum=0, example=example)
 
 
 def parse_known_shapes(raw: str) -> dict[str, tuple[int, ...]]:

@@ -1,10 +1,17 @@
-"""Live generator: the same DCGAN-style generator with each upsampling layer, side by side."""
+"""Live generator: the same DCGAN-style generator with each upsampling layer, side by side.
+
+Each section reads its widgets, calls core (`core.generator.run`), and draws the typed result
+it gets back (`core.generator.results`); the numbers and their texts come from core.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from core.errors import ConfigError
@@ -27,9 +34,12 @@ from core.generator.devices import (
     resolve_precision,
 )
 from core.generator.images import load_upload
+from core.generator.measures import CheckerboardNumbers, strength_reference
 from core.generator.model import build_generator
-from core.generator.run import fit, render_at_init, strength_reference
-from core.generator.spectra import SPECTRUM_LOW_PERCENTILE
+from core.generator.readouts import energy_text, noise_ratio_text, share_text, strength_text
+from core.generator.results import FitResult, Render, VariantFit, VariantRender
+from core.generator.run import fit, render_at_init, steps_done_so_far
+from core.generator.spectra import SPECTRUM_LOW_PERCENTILE, StagePeriod
 from core.hosted import (
     FIT_TIME_BUDGET_S,
     MAX_BATCH,
@@ -42,6 +52,7 @@ from core.hosted import (
 )
 from ui import routing, state, text
 from ui.figures import generator as charts
+from ui.figures.style import PLOTLY_CONFIG
 
 routing.require_router()
 
@@ -49,7 +60,22 @@ CHANNEL_CHOICES = [c for c in (8, 16, 32, 64, 128, 256) if c <= MAX_CHANNELS]
 MODES = ("init", "fit")
 MODE_LABELS = {"init": "At initialisation", "fit": "Fit a target image"}
 WAIT_FOR_SLOT_S = 10.0  # how long a render waits for another session's heavy run
-PLOTLY_CONFIG = {"displaylogo": False}
+# The generator's own settings: (widget key, default, URL parser).
+SETTINGS_PARAMS = [
+    ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),
+    ("gen_ch", 64, state.bounded_int(CHANNEL_CHOICES[0], CHANNEL_CHOICES[-1])),
+    ("gen_norm", "batch", state.one_of(NORMS)),
+    ("gen_act", "relu", state.one_of(ACTIVATIONS)),
+    ("gen_rk", 3, state.bounded_int(1, 7)),
+    ("gen_rep", "resize-nearest", state.one_of(REPLACEMENT_METHODS)),
+    ("gen_n", 8, state.bounded_int(1, MAX_BATCH)),
+    ("gen_seed", 0, state.bounded_int(0, 2**31 - 1)),
+]
+# How the spectra draw each stage's marks (`ui.figures.generator`), by order from the end.
+MARK_SHAPES = {1: "circles", 2: "diamonds"}
+LATER_MARK_SHAPE = "small squares"
+
+Result = Render | FitResult
 
 
 @st.cache_resource(max_entries=48, show_spinner=False)
@@ -73,13 +99,22 @@ def parse_variants(raw: str) -> list[str]:
     return chosen
 
 
-def settings(cfg: state.LayerConfig) -> tuple[GeneratorConfig | None, dict[str, Any]]:
-    """Draw the generator's own settings; return its validated config (or None) and the rest."""
-    layer_axis = (cfg.kernel_size[1], cfg.stride[1], cfg.padding[1], cfg.output_padding[1])
+def run_key(*parts: Any) -> str:
+    """A short fingerprint of what a run depends on (to reuse its result)."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def sidebar_layer(cfg: state.LayerConfig) -> tuple[int, int, int, int]:
+    """Say which sidebar layer every stage uses (square: the W values) and what it ignores;
+    return (kernel_size, stride, padding, output_padding)."""
+    layer = (cfg.kernel_size[1], cfg.stride[1], cfg.padding[1], cfg.output_padding[1])
     st.markdown(
         f"Every stage upsamples with the sidebar's layer, square: kernel_size "
-        f"{layer_axis[0]}, stride {layer_axis[1]}, padding {layer_axis[2]}, output_padding "
-        f"{layer_axis[3]} (or a replacement of the same output size), starting from 4 × 4."
+        f"{layer[0]}, stride {layer[1]}, padding {layer[2]}, output_padding "
+        f"{layer[3]} (or a replacement of the same output size), starting from 4 × 4."
     )
     if cfg.per_axis and any(
         getattr(cfg, f)[0] != getattr(cfg, f)[1]
@@ -96,96 +131,117 @@ def settings(cfg: state.LayerConfig) -> tuple[GeneratorConfig | None, dict[str, 
             f"The generator's layers use their own channels, ungrouped and undilated: the "
             f"sidebar's {' and '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored."
         )
+    return layer
 
-    params = [
-        ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),
-        ("gen_ch", 64, state.bounded_int(CHANNEL_CHOICES[0], CHANNEL_CHOICES[-1])),
-        ("gen_norm", "batch", state.one_of(NORMS)),
-        ("gen_act", "relu", state.one_of(ACTIVATIONS)),
-        ("gen_rk", 3, state.bounded_int(1, 7)),
-        ("gen_rep", "resize-nearest", state.one_of(REPLACEMENT_METHODS)),
-        ("gen_n", 8, state.bounded_int(1, MAX_BATCH)),
-        ("gen_seed", 0, state.bounded_int(0, 2**31 - 1)),
-    ]
-    for key, default, parse in params:
-        state.page_param(key, default, parse)
-    state.page_param("gen_variants", list(VARIANTS), parse_variants)
 
+def size_widgets() -> dict[str, Any]:
+    """The first row of settings: stages, base channels, images per variant, seed."""
     a, b, c, d = st.columns(4)
-    stages = a.number_input(
-        "Upsampling stages",
-        1,
-        MAX_STAGES,
-        key="gen_stages",
-        help="Each stage applies the upsampling layer once after 4 × 4.",
-    )
-    channels = b.selectbox(
-        "Base channels",
-        CHANNEL_CHOICES,
-        key="gen_ch",
-        help="Channels after the stem; they halve every stage (floor 8).",
-    )
-    n_images = c.number_input("Images per variant", 1, MAX_BATCH, key="gen_n")
-    seed = d.number_input(
-        "Seed",
-        0,
-        2**31 - 1,
-        key="gen_seed",
-        help="Same seed, same weights and latents: results repeat.",
-    )
-    a, b, c, d = st.columns(4)
-    norm = a.selectbox("Normalisation", NORMS, key="gen_norm")
-    activation = b.selectbox("Activation", ACTIVATIONS, key="gen_act")
-    resize_kernel = c.number_input(
-        "Resize-conv kernel",
-        1,
-        7,
-        key="gen_rk",
-        help="Kernel of the Conv2d in the resize-conv and sub-pixel variants.",
-    )
-    replacement = d.selectbox(
-        "“Your replacement” method",
-        REPLACEMENT_METHODS,
-        key="gen_rep",
-        help="The custom variant: this replacement of the very same "
-        "seeded ConvTranspose2d (core.replacements.weights.replace_conv_transpose).",
-    )
-    variants = st.multiselect(
-        "Variants", VARIANTS, key="gen_variants", format_func=VARIANT_LABELS.get
-    )
-    for key, _, _ in params:
-        state.remember(key)
-    state.remember("gen_variants", ",".join)
-
-    chosen: dict[str, Any] = {
-        "variants": tuple(variants),
-        "n_images": int(n_images),
-        "seed": int(seed),
+    return {
+        "stages": a.number_input(
+            "Upsampling stages",
+            1,
+            MAX_STAGES,
+            key="gen_stages",
+            help="Each stage applies the upsampling layer once after 4 × 4.",
+        ),
+        "base_channels": b.selectbox(
+            "Base channels",
+            CHANNEL_CHOICES,
+            key="gen_ch",
+            help="Channels after the stem; they halve every stage (floor 8).",
+        ),
+        "n_images": c.number_input("Images per variant", 1, MAX_BATCH, key="gen_n"),
+        "seed": d.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            key="gen_seed",
+            help="Same seed, same weights and latents: results repeat.",
+        ),
     }
+
+
+def layer_widgets() -> dict[str, Any]:
+    """The second row of settings: normalisation, activation, resize kernel, replacement."""
+    a, b, c, d = st.columns(4)
+    return {
+        "norm": a.selectbox("Normalisation", NORMS, key="gen_norm"),
+        "activation": b.selectbox("Activation", ACTIVATIONS, key="gen_act"),
+        "resize_kernel": c.number_input(
+            "Resize-conv kernel",
+            1,
+            7,
+            key="gen_rk",
+            help="Kernel of the Conv2d in the resize-conv and sub-pixel variants.",
+        ),
+        "replacement": d.selectbox(
+            "“Your replacement” method",
+            REPLACEMENT_METHODS,
+            key="gen_rep",
+            help="The custom variant: this replacement of the very same "
+            "seeded ConvTranspose2d (core.replacements.weights.replace_conv_transpose).",
+        ),
+    }
+
+
+def generator_config(
+    layer: tuple[int, int, int, int], values: dict[str, Any], variants: list[str]
+) -> GeneratorConfig | None:
+    """The validated config from the widgets' values, or None after showing core's error."""
+    kernel_size, stride, padding, output_padding = layer
     try:
         config = GeneratorConfig(
-            stages=int(stages),
-            base_channels=int(channels),
-            kernel_size=layer_axis[0],
-            stride=layer_axis[1],
-            padding=layer_axis[2],
-            output_padding=layer_axis[3],
-            norm=norm,
-            activation=activation,
-            resize_kernel=int(resize_kernel),
-            replacement=replacement,
+            stages=int(values["stages"]),
+            base_channels=int(values["base_channels"]),
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            norm=values["norm"],
+            activation=values["activation"],
+            resize_kernel=int(values["resize_kernel"]),
+            replacement=values["replacement"],
         )
         if not variants:
             raise ConfigError("variants", "pick at least one variant to compare")
     except ConfigError as err:
         state.show_error(err)
-        return None, chosen
-    st.caption(
+        return None
+    return config
+
+
+def settings_caption(config: GeneratorConfig) -> str:
+    """The generator's sizes and channels per stage, and the hosted demo's caps."""
+    return (
         f"Image size {text.size(config.image_size)} px · sizes per stage "
         f"{' → '.join(map(str, config.sizes))} · channels {' → '.join(map(str, config.channels))}"
         f" · caps for the hosted demo: {MAX_STAGES} stages, {MAX_CHANNELS} channels, "
         f"{MAX_BATCH} images, {MAX_STEPS} fit steps, {MAX_RESOLUTION} px images."
     )
+
+
+def settings(cfg: state.LayerConfig) -> tuple[GeneratorConfig | None, dict[str, Any]]:
+    """Draw the generator's own settings; return its validated config (or None) and the rest."""
+    layer = sidebar_layer(cfg)
+    for key, default, parse in SETTINGS_PARAMS:
+        state.page_param(key, default, parse)
+    state.page_param("gen_variants", list(VARIANTS), parse_variants)
+    values = {**size_widgets(), **layer_widgets()}
+    variants = st.multiselect(
+        "Variants", VARIANTS, key="gen_variants", format_func=VARIANT_LABELS.get
+    )
+    for key, _, _ in SETTINGS_PARAMS:
+        state.remember(key)
+    state.remember("gen_variants", ",".join)
+    chosen: dict[str, Any] = {
+        "variants": tuple(variants),
+        "n_images": int(values["n_images"]),
+        "seed": int(values["seed"]),
+    }
+    config = generator_config(layer, values, variants)
+    if config is not None:
+        st.caption(settings_caption(config))
     return config, chosen
 
 
@@ -218,6 +274,8 @@ def device_row() -> tuple[str, str, str | None]:
     return device, precision, label
 
 
+# ----------------------------------------------------------------------------- variant columns
+
 STRENGTH_HELP = (
     "Largest over the upsampling stages of this number for the stage's layer: feed it a "
     "constant (all-ones) input, average each output channel's interior response over each of "
@@ -229,9 +287,10 @@ STRENGTH_HELP = (
 )
 
 
-def energy_help(result: dict[str, Any]) -> str:
-    baseline = result["checkerboard_energy_baseline"]
-    stride = result["config"]["stride"]
+def energy_help(result: Result) -> str:
+    """What the checkerboard energy is, with white noise's figure for this size and stride."""
+    baseline = result.geometry.energy_baseline
+    stride = result.config.stride
     if stride == 1:
         return "n/a: with stride 1 nothing is upsampled and there is no checkerboard frequency."
     return (
@@ -245,67 +304,69 @@ def energy_help(result: dict[str, Any]) -> str:
     )
 
 
-def times(ratio: float) -> str:
-    return f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
+def checkerboard_metrics(numbers: CheckerboardNumbers, result: Result) -> None:
+    """A variant's checkerboard strength and energy, as two metrics with their explanations."""
+    st.metric(
+        "Checkerboard strength",
+        strength_text(numbers),
+        help=STRENGTH_HELP
+        + ("" if numbers.strength is not None else " n/a: this layer could not be probed."),
+    )
+    st.metric(
+        "Checkerboard energy",
+        energy_text(numbers, result.config.stride),
+        delta=noise_ratio_text(numbers),
+        delta_color="off",
+        delta_arrow="off",
+        help=energy_help(result),
+    )
 
 
-def energy_text(energy: float) -> str:
-    return f"{energy:.2%}" if energy >= 0.001 else f"{energy:.3%}"
+def render_pictures(variant: VariantRender) -> None:
+    """A rendered variant's picture grid and the zoomed crop of its first picture."""
+    st.image(variant.grid, caption="images (contrast-stretched)")
+    st.image(variant.crop, caption="centre crop of image 1, enlarged")
 
 
-def variant_columns(result: dict[str, Any], key: str) -> None:
-    """Checkerboard numbers, images, zoomed crop and spectrum per variant, side by side."""
-    names = list(result["variants"])
-    columns = st.columns(len(names))
-    zrange = result["spectrum_range"]
-    stages, stride = result["config"]["stages"], result["config"]["stride"]
-    for col, name in zip(columns, names, strict=True):
-        v = result["variants"][name]
+def fit_picture(variant: VariantFit) -> None:
+    """A fitted variant's final picture and its PSNR."""
+    st.image(variant.final_image, caption=f"final image · PSNR {variant.psnr:.1f} dB")
+
+
+def spectrum_chart(
+    spectrum: np.ndarray, result: Result, title: str, height: int, **options: Any
+) -> Any:
+    """One spectrum panel on the result's shared axes, marks and colour range."""
+    return charts.spectrum_figure(
+        spectrum,
+        result.geometry.frequency_y,
+        result.geometry.frequency_x,
+        result.geometry.marks,
+        title=title,
+        height=height,
+        zrange=result.spectrum_range,
+        stages=result.config.stages,
+        **options,
+    )
+
+
+def variant_columns(result: Result, key: str, pictures: Callable[[Any], None]) -> None:
+    """Checkerboard numbers, pictures (drawn by `pictures`) and spectrum per variant, side by
+    side, then the shared colour scale and what the spectra show."""
+    columns = st.columns(len(result.variants))
+    for col, variant in zip(columns, result.variants.values(), strict=True):
         with col:
-            st.markdown(f"**{v['label']}**")
-            strength = v["checkerboard_strength"]
-            st.metric(
-                "Checkerboard strength",
-                "n/a" if strength is None else f"{strength:.3f}",
-                help=STRENGTH_HELP
-                + ("" if strength is not None else " n/a: this layer could not be probed."),
-            )
-            ratio = v.get("checkerboard_energy_vs_noise")
-            st.metric(
-                "Checkerboard energy",
-                energy_text(v["checkerboard_energy"]) if stride > 1 else "n/a",
-                delta=None if ratio is None else f"{times(ratio)} × white noise",
-                delta_color="off",
-                delta_arrow="off",
-                help=energy_help(result),
-            )
-            image = v.get("grid", v.get("final_image"))
-            st.image(
-                image,
-                caption="images (contrast-stretched)"
-                if "grid" in v
-                else f"final image · PSNR {v['psnr']:.1f} dB",
-            )
-            if "crop" in v:
-                st.image(v["crop"], caption="centre crop of image 1, enlarged")
+            st.markdown(f"**{variant.label}**")
+            checkerboard_metrics(variant.checkerboard, result)
+            pictures(variant)
             st.plotly_chart(
-                charts.spectrum_figure(
-                    v["spectrum"],
-                    result["frequency_y"],
-                    result["frequency_x"],
-                    result["marks"],
-                    title="power spectrum",
-                    height=220,
-                    zrange=zrange,
-                    stages=stages,
-                    axis_titles=False,
-                ),
+                spectrum_chart(variant.spectrum, result, "power spectrum", 220, axis_titles=False),
                 width="stretch",
-                key=f"{key}_spectrum_{name}",
+                key=f"{key}_spectrum_{variant.name}",
                 config=PLOTLY_CONFIG,
             )
     st.plotly_chart(
-        charts.colour_scale_figure(zrange),
+        charts.colour_scale_figure(result.spectrum_range),
         width="stretch",
         key=f"{key}_spectrum_scale",
         config={**PLOTLY_CONFIG, "displayModeBar": False},
@@ -313,83 +374,89 @@ def variant_columns(result: dict[str, Any], key: str) -> None:
     st.caption(spectrum_caption(result))
 
 
-def spectrum_caption(result: dict[str, Any]) -> str:
-    """What the spectra show and which stages' checkerboard frequencies are marked."""
-    low, high = result["spectrum_range"]
-    n = result.get("n_images", 1)
-    over = f"mean power over the {n} images" if n > 1 else "power of the image"
-    shapes = ("circles", "diamonds", "small squares")
-    marked = [e for e in result["stage_periods"] if e["marked"]]
-    unmarked = [e for e in result["stage_periods"] if not e["marked"]]
-    if result["config"]["stride"] == 1:
-        marks = "Stride 1: there are no checkerboard frequencies to mark."
-    else:
-        parts = [
-            f"{shapes[min(e['order'], 3) - 1]} stage {e['stage']} (period {e['period']} px)"
-            for e in marked
-        ]
-        marks = (
-            "Red marks: the checkerboard frequencies (multiples of 1/period cycles per pixel) "
-            "where each stage's period-stride pattern lands in the image: " + "; ".join(parts) + "."
+def unmarked_caption(unmarked: tuple[StagePeriod, ...]) -> str:
+    """Which stages' frequencies are not marked, and why."""
+    return (
+        " Not marked: stage"
+        + ("s " if len(unmarked) > 1 else " ")
+        + ", ".join(f"{e.stage} (period {e.period} px)" for e in unmarked)
+        + (
+            ": marks that close together would cover the panel; in a ConvTranspose2d "
+            "spectrum these show as a finer grid of bright dots."
+            if any(e.fits_image for e in unmarked)
+            else ": the period is longer than the image."
         )
-        if unmarked:
-            side = min(result["image_size"])
-            marks += (
-                " Not marked: stage"
-                + ("s " if len(unmarked) > 1 else " ")
-                + ", ".join(f"{e['stage']} (period {e['period']} px)" for e in unmarked)
-                + (
-                    ": marks that close together would cover the panel; in a ConvTranspose2d "
-                    "spectrum these show as a finer grid of bright dots."
-                    if any(e["period"] <= side for e in unmarked)
-                    else ": the period is longer than the image."
-                )
-            )
+    )
+
+
+def marks_caption(result: Result) -> str:
+    """Which stages' checkerboard frequencies the spectra mark, with which shapes."""
+    if result.config.stride == 1:
+        return "Stride 1: there are no checkerboard frequencies to mark."
+    parts = [
+        f"{MARK_SHAPES.get(e.order, LATER_MARK_SHAPE)} stage {e.stage} (period {e.period} px)"
+        for e in result.geometry.marked_periods
+    ]
+    marks = (
+        "Red marks: the checkerboard frequencies (multiples of 1/period cycles per pixel) "
+        "where each stage's period-stride pattern lands in the image: " + "; ".join(parts) + "."
+    )
+    unmarked = result.geometry.unmarked_periods
+    return marks + (unmarked_caption(unmarked) if unmarked else "")
+
+
+def spectrum_caption(result: Result) -> str:
+    """What the spectra show and which stages' checkerboard frequencies are marked."""
+    low, high = result.spectrum_range
+    n = result.n_images
+    over = f"mean power over the {n} images" if n > 1 else "power of the image"
     return (
         f"Spectra: log10 of the {over} (mean removed, Hann window) against the "
         "horizontal and vertical frequency, −½ to ½ cycles per pixel, zero frequency in the "
         "centre and left blank. One colour scale for every panel, from "
         f"{low:.1f} (dark) to {high:.1f} (bright), so equal colours mean equal power; the "
         f"weakest {SPECTRUM_LOW_PERCENTILE:g} % of all panels' bins are drawn dark too. "
-        f"{marks}"
+        f"{marks_caption(result)}"
     )
 
 
-def run_key(*parts: Any) -> str:
-    """A short fingerprint of what a run depends on (to reuse its result)."""
-    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+# ----------------------------------------------------------------------------- at initialisation
 
 
-def init_section(
-    config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
-) -> None:
-    reference = strength_reference(config)
+def init_caption(config: GeneratorConfig) -> str:
+    """Why a ConvTranspose2d prints a grid at initialisation, with core's reference strengths."""
     k, s = config.kernel_size, config.stride
     if s == 1:
-        why = "With stride 1 there is no upsampling and no checkerboard to see."
-    else:
-        uneven = (
-            f"kernel_size {k} splits unevenly over stride {s}, so the phases also get different "
-            "numbers of taps: a second pattern that shows once the weights share a non-zero "
-            "mean, as trained weights often do (strength "
-            f"{reference['equal_weights']:.3f} with equal weights), not at zero-mean "
-            "initialisation"
-            if reference["equal_weights"] > 0
-            else f"kernel_size {k} splits evenly over stride {s} (equal weights would give "
-            "strength 0): the pattern here comes from the random weights alone"
-        )
-        why = (
-            "Random weights, no training. Any ConvTranspose2d with stride > 1 prints a "
-            f"period-{s} grid at initialisation: each of the {s} × {s} output phases (pixels "
-            f"sharing row and column mod {s}) sums its own kernel taps, so random weights give "
-            "every phase a different response whatever the kernel size (strength about "
-            f"{reference['random_weights']:.3f} = sqrt(1 − 1/{s}²) for zero-mean random "
-            f"weights). Here {uneven}. Its spectrum has power at the marked checkerboard "
-            "frequencies (Odena et al. 2016). Resize-convolutions and sub-pixel convolution "
-            "with ICNR initialisation (Aitken et al. 2017) start clean: every phase sees the "
-            "same taps."
-        )
-    st.caption(why)
+        return "With stride 1 there is no upsampling and no checkerboard to see."
+    reference = strength_reference(config)
+    uneven = (
+        f"kernel_size {k} splits unevenly over stride {s}, so the phases also get different "
+        "numbers of taps: a second pattern that shows once the weights share a non-zero "
+        "mean, as trained weights often do (strength "
+        f"{reference.equal_weights:.3f} with equal weights), not at zero-mean "
+        "initialisation"
+        if reference.uneven_taps
+        else f"kernel_size {k} splits evenly over stride {s} (equal weights would give "
+        "strength 0): the pattern here comes from the random weights alone"
+    )
+    return (
+        "Random weights, no training. Any ConvTranspose2d with stride > 1 prints a "
+        f"period-{s} grid at initialisation: each of the {s} × {s} output phases (pixels "
+        f"sharing row and column mod {s}) sums its own kernel taps, so random weights give "
+        "every phase a different response whatever the kernel size (strength about "
+        f"{reference.random_weights:.3f} = sqrt(1 − 1/{s}²) for zero-mean random "
+        f"weights). Here {uneven}. Its spectrum has power at the marked checkerboard "
+        "frequencies (Odena et al. 2016). Resize-convolutions and sub-pixel convolution "
+        "with ICNR initialisation (Aitken et al. 2017) start clean: every phase sees the "
+        "same taps."
+    )
+
+
+def rendered(
+    config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
+) -> Render | None:
+    """The render for these settings: this session's last one if they are unchanged, else a
+    new one from the shared model cache (None after showing core's error)."""
     key = run_key(config, chosen, device, precision)
     if st.session_state.get("gen_init_key") != key:
         on = str(pick_device(device))
@@ -410,36 +477,66 @@ def init_section(
                 )
         except ConfigError as err:
             state.show_error(err)
-            return
+            return None
         st.session_state["gen_init_result"] = result
         st.session_state["gen_init_key"] = key
-    result = st.session_state["gen_init_result"]
-    batch = result.get("batch_statistics")
-    st.caption(
-        f"{result['n_images']} images per variant, {text.size(result['image_size'])} px, "
-        f"seed {result['seed']}, on {result['device_label']} in "
-        f"{result['seconds']:.2f} s."
+    return st.session_state["gen_init_result"]
+
+
+def render_caption(result: Render) -> str:
+    """How many pictures, their size, the seed, the device and the time; batch norm's batch."""
+    batch = result.batch_statistics
+    return (
+        f"{result.n_images} images per variant, {text.size(result.geometry.image_size)} px, "
+        f"seed {result.seed}, on {result.device_label} in {result.seconds:.2f} s."
         + (
             f" Batch norm takes its statistics from a fixed batch of {batch} latents, of "
-            f"which the first {result['n_images']} are shown and measured: an image does not "
+            f"which the first {result.n_images} are shown and measured: an image does not "
             "change when you change how many are shown."
             if batch
             else ""
         )
     )
-    variant_columns(result, "init")
 
 
-def fit_section(
+def init_section(
     config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
 ) -> None:
-    st.caption(
+    """Every variant at initialisation, side by side."""
+    st.caption(init_caption(config))
+    result = rendered(config, chosen, device, precision)
+    if result is None:
+        return
+    st.caption(render_caption(result))
+    variant_columns(result, "init", render_pictures)
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What the fit widgets ask for: steps, learning rate, the target (None: the default scene)
+    and what identifies the target (for the run key)."""
+
+    steps: int
+    lr: float
+    target: np.ndarray | None
+    target_id: Any
+
+
+def fit_intro() -> str:
+    return (
         "Deep-image-prior style: each variant is trained (Adam, MSE) to reproduce the target "
         "from one fixed latent. Watch the ConvTranspose2d variant fight its own grid while the "
         "resize-convolutions converge to smooth images. On this hosted demo a fit stops after "
         f"{FIT_TIME_BUDGET_S:g} s (every variant then has the same number of steps done), and "
         "one fit runs at a time on the server."
     )
+
+
+def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
+    """Draw the steps, learning rate and upload widgets; None after showing an upload error."""
     state.page_param(
         "gen_steps", min(DEFAULT_FIT_STEPS, MAX_STEPS), state.bounded_int(1, MAX_STEPS)
     )
@@ -454,70 +551,136 @@ def fit_section(
         type=["png", "jpg", "jpeg"],
         key="gen_upload",
     )
-    target = None
-    target_id: Any = "default"
-    if upload is not None:
-        try:
-            target = load_upload(upload.getvalue(), config.image_size)
-        except ConfigError as err:
-            state.show_error(err)
-            return
-        target_id = (upload.name, upload.size, upload.file_id)
+    if upload is None:
+        return FitInputs(int(steps), float(lr), None, "default")
+    try:
+        target = load_upload(upload.getvalue(), config.image_size)
+    except ConfigError as err:
+        state.show_error(err)
+        return None
+    return FitInputs(int(steps), float(lr), target, (upload.name, upload.size, upload.file_id))
+
+
+class LiveFit:
+    """What a running fit shows: a progress bar, each variant's latest picture, the losses."""
+
+    def __init__(self, variants: tuple[str, ...], steps: int) -> None:
+        self.steps = steps
+        self.progress = st.progress(0.0, text="Starting…")
+        self.slots = [col.empty() for col in st.columns(len(variants))]
+        self.curve = st.empty()
+
+    def update(self, fraction: float, images: dict, losses: dict) -> None:
+        """The fit's callback: show its progress after a block of steps."""
+        done = steps_done_so_far(losses)
+        self.progress.progress(
+            fraction, text=f"Training… step {done} of {self.steps} ({fraction:.0%})"
+        )
+        for slot, (name, image) in zip(self.slots, images.items(), strict=False):
+            slot.image(image, caption=VARIANT_LABELS[name])
+        self.curve.plotly_chart(
+            charts.loss_figure(losses, VARIANT_LABELS), width="stretch", config=PLOTLY_CONFIG
+        )
+
+    def finish(self, result: FitResult) -> None:
+        """Say how the fit ended and clear the live pictures and curve."""
+        self.progress.progress(
+            result.fraction_done,
+            text=f"Done in {result.seconds:.1f} s on {result.device_label}: "
+            f"{result.steps_done} of {result.steps} steps.",
+        )
+        for slot in self.slots:
+            slot.empty()
+        self.curve.empty()
+
+
+def run_fit(
+    config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str, inputs: FitInputs
+) -> FitResult | None:
+    """Fit every variant, showing its progress live; None after showing core's error."""
+    live = LiveFit(chosen["variants"], inputs.steps)
+    try:
+        with heavy_run_slot(timeout=0):
+            result = fit(
+                config,
+                chosen["variants"],
+                inputs.target,
+                inputs.steps,
+                inputs.lr,
+                chosen["seed"],
+                device,
+                live.update,
+                precision=precision,
+                time_budget=FIT_TIME_BUDGET_S,
+            )
+    except ConfigError as err:
+        live.progress.empty()
+        state.show_error(err)
+        return None
+    live.finish(result)
+    return result
+
+
+def fit_panels(result: FitResult) -> None:
+    """The target and its spectrum beside every variant's loss curve."""
+    left, right = st.columns([1, 3])
+    with left:
+        st.image(result.target, caption="target")
+        st.plotly_chart(
+            spectrum_chart(result.target_spectrum, result, "target spectrum (log)", 260),
+            width="stretch",
+            key="fit_target_spectrum",
+            config=PLOTLY_CONFIG,
+        )
+    with right:
+        st.plotly_chart(
+            charts.loss_figure(result.losses, VARIANT_LABELS),
+            width="stretch",
+            key="fit_losses",
+            config=PLOTLY_CONFIG,
+        )
+
+
+def show_fit(result: FitResult) -> None:
+    """A finished fit: a time-budget warning if it was cut short, the panels, the variants."""
+    if result.stopped_for_time:
+        st.warning(
+            f"Stopped at the hosted demo's time budget of {result.time_budget:g} s: "
+            f"{result.steps_done} of {result.steps} steps done for every variant. For a "
+            "full run use fewer steps, stages or channels (or run the app locally).",
+            icon=":material/timer:",
+        )
+    fit_panels(result)
+    st.caption(
+        f"{result.steps_done} of {result.steps} steps, lr {result.lr:g}, seed "
+        f"{result.seed}, on {result.device_label} in {result.seconds:.1f} s. Target "
+        f"checkerboard energy {share_text(result.target_checkerboard_energy)}."
+    )
+    variant_columns(result, "fit", fit_picture)
+
+
+def fit_section(
+    config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
+) -> None:
+    """Fit every variant to a target on request, and show the last fit for these settings."""
+    st.caption(fit_intro())
+    inputs = fit_inputs(config)
+    if inputs is None:
+        return
     key = run_key(
         config,
         chosen["variants"],
         chosen["seed"],
         device,
         precision,
-        int(steps),
-        float(lr),
-        target_id,
+        inputs.steps,
+        inputs.lr,
+        inputs.target_id,
     )
-    clicked = st.button("Fit", type="primary", icon=":material/play_arrow:", key="gen_fit")
-    if clicked:
-        progress = st.progress(0.0, text="Starting…")
-        frames = st.columns(len(chosen["variants"]))
-        slots = [col.empty() for col in frames]
-        labels = VARIANT_LABELS
-        curve = st.empty()
-
-        def on_block(fraction: float, images: dict, losses: dict) -> None:
-            done = len(next(iter(losses.values()), []))
-            progress.progress(
-                fraction, text=f"Training… step {done} of {int(steps)} ({fraction:.0%})"
-            )
-            for slot, (name, image) in zip(slots, images.items(), strict=False):
-                slot.image(image, caption=labels[name])
-            curve.plotly_chart(
-                charts.loss_figure(losses, labels), width="stretch", config=PLOTLY_CONFIG
-            )
-
-        try:
-            with heavy_run_slot(timeout=0):
-                result = fit(
-                    config,
-                    chosen["variants"],
-                    target,
-                    int(steps),
-                    float(lr),
-                    chosen["seed"],
-                    device,
-                    on_block,
-                    precision=precision,
-                    time_budget=FIT_TIME_BUDGET_S,
-                )
-        except ConfigError as err:
-            progress.empty()
-            state.show_error(err)
+    if st.button("Fit", type="primary", icon=":material/play_arrow:", key="gen_fit"):
+        result = run_fit(config, chosen, device, precision, inputs)
+        if result is None:
             return
-        progress.progress(
-            result["steps_done"] / result["steps"],
-            text=f"Done in {result['seconds']:.1f} s on {result['device_label']}: "
-            f"{result['steps_done']} of {result['steps']} steps.",
-        )
-        for slot in slots:
-            slot.empty()
-        curve.empty()
         st.session_state["gen_fit_result"] = result
         st.session_state["gen_fit_key"] = key
     result = st.session_state.get("gen_fit_result")
@@ -527,45 +690,10 @@ def fit_section(
             + (" (settings changed since the last fit)." if result is not None else ".")
         )
         return
-    if result["stopped_for_time"]:
-        st.warning(
-            f"Stopped at the hosted demo's time budget of {result['time_budget']:g} s: "
-            f"{result['steps_done']} of {result['steps']} steps done for every variant. For a "
-            "full run use fewer steps, stages or channels (or run the app locally).",
-            icon=":material/timer:",
-        )
-    left, right = st.columns([1, 3])
-    with left:
-        st.image(result["target"], caption="target")
-        st.plotly_chart(
-            charts.spectrum_figure(
-                result["target_spectrum"],
-                result["frequency_y"],
-                result["frequency_x"],
-                result["marks"],
-                title="target spectrum (log)",
-                height=260,
-                zrange=result["spectrum_range"],
-                stages=result["config"]["stages"],
-            ),
-            width="stretch",
-            key="fit_target_spectrum",
-            config=PLOTLY_CONFIG,
-        )
-    with right:
-        losses = {name: v["losses"] for name, v in result["variants"].items()}
-        st.plotly_chart(
-            charts.loss_figure(losses, VARIANT_LABELS),
-            width="stretch",
-            key="fit_losses",
-            config=PLOTLY_CONFIG,
-        )
-    st.caption(
-        f"{result['steps_done']} of {result['steps']} steps, lr {result['lr']:g}, seed "
-        f"{result['seed']}, on {result['device_label']} in {result['seconds']:.1f} s. Target "
-        f"checkerboard energy {energy_text(result['target_checkerboard_energy'])}."
-    )
-    variant_columns(result, "fit")
+    show_fit(result)
+
+
+# ----------------------------------------------------------------------------- the page
 
 
 @st.fragment

@@ -1,17 +1,23 @@
-"""Overlap: where the kernels of a transposed convolution pile up (the checkerboard), drawn."""
+"""Overlap: where the kernels of a transposed convolution pile up (the checkerboard), drawn.
+
+Thin: each section reads its widgets, asks core for the numbers and hands them to
+`ui.figures.overlap` to draw.
+"""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.errors import ConfigError
-from core.geometry.layer import TransposedConv
+from core.geometry.layer import SPATIAL_NAMES, TransposedConv
 from core.geometry.output_size import output_size
 from core.overlap.counts import (
+    OverlapStats,
     overlap_map,
     overlap_profile,
     overlap_stats,
@@ -19,40 +25,31 @@ from core.overlap.counts import (
     stack_stage_maps,
 )
 from core.overlap.replacement_maps import REPLACEMENT_METHODS, replacement_overlap
+from core.parsing import parse_int
 from ui import caps, routing, state, text
 from ui.figures import overlap as figures
+from ui.figures.style import PLOTLY_CONFIG
 
 routing.require_router()
 
-PLOTLY_CONFIG = {"displaylogo": False}
-FIELDS = ("kernel_size", "stride", "padding", "output_padding", "dilation")
 SHORT = {"kernel_size": "k", "stride": "s", "padding": "p", "output_padding": "op", "dilation": "d"}
-LIMITS = {name: (state.FIELDS[name].minimum, state.FIELDS[name].maximum) for name in FIELDS}
+LIMITS = {name: (state.FIELDS[name].minimum, state.FIELDS[name].maximum) for name in SPATIAL_NAMES}
 
 
-def sized(fig: go.Figure, height: int) -> go.Figure:
-    """Give a square map room: plotly otherwise draws it at a small default height."""
-    return fig.update_layout(height=height)
-
-
-def panels(fig: go.Figure, count: int) -> go.Figure:
-    """Height for `count` square panels side by side in the page's width."""
-    return fig.update_layout(height=int(130 + 880 / max(count, 2)))
+def chart(fig: go.Figure, key: str) -> None:
+    """Place a figure at the page's width, with the app's plotly toolbar."""
+    st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG)
 
 
 def ratio_text(ratio: float) -> str:
     return "∞ (holes)" if math.isinf(ratio) else f"{ratio:.3g}"
 
 
-def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
-    """Numbers, heatmap, 1D profile and phase table of the sidebar's layer."""
-    n = cfg.input_arg()
-    try:
-        stats = overlap_stats(layer, n)
-        counts = overlap_map(layer, n)
-    except ConfigError as err:
-        state.show_error(err)
-        return
+# ----------------------------------------------------------------------------- one layer
+
+
+def layer_metrics(stats: OverlapStats) -> None:
+    """Output size, interior max/min, period and interior counts of one layer."""
     a, b, c, d = st.columns(4)
     a.metric("Output (H × W)", f"{text.size(stats.output_size)} px")
     b.metric(
@@ -71,30 +68,27 @@ def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         f"{stats.interior_min} … {stats.interior_max}",
         help="Fewest and most contributions per output pixel in the interior.",
     )
-    if not stats.has_interior:
-        st.info(
-            f"At {text.size(cfg.input_size)} px input every output pixel is a border pixel, so "
-            "the map has no interior (no dashed box). The interior numbers above are the "
-            "layer's own: the pattern it prints away from the borders of a larger input.",
-            icon=":material/info:",
-        )
 
-    chart, words = st.columns([3, 1])
-    with chart:
-        st.plotly_chart(
-            sized(
-                figures.overlap_heatmap(
-                    counts,
-                    interior=stats.interior,
-                    title=f"Contributions per output pixel · {text.size(cfg.input_size)} px input",
-                ),
-                560,
-            ),
-            width="stretch",
-            key="ov_heatmap",
-            config=PLOTLY_CONFIG,
+
+def no_interior_note(cfg: state.LayerConfig) -> None:
+    st.info(
+        f"At {text.size(cfg.input_size)} px input every output pixel is a border pixel, so "
+        "the map has no interior (no dashed box). The interior numbers above are the "
+        "layer's own: the pattern it prints away from the borders of a larger input.",
+        icon=":material/info:",
+    )
+
+
+def layer_heatmap(counts: np.ndarray, stats: OverlapStats, cfg: state.LayerConfig) -> None:
+    """The layer's overlap map, and how to read it."""
+    left, right = st.columns([3, 1])
+    with left:
+        title = f"Contributions per output pixel · {text.size(cfg.input_size)} px input"
+        fig = figures.overlap_heatmap(
+            counts, interior=stats.interior, title=title, height=figures.HEATMAP_HEIGHT
         )
-    with words:
+        chart(fig, "ov_heatmap")
+    with right:
         st.markdown(
             "**Reading the map.** Each cell is an output pixel; its colour and number say how "
             "many kernel taps reach it. The dashed box is the interior, free of border "
@@ -107,39 +101,49 @@ def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
             "of the per-axis profiles below."
         )
 
+
+def profile_axes(layer: TransposedConv, cfg: state.LayerConfig) -> list[tuple[int, str]]:
+    """(index, name) of the axes whose profiles to draw: W alone when H is the same."""
     differ = cfg.per_axis and (
         layer.axes[0] != layer.axes[1] or cfg.input_size[0] != cfg.input_size[1]
     )
-    axes = [(0, "H"), (1, "W")] if differ else [(1, "W")]
-    chart, words = st.columns([3, 1])
-    with chart:
+    return [(0, "H"), (1, "W")] if differ else [(1, "W")]
+
+
+def phase_rows(stats: OverlapStats) -> list[dict[str, object]]:
+    """One table row per axis and output phase: which kernel taps reach it."""
+    return [
+        {
+            "axis": name,
+            "phase (o mod s)": phase,
+            "taps": len(taps),
+            "kernel taps j": ", ".join(map(str, taps)) or "none",
+        }
+        for name, table in zip("HW", stats.phase_tables[0], strict=True)
+        for phase, taps in enumerate(table)
+    ]
+
+
+def layer_profiles(layer: TransposedConv, cfg: state.LayerConfig, stats: OverlapStats) -> None:
+    """The per-axis profiles and the phase table, and how to read them."""
+    axes = profile_axes(layer, cfg)
+    left, right = st.columns([3, 1])
+    with left:
         for index, name in axes:
             profile = overlap_profile(layer.axes[index], cfg.input_size[index])
-            label = name if differ else "W (H is the same)"
-            st.plotly_chart(
-                figures.overlap_bar(
-                    profile,
-                    axis_name=name,
-                    interior=stats.axes[index].interior,
-                    title=f"Overlap profile along {label}",
-                ),
-                width="stretch",
-                key=f"ov_profile_{name}",
-                config=PLOTLY_CONFIG,
+            label = name if len(axes) > 1 else "W (H is the same)"
+            fig = figures.overlap_bar(
+                profile,
+                axis_name=name,
+                interior=stats.axes[index].interior,
+                title=f"Overlap profile along {label}",
             )
-        rows = [
-            {
-                "axis": name,
-                "phase (o mod s)": phase,
-                "taps": len(taps),
-                "kernel taps j": ", ".join(map(str, taps)) or "none",
-            }
-            for name, table in zip("HW", stats.phase_tables[0], strict=True)
-            for phase, taps in enumerate(table)
-        ]
+            chart(fig, f"ov_profile_{name}")
         st.markdown("**Kernel taps per output phase** (away from the borders)")
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="ov_phases")
-    with words:
+        st.dataframe(
+            pd.DataFrame(phase_rows(stats)), hide_index=True, width="stretch", key="ov_phases"
+        )
+    with right:
         st.markdown(
             "**One axis.** The same counts along a single row. Grey bands: the borders, where "
             "fewer input pixels reach. In the interior the pattern repeats every stride pixels."
@@ -150,26 +154,44 @@ def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         )
 
 
+def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
+    """Numbers, heatmap, 1D profile and phase table of the sidebar's layer."""
+    n = cfg.input_arg()
+    try:
+        stats = overlap_stats(layer, n)
+        counts = overlap_map(layer, n)
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    layer_metrics(stats)
+    if not stats.has_interior:
+        no_interior_note(cfg)
+    layer_heatmap(counts, stats, cfg)
+    layer_profiles(layer, cfg, stats)
+
+
 # ----------------------------------------------------------------------------- stack builder
+
+
+def parse_layer(part: str) -> tuple[int, ...]:
+    """'4.2.1.0.1' -> (4, 2, 1, 0, 1): one layer's k.s.p.op.d, each within the demo's limits."""
+    values = part.split(".")
+    if len(values) != len(SPATIAL_NAMES):
+        raise ValueError("each layer needs k.s.p.op.d")
+    return tuple(
+        parse_int(value, name, *LIMITS[name])
+        for name, value in zip(SPATIAL_NAMES, values, strict=True)
+    )
 
 
 def parse_stack(raw: str) -> list[tuple[int, ...]]:
     """'3.2.1.1.1_4.2.1.0.1' -> [(3, 2, 1, 1, 1), (4, 2, 1, 0, 1)] (k, s, p, op, d per layer)."""
     if raw == "":
         return []
-    layers = []
-    for part in raw.split("_"):
-        values = tuple(int(v) for v in part.split("."))
-        if len(values) != len(FIELDS):
-            raise ValueError("each layer needs k.s.p.op.d")
-        for name, value in zip(FIELDS, values, strict=True):
-            low, high = LIMITS[name]
-            if not low <= value <= high:
-                raise ValueError(f"{name} {value} outside {low}..{high}")
-        layers.append(values)
-    if len(layers) > caps.MAX_STACK_LAYERS - 1:
+    parts = raw.split("_")
+    if len(parts) > caps.MAX_STACK_LAYERS - 1:
         raise ValueError(f"at most {caps.MAX_STACK_LAYERS} layers")
-    return layers
+    return [parse_layer(part) for part in parts]
 
 
 def format_stack(layers: list[tuple[int, ...]]) -> str:
@@ -178,12 +200,11 @@ def format_stack(layers: list[tuple[int, ...]]) -> str:
 
 def geometry(layer: TransposedConv) -> tuple[int, ...]:
     """A layer's geometry along W (k, s, p, op, d): the starting point for a new layer."""
-    axis = layer.axes[1]
-    return (axis.kernel_size, axis.stride, axis.padding, axis.output_padding, axis.dilation)
+    return tuple(getattr(layer.axes[1], name) for name in SPATIAL_NAMES)
 
 
 def _row_keys(i: int) -> list[str]:
-    return [f"ov_l{i}_{SHORT[name]}" for name in FIELDS]
+    return [f"ov_l{i}_{SHORT[name]}" for name in SPATIAL_NAMES]
 
 
 def add_layer(fallback: tuple[int, ...]) -> None:
@@ -208,35 +229,38 @@ def remove_layer() -> None:
     st.session_state["ov_stack"] = extra
 
 
-def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
-    """Add/remove layers after the sidebar's; the stack's map and how it builds up."""
-    st.subheader("Stacked layers")
-    st.caption(
-        "A generator stacks several upsampling layers (4 → 8 → 16 → 32 → 64): each layer "
-        "scatters the previous layer's uneven map again, so the patterns multiply. Layer 1 is "
-        "the one in the sidebar; add layers below."
-    )
+def layer_row(i: int, values: tuple[int, ...]) -> tuple[int, ...]:
+    """One added layer's number inputs (layer i + 2); its current k, s, p, op, d."""
+    columns = st.columns(6, vertical_alignment="bottom")
+    columns[0].markdown(f"**Layer {i + 2}**")
+    new_values = []
+    for col, name, key, value in zip(columns[1:], SPATIAL_NAMES, _row_keys(i), values, strict=True):
+        if key not in st.session_state:
+            st.session_state[key] = value
+        low, high = LIMITS[name]
+        new_values.append(int(col.number_input(name, low, high, key=key)))
+    return tuple(new_values)
+
+
+def stack_rows(layer: TransposedConv) -> list[tuple[int, ...]]:
+    """The sidebar's layer and a row of inputs per added layer; the added layers' geometry."""
     state.page_param("ov_stack", [geometry(layer)] * 2, parse_stack)
-    extra_layers: list[tuple[int, ...]] = list(st.session_state["ov_stack"])
     st.markdown(f"**Layer 1** (sidebar): `{layer.torch_repr()}`")
-    for i, values in enumerate(extra_layers):
-        columns = st.columns(6, vertical_alignment="bottom")
-        columns[0].markdown(f"**Layer {i + 2}**")
-        new_values = []
-        for col, name, key, value in zip(columns[1:], FIELDS, _row_keys(i), values, strict=True):
-            if key not in st.session_state:
-                st.session_state[key] = value
-            low, high = LIMITS[name]
-            new_values.append(int(col.number_input(name, low, high, key=key)))
-        extra_layers[i] = tuple(new_values)
+    extra_layers = [layer_row(i, values) for i, values in enumerate(st.session_state["ov_stack"])]
     st.session_state["ov_stack"] = extra_layers
     state.remember("ov_stack", format_stack)
+    return extra_layers
+
+
+def stack_buttons(layer: TransposedConv, extra_layers: list[tuple[int, ...]]) -> None:
+    """Add a layer, remove the last, or make every added layer like the sidebar's."""
+    first = geometry(layer)
     left, right, repeat, _ = st.columns([1, 1, 1.4, 2.6])
     left.button(
         "Add layer",
         icon=":material/add:",
         on_click=add_layer,
-        args=(geometry(layer),),
+        args=(first,),
         key="ov_add",
         disabled=len(extra_layers) >= caps.MAX_STACK_LAYERS - 1,
         width="stretch",
@@ -253,51 +277,52 @@ def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         "All like layer 1",
         icon=":material/content_copy:",
         on_click=repeat_layer_one,
-        args=(geometry(layer),),
+        args=(first,),
         key="ov_repeat",
-        disabled=not extra_layers or all(v == geometry(layer) for v in extra_layers),
+        disabled=not extra_layers or all(v == first for v in extra_layers),
         help="Give every added layer the sidebar layer's kernel, stride, padding, "
         "output_padding and dilation (the added layers keep their own values otherwise).",
         width="stretch",
     )
 
-    n = cfg.input_arg()
+
+def build_stack(layer: TransposedConv, extra_layers: list[tuple[int, ...]]) -> list[TransposedConv]:
+    """The sidebar's layer followed by the added ones; ConfigError naming the layer at fault."""
     stack = [layer]
-    try:
-        channels = layer.out_channels
-        for i, (k, s, p, op, d) in enumerate(extra_layers):
-            try:
-                stack.append(TransposedConv.make(channels, channels, k, s, p, op, dilation=d))
-            except ConfigError as err:
-                raise ConfigError(err.parameter, f"layer {i + 2}: {err.message}") from None
-        counts = stack_overlap(stack, n)
-        stats = overlap_stats(stack, n)
-    except ConfigError as err:
-        state.show_error(err)
-        return
+    channels = layer.out_channels
+    for i, (k, s, p, op, d) in enumerate(extra_layers):
+        try:
+            stack.append(TransposedConv.make(channels, channels, k, s, p, op, dilation=d))
+        except ConfigError as err:
+            raise ConfigError(err.parameter, f"layer {i + 2}: {err.message}") from None
+    return stack
+
+
+def stack_map(stack: list[TransposedConv], counts: np.ndarray, stats: OverlapStats) -> None:
+    """The stack's numbers and map, and how to read it."""
     a, b, c = st.columns(3)
     a.metric("Stack output (H × W)", f"{text.size(stats.output_size)} px")
     b.metric("Interior max / min", ratio_text(stats.overlap_ratio))
     c.metric("Pattern period (H × W)", f"{text.size(stats.period)} px")
-    chart, words = st.columns([3, 1])
-    with chart:
-        st.plotly_chart(
-            sized(
-                figures.overlap_heatmap(
-                    counts, interior=stats.interior, title=f"{len(stack)} stacked layers"
-                ),
-                560,
-            ),
-            width="stretch",
-            key="ov_stack_heatmap",
-            config=PLOTLY_CONFIG,
+    left, right = st.columns([3, 1])
+    with left:
+        fig = figures.overlap_heatmap(
+            counts,
+            interior=stats.interior,
+            title=f"{len(stack)} stacked layers",
+            height=figures.HEATMAP_HEIGHT,
         )
-    with words:
+        chart(fig, "ov_stack_heatmap")
+    with right:
         st.markdown(
             "**The stack's map.** All-ones input through every layer with all-ones kernels. "
             "Stride-s layers in a row give a pattern whose period is the product of the "
             "strides: the coarse blotches of a generator's artifacts."
         )
+
+
+def stage_maps(stack: list[TransposedConv], n: int | tuple[int, ...]) -> None:
+    """On request, the map after each layer side by side."""
     flag = {"1": True, "0": False}
     state.page_param("ov_stages", False, flag.__getitem__)
     show_stages = st.toggle(
@@ -306,25 +331,42 @@ def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         help="Side by side, how the pattern compounds layer by layer (a larger page to draw).",
     )
     state.remember("ov_stages", lambda v: "1" if v else "0")
-    if show_stages and len(stack) > 1:
-        try:
-            stages = stack_stage_maps(stack, n)
-        except ConfigError as err:
-            state.show_error(err)
-            return
-        shown = list(enumerate(stages))[-figures.MAX_PANELS :]
-        st.plotly_chart(
-            panels(
-                figures.comparison_figure(
-                    {f"after layer {i + 1}": m for i, m in shown},
-                    title="After each layer (each map relative to its own maximum)",
-                ),
-                len(shown),
-            ),
-            width="stretch",
-            key="ov_stages_chart",
-            config=PLOTLY_CONFIG,
-        )
+    if not show_stages or len(stack) < 2:
+        return
+    try:
+        stages = stack_stage_maps(stack, n)
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    shown = list(enumerate(stages))[-figures.MAX_PANELS :]
+    fig = figures.comparison_figure(
+        {f"after layer {i + 1}": m for i, m in shown},
+        title="After each layer (each map relative to its own maximum)",
+        height=figures.panels_height(len(shown)),
+    )
+    chart(fig, "ov_stages_chart")
+
+
+def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
+    """Add/remove layers after the sidebar's; the stack's map and how it builds up."""
+    st.subheader("Stacked layers")
+    st.caption(
+        "A generator stacks several upsampling layers (4 → 8 → 16 → 32 → 64): each layer "
+        "scatters the previous layer's uneven map again, so the patterns multiply. Layer 1 is "
+        "the one in the sidebar; add layers below."
+    )
+    extra_layers = stack_rows(layer)
+    stack_buttons(layer, extra_layers)
+    n = cfg.input_arg()
+    try:
+        stack = build_stack(layer, extra_layers)
+        counts = stack_overlap(stack, n)
+        stats = overlap_stats(stack, n)
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    stack_map(stack, counts, stats)
+    stage_maps(stack, n)
 
 
 # ----------------------------------------------------------------------------- replacements
@@ -359,20 +401,20 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     except ConfigError as err:
         state.show_error(err)
         return
-    st.plotly_chart(
-        panels(
-            figures.comparison_figure(
-                maps, title="The original and its replacements (each relative to its maximum)"
-            ),
-            len(maps),
-        ),
-        width="stretch",
-        key="ov_compare",
-        config=PLOTLY_CONFIG,
+    fig = figures.comparison_figure(
+        maps,
+        title="The original and its replacements (each relative to its maximum)",
+        height=figures.panels_height(len(maps)),
     )
+    chart(fig, "ov_compare")
 
 
 # ----------------------------------------------------------------------------- animation
+
+
+def animation_size(raw: str) -> int:
+    """The animation's input size from a link: 1 to `MAX_ANIMATION_INPUT` pixels."""
+    return parse_int(raw, "the animation's input size", 1, figures.MAX_ANIMATION_INPUT)
 
 
 @st.fragment
@@ -386,7 +428,7 @@ def scatter_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         "cropping `padding`."
     )
     limit = figures.MAX_ANIMATION_INPUT
-    state.page_param("ov_anim_n", min(max(cfg.input_size), 4), state.bounded_int(1, limit))
+    state.page_param("ov_anim_n", min(max(cfg.input_size), 4), animation_size)
     small = st.slider(
         "Input size for the animation (px)",
         1,
@@ -400,7 +442,7 @@ def scatter_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     except ConfigError as err:
         state.show_error(err)
     else:
-        st.plotly_chart(fig, width="stretch", key="ov_anim", config=PLOTLY_CONFIG)
+        chart(fig, "ov_anim")
     state.sync_url()  # a fragment rerun does not reach app.py's sync
 
 

@@ -17,6 +17,7 @@ from core.geometry.solver import (
     solve,
     solve_chain,
 )
+from core.parsing import parse_ints
 from ui import caps, routing, state, text
 
 routing.require_router()
@@ -37,14 +38,7 @@ MODE_LABELS = {
 
 def parse_sizes(raw: str) -> list[int]:
     """'4, 8, 16' -> [4, 8, 16]; ConfigError naming `sizes` for anything else."""
-    parts = [p for p in raw.replace(";", ",").replace("→", ",").replace(" ", ",").split(",") if p]
-    try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        raise ConfigError(
-            "sizes",
-            f"sizes must be integers separated by commas, got {raw!r}: write e.g. 4, 8, 16, 32",
-        ) from None
+    sizes = list(parse_ints(raw.replace("→", ","), "sizes", example="4, 8, 16, 32"))
     if len(sizes) > caps.MAX_CHAIN_SIZES:
         raise ConfigError(
             "sizes",

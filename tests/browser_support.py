@@ -1,11 +1,12 @@
 """Drive the real app in headless Chromium: start `streamlit run` on a free port, open pages,
-wait for reruns and charts. Shared by tests/test_browser.py, bench/bench_browser.py and
-docs/screenshots/make_screenshots.py."""
+wait for reruns and charts. Shared by tests/test_browser.py, tests/test_load_smoke.py,
+tests/load/load_test.py, bench/bench_browser.py and docs/screenshots/make_screenshots.py."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -71,45 +72,78 @@ def streamlit_command(port: int) -> list[str]:
     ]
 
 
-@contextlib.contextmanager
-def streamlit_server(timeout: float = 60.0) -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port; yields its base URL, stops it after."""
-    port = free_port()
-    log = open(os.devnull, "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
+def start_streamlit(port: int, log: Any = subprocess.DEVNULL) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:`port` in a session of its own (so that
+    `stop_streamlit` ends it and anything it started), output to the open file `log`."""
+    return subprocess.Popen(
         streamlit_command(port),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
-                    if reply.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start on port {port}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
+
+
+def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until the server at `base` answers its health check; RuntimeError if it exits or
+    does not answer within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as reply:
+                if reply.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not answer at {base} within {timeout:g} s")
+        time.sleep(0.2)
 
 
-def launch(playwright: Any) -> Any:
-    """Headless Debian Chromium with the flags a sandboxed CI machine needs."""
+def stop_streamlit(process: subprocess.Popen) -> None:
+    """End the session `start_streamlit` started: SIGTERM, then SIGKILL after 15 s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(15)
+
+
+@contextlib.contextmanager
+def streamlit_server(timeout: float = 60.0) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port; yields its base URL, stops it after."""
+    port = free_port()
+    process = start_streamlit(port)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_streamlit(process)
+
+
+def require_chromium() -> None:
+    """Skip the calling test where Debian's Chromium is missing; fail instead under
+    DECONV_REQUIRE_BROWSER=1 (CI), where a missing browser must not pass silently."""
+    import pytest
+
+    if CHROMIUM.exists():
+        return
+    message = f"Debian chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    if os.environ.get("DECONV_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{message}, and DECONV_REQUIRE_BROWSER=1")
+    pytest.skip(message)
+
+
+def launch(playwright: Any, extra_args: tuple[str, ...] = ()) -> Any:
+    """Headless Debian Chromium with the flags a sandboxed CI machine needs (with Playwright's
+    async API, await the result)."""
     return playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *extra_args]
     )
 
 

@@ -1,4 +1,5 @@
-"""Shared test settings: hypothesis profiles sized for a 2-core CI machine."""
+"""Shared test settings: hypothesis profiles sized for a 2-core CI machine, and fixtures used by
+several test modules."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +47,17 @@ def pytest_collection_modifyitems(items) -> None:
         test._hypothesis_internal_use_settings = settings(
             own, max_examples=own.max_examples * THOROUGH_FACTOR
         )
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module's tests (`pytestmark = pytest.mark.usefixtures(...)`): their
+    tensors are tiny, so one thread is as fast on an idle CPU and far faster on a busy shared one
+    (intra-op threads spin-wait); the previous count is restored for the other modules. torch is
+    imported here, not at the top, so that torch-free test modules stay torch-free."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)

@@ -106,13 +106,17 @@ def test_url_round_trip_with_pasted_text():
     assert_table_is(again, convert_text(text, (1, 16, 6, 6), METHODS[1]))
 
 
-@pytest.mark.parametrize("raw", ["1_000, 4", "1, \u0663, 8, 8", "1, +3, 8, 8", "1, 2.0, 8"])
+LAX_INTEGERS = ("１２", "1_0", "+3", "\u0663")  # int() takes all four; the converter takes none
+
+
+@pytest.mark.parametrize("raw", [f"1, {v}, 8, 8" for v in LAX_INTEGERS] + ["1_000, 4", "1, 2.0, 8"])
 def test_input_shape_takes_ascii_digits_only(raw):
     at = open_page("converter")
     at.text_input(key="cv_shape").input(raw).run()
     assert_clean(at)
     (message,) = errors(at)
-    assert message.startswith("**input_shape**") and "written with the digits" in message
+    assert message.startswith("**input_shape**") and "written with the digits 0\\-9" in message
+    assert "invalid literal" not in message
     assert not at.main.dataframe
 
 
@@ -275,6 +279,16 @@ def test_bad_known_shapes_name_the_parameter():
     assert_clean(at)
     (message,) = errors(at)
     assert message.startswith("**shapes\\_at**") or message.startswith("**shapes_at**")
+
+
+def test_known_shapes_take_ascii_digits_only():
+    at = open_page("converter", {"cv_ex": "unet"})
+    for value in LAX_INTEGERS:
+        at.text_area(key="cv_known").input(f"ups.0.conv.block.0 = 1, {value}, 16, 16").run()
+        assert_clean(at)
+        (message,) = errors(at)
+        assert message.startswith(("**shapes\\_at**", "**shapes_at**")), message
+        assert "written with the digits 0\\-9" in message and "invalid literal" not in message
 
 
 @pytest.mark.parametrize("method", ["subpixel", "resize-nearest"])

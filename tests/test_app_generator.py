@@ -13,7 +13,7 @@ from app_support import assert_clean, errors, open_page, plotly_figures, titles
 from PIL import Image
 
 from core import hosted
-from core.generator import run as generator_run
+from core.generator import measures
 from core.generator.config import VARIANTS, GeneratorConfig
 from core.generator.devices import device_label, pick_device
 from core.generator.run import fit, render_at_init
@@ -57,16 +57,14 @@ def test_render_at_init_shows_cores_numbers_for_every_variant():
     assert titles(at) == ["Live generator"]
     config = small_config(at)
     expected = render_at_init(config, VARIANTS, 2, 0, "cpu")
-    assert strengths(at) == [
-        f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
-    ]
+    assert strengths(at) == [f"{v.checkerboard.strength:.3f}" for v in expected.variants.values()]
     images = list(at.image)
     assert len(images) == 2 * len(VARIANTS)  # image grid + zoomed crop per variant
     device = [i.value for i in at.info if "Running on" in i.value]
     machine = device_label(pick_device("auto")).split(",")[0].split(" (")[0]
     assert len(device) == 1 and device[0].startswith(f"Running on **{machine}")
     # The checkerboard shows: the ConvTranspose2d variant's strength tops the resize-convs'.
-    values = {n: v["checkerboard_strength"] for n, v in expected["variants"].items()}
+    values = {n: v.checkerboard.strength for n, v in expected.variants.items()}
     assert values["convtranspose"] > max(values["resize-nearest"], values["resize-bilinear"])
 
 
@@ -76,8 +74,8 @@ def test_both_checkerboard_numbers_are_shown_and_explained():
     expected = render_at_init(small_config(at), VARIANTS, 2, 0, "cpu")
     energy = metrics(at, "Checkerboard energy")
     assert len(energy) == len(VARIANTS)
-    for metric, v in zip(energy, expected["variants"].values(), strict=True):
-        share = v["checkerboard_energy"]
+    for metric, v in zip(energy, expected.variants.values(), strict=True):
+        share = v.checkerboard.energy
         assert metric.value == (f"{share:.2%}" if share >= 0.001 else f"{share:.3%}")
         assert metric.proto.delta.endswith("× white noise")
         assert "white noise of this size gives" in metric.proto.help
@@ -87,13 +85,13 @@ def test_both_checkerboard_numbers_are_shown_and_explained():
     assert "Share of the output's variance" not in help_text
     # The caption gives both causes, with core's numbers for this geometry (k3 s2 by default).
     text = captions(at)
-    reference = expected["strength_reference"]
+    reference = expected.geometry.strength_reference
     assert "whatever the kernel size" in text
-    assert f"{reference['random_weights']:.3f}" in text
-    assert f"{reference['equal_weights']:.3f}" in text and "equal weights" in text
+    assert f"{reference.random_weights:.3f}" in text
+    assert f"{reference.equal_weights:.3f}" in text and "equal weights" in text
     assert "where kernel_size is not divisible by stride" not in text
     # Which stages' checkerboard frequencies are marked is said, and the scale is shared.
-    low, high = expected["spectrum_range"]
+    low, high = expected.spectrum_range
     assert f"from {low:.1f} (dark) to {high:.1f} (bright)" in text
     assert "circles stage 2 (period 2 px)" in text and "diamonds stage 1 (period 4 px)" in text
     figures = plotly_figures(at)
@@ -105,7 +103,7 @@ def test_both_checkerboard_numbers_are_shown_and_explained():
 
 
 def test_an_unmeasurable_strength_shows_as_n_a(monkeypatch):
-    monkeypatch.setattr(generator_run, "_layer_strength", lambda module, stride: None)
+    monkeypatch.setattr(measures, "layer_strength", lambda module, stride: None)
     at = open_page("generator", {**SMALL, "gen_variants": "convtranspose"})
     assert_clean(at)
     assert strengths(at) == ["n/a"]
@@ -128,9 +126,7 @@ def test_changing_settings_rerenders_and_updates_the_url():
     assert at.query_params["gen_variants"] == "convtranspose,subpixel-icnr"
     assert at.query_params["gen_seed"] == "3"
     expected = render_at_init(small_config(at), ["convtranspose", "subpixel-icnr"], 2, 3, "cpu")
-    assert strengths(at) == [
-        f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
-    ]
+    assert strengths(at) == [f"{v.checkerboard.strength:.3f}" for v in expected.variants.values()]
 
 
 def test_fit_mode_trains_and_reports():
@@ -151,9 +147,7 @@ def test_fit_mode_trains_and_reports():
     expected = fit(small_config(at), ["convtranspose", "resize-nearest"], None, 4, 0.01, 0, "cpu")
     captions = list(at.image)
     assert len(captions) == 1 + 2  # target + one final image per variant
-    assert strengths(at) == [
-        f"{v['checkerboard_strength']:.3f}" for v in expected["variants"].values()
-    ]
+    assert strengths(at) == [f"{v.checkerboard.strength:.3f}" for v in expected.variants.values()]
     progress = at.get("progress")
     assert progress and progress[-1].value == 100
     assert not at.warning  # finished within the time budget

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 import torch
 from app_support import assert_clean, errors, forward_shape, open_page, run_snippet, titles
 
 from core.geometry.keras import from_keras
+from core.geometry.layer import SPATIAL_NAMES
 from core.geometry.solver import solve, solve_chain
 from ui.state import LayerConfig
 
-COLUMNS = ["kernel_size", "stride", "padding", "output_padding", "dilation"]
+COLUMNS = list(SPATIAL_NAMES)
 
 
 def shown_rows(at) -> list[tuple]:
@@ -67,6 +69,32 @@ def test_bad_chain_gives_an_error_naming_sizes_and_no_exception():
     assert_clean(at)
     assert solve_chain([32, 16], max_kernel=8, max_stride=8, max_dilation=1) == []
     assert any("No configuration" in w.value for w in at.warning)
+
+
+LAX_INTEGERS = ("１２", "1_0", "+3", "٣")  # int() takes all four; the solver takes none
+
+
+@pytest.mark.parametrize("value", LAX_INTEGERS)
+def test_chain_sizes_are_ascii_digits_only(value):
+    at = open_page("solver", {"sv_mode": "chain", "sv_chain": "4, 8, 16"})
+    at.text_input(key="sv_chain").set_value(f"4, {value}, 16").run()
+    assert_clean(at)
+    (message,) = errors(at)
+    assert message.startswith("**sizes**") and "written with the digits 0\\-9" in message
+    assert "invalid literal" not in message
+    assert not at.dataframe
+
+
+def test_link_numbers_are_ascii_digits_only():
+    keys = ("sv_in", "sv_out", "sv_maxk", "sv_maxs")
+    at = open_page("solver", dict(zip(keys, LAX_INTEGERS, strict=True)))
+    assert_clean(at)
+    warning = " ".join(w.value for w in at.warning)
+    for key, value in zip(keys, LAX_INTEGERS, strict=True):
+        assert f"`{key}={value}`" in warning
+    assert warning.count("must be a whole number written with the digits 0\\-9") == 4
+    assert "invalid literal" not in warning
+    assert shown_rows(at) == core_rows(solve(16, 32, max_kernel=8, max_stride=8, max_dilation=1))
 
 
 def test_links_and_open_button_load_the_solution_into_the_designer():

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
 from app_support import assert_clean, open_page
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,6 +50,36 @@ def test_bad_link_values_are_clamped_or_ignored_with_a_notice():
     assert cfg.kernel_size == (caps.MAX_KERNEL,) * 2
     assert cfg.stride == LayerConfig().stride and cfg.input_size == LayerConfig().input_size
     assert len(notices) == 4
+
+
+LAX_INTEGERS = ("１２", "1_0", "+3", "٣")  # int() takes all four; a link takes none
+
+
+@pytest.mark.parametrize("value", LAX_INTEGERS)
+def test_link_integers_are_ascii_digits_only(value):
+    cfg, notices = LayerConfig.from_query({"k": value, "s": f"2,{value}", "cin": value})
+    assert cfg == LayerConfig()
+    assert len(notices) == 3
+    for notice, name in zip(notices, ("in\\_channels", "kernel\\_size", "stride"), strict=True):
+        assert f"{name} must be a whole number written with the digits 0\\-9" in notice, notice
+        assert "invalid literal" not in notice
+
+
+def test_a_link_with_lax_integers_opens_the_defaults_with_a_warning():
+    at = open_page("designer", dict(zip(("k", "s", "p", "cin"), LAX_INTEGERS, strict=True)))
+    assert_clean(at)
+    warning = " ".join(w.value for w in at.warning)
+    for key, value in zip(("k", "s", "p", "cin"), LAX_INTEGERS, strict=True):
+        assert f"`{key}={value}`" in warning
+    assert "invalid literal" not in warning
+    assert at.number_input(key="layer_kernel_size").value == LayerConfig().kernel_size[0]
+    assert at.query_params["k"] == str(LayerConfig().kernel_size[0])
+
+
+def test_out_of_range_link_values_are_still_clamped():
+    cfg, notices = LayerConfig.from_query({"op": "9"})
+    assert cfg.output_padding == (FIELDS["output_padding"].maximum,) * 2
+    assert len(notices) == 1 and "outside" in notices[0]
 
 
 def test_link_with_per_axis_values_opens_the_per_axis_widgets():

@@ -126,7 +126,7 @@ def test_equal_weights_strength_names_the_geometry_cause():
 @pytest.mark.parametrize(("k", "p"), [(4, 1), (3, 1), (2, 0)])
 def test_random_weights_strength_whatever_the_kernel(k, p):
     """Random zero-mean weights give each phase its own sum of taps: the strength scatters around
-    sqrt(1 - 1/s^2) for every kernel, divisible by the stride or not (the audit measured 0.871,
+    sqrt(1 - 1/s^2) for every kernel, divisible by the stride or not (one measurement: 0.871,
     0.875, 0.859 for k4, k3, k2 at stride 2). Median over 40 seeds of a 16-channel layer."""
     values = []
     for seed in range(40):

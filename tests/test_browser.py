@@ -14,18 +14,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browser_support import (
-    CHROMIUM,
     EXCEPTION,
     PAGES,
     chart_shape,
     launch,
     open_page,
+    require_chromium,
     set_number,
     streamlit_server,
     wait_chart_shape,
     wait_query,
     wait_settled,
 )
+from playwright.sync_api import sync_playwright
 
 from core.geometry.output_size import output_size
 from ui.state import LayerConfig
@@ -39,11 +40,9 @@ TIMEOUT_MS = 120_000  # generous: a loaded 2-core CI machine renders slowly
 
 @pytest.fixture(scope="module")
 def app():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    require_chromium()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with streamlit_server() as base, sync_api.sync_playwright() as playwright:
+    with streamlit_server() as base, sync_playwright() as playwright:
         browser = launch(playwright)
         try:
             yield base, browser

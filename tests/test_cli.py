@@ -120,8 +120,16 @@ def test_code_flag_prints_a_snippet_that_runs():
         ),
         (["--kernel-size", "0"], "kernel_size must be at least 1"),
         (["--kernel-size", "3", "--groups", "3", "--in-channels", "4"], "divisible by groups"),
-        (["--kernel-size", "x"], "invalid int value: 'x'"),
-        *(([f"--kernel-size={v}"], "write digits 0-9") for v in ("٣", "+3", " 3", "1_000", "0x10")),
+        (
+            ["--kernel-size", "x"],
+            "argument --kernel-size: kernel_size must be a whole number written with the digits "
+            "0-9, got 'x'",
+        ),
+        *(
+            ([f"--kernel-size={v}"], "kernel_size must be a whole number written with the digits")
+            for v in ("٣", "+3", " 3", "1_000", "0x10")
+        ),
+        (["--kernel-size", "3", "--stride", "9" * 12], "stride has more than 9 digits"),
         (["--kernel-size", "3", "3", "3"], "--kernel-size takes one value, or one per axis"),
         (["--kernel-size", "3", "--input-size", "4", "4", "4", "--code", "1"], "2D layers"),
         (["--stride", "2"], "--kernel-size is required"),
@@ -154,6 +162,40 @@ def test_bad_input_exits_2_with_one_clear_line(args, words):
     assert r.stdout == ""
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert words in r.stderr
+
+
+def run_in_process(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(argv)
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+LAX_INTEGERS = ("１２", "1_0", "+3", "٣")  # int() takes all four; the CLI takes none
+
+
+@pytest.mark.parametrize("value", LAX_INTEGERS)
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--kernel-size", "{}"], "--kernel-size"),
+        (["--kernel-size", "3", "--stride", "2", "{}"], "--stride"),
+        (["--kernel-size", "3", "--in-channels", "{}"], "--in-channels"),
+        (["--kernel-size", "3", "--input-size", "8", "{}"], "--input-size"),
+        (["solve", "4", "{}"], "sizes"),
+        (["keras", "--filters", "{}", "--in-channels", "3", "--kernel-size", "3"], "--filters"),
+    ],
+)
+def test_integers_are_ascii_digits_only(argv, flag, value):
+    """Each refusal names the flag and the parameter, in plain words (no Python exception text)."""
+    status, out, err = run_in_process([value if a == "{}" else a for a in argv])
+    name = flag.lstrip("-").replace("-", "_")
+    assert status == 2 and out == ""
+    assert f"argument {flag}: {name} must be a whole number written with the digits 0-9" in err
+    assert "invalid literal" not in err and err.count("\n") == 1
 
 
 def test_solve_and_keras_subcommands():

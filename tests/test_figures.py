@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from tests_paths import ROOT
 
 from core.errors import ConfigError
 from core.geometry.layer import Axis, TransposedConv
 from core.geometry.output_size import axis_output
 from core.overlap.counts import overlap_map, overlap_profile, overlap_stats, stack_overlap
 from core.overlap.replacement_maps import replacement_overlaps
+from ui.figures import style
+from ui.figures.generator import colour_scale_figure, loss_figure, spectrum_figure
 from ui.figures.overlap import (
     ANNOTATE_MAX,
     MAX_ANIMATION_INPUT,
@@ -185,3 +189,60 @@ def test_figures_refuse_bad_input():
     for call in calls:
         with pytest.raises(ConfigError):
             call()
+
+
+# ------------------------------------------------------------------------------ one style
+
+
+def test_every_figure_has_the_one_style():
+    """Every chart is finished by ui.figures.style.layout: transparent, no template colours."""
+    layer = TransposedConv.make(1, 1, 3, 2, 1)
+    counts = overlap_map(layer, 4)
+    spectrum = np.zeros((8, 8))
+    frequencies = np.linspace(-0.5, 0.5, 8)
+    figures = [
+        overlap_heatmap(counts),
+        overlap_bar(counts[0]),
+        comparison_figure({"a": counts}),
+        scatter_animation(layer, 2),
+        spectrum_figure(spectrum, frequencies, frequencies, []),
+        colour_scale_figure((0, 1)),
+        loss_figure({"a": [1.0, 0.5]}, {}),
+    ]
+    for fig in figures:
+        assert fig.layout.paper_bgcolor == fig.layout.plot_bgcolor == style.TRANSPARENT
+        assert fig.layout.title.x == 0.0 and fig.layout.title.xanchor == "left"
+        assert fig.layout.font.color is None  # the host theme decides the text colour
+    assert overlap_heatmap(counts, height=560).layout.height == 560
+    assert comparison_figure({"a": counts}, height=300).layout.height == 300
+
+
+def _plotly_chart_calls(tree: ast.AST) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "plotly_chart"
+    ]
+
+
+def test_pages_use_the_one_plotly_config_and_no_figure_module_has_its_own_layout():
+    calls = 0
+    for path in sorted((ROOT / "pages").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        found = _plotly_chart_calls(tree)
+        calls += len(found)
+        if found:
+            assert "from ui.figures.style import PLOTLY_CONFIG" in source, path.name
+            assert "PLOTLY_CONFIG =" not in source, path.name
+        for call in found:
+            config = [k.value for k in call.keywords if k.arg == "config"]
+            assert config, f"{path.name}:{call.lineno} plotly_chart without config"
+            names = {n.id for n in ast.walk(config[0]) if isinstance(n, ast.Name)}
+            assert "PLOTLY_CONFIG" in names, f"{path.name}:{call.lineno}"
+    assert calls >= 2
+    for path in sorted((ROOT / "ui" / "figures").glob("*.py")):
+        if path.name != "style.py":
+            assert "def _layout" not in path.read_text(encoding="utf-8"), path.name

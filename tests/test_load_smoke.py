@@ -1,18 +1,19 @@
 """The load-test script itself works: two concurrent browser users, no errors, bounded memory.
 
 The full run (20 users) is `python tests/load/load_test.py --users 20`; this keeps the harness
-from rotting. Needs Debian's chromium: skipped without it, unless DECONV_REQUIRE_BROWSER=1.
+from rotting. Needs Debian's chromium: skipped without it, unless DECONV_REQUIRE_BROWSER=1
+(`browser_support.require_chromium`).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
 import pytest
+from browser_support import require_chromium
 from tests_paths import ROOT
 
 pytestmark = pytest.mark.browser
@@ -29,12 +30,8 @@ def load_script():
 
 
 def test_two_concurrent_users_see_no_errors(tmp_path: Path):
+    require_chromium()
     script = load_script()
-    if not Path(script.CHROMIUM).exists():
-        if os.environ.get("DECONV_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{script.CHROMIUM} is missing and DECONV_REQUIRE_BROWSER=1")
-        pytest.skip(f"{script.CHROMIUM} is not installed (apt-get install chromium)")
-    pytest.importorskip("playwright.async_api")
     out = tmp_path / "load.json"
     status = script.main(["--users", "2", "--time-limit", "400", "--json", str(out)])
     summary = json.loads(out.read_text())

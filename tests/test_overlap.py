@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from torch_oracle import torch_overlap
 
 from core.errors import ConfigError
 from core.geometry.layer import Axis, TransposedConv
@@ -39,10 +40,6 @@ from core.overlap.replacement_maps import (
     zero_insertion_overlap,
     zero_insertion_profile,
 )
-
-CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
-CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
 
 # ------------------------------------------------------------------------------ strategies
 
@@ -93,20 +90,8 @@ def stacks(draw, ndim: int = 2, max_layers: int = 4, max_input: int = 5, **axis_
 
 
 def torch_counts(layers: list[TransposedConv], sizes: tuple[int, ...]) -> np.ndarray:
-    """All-ones input through all-ones kernels, one channel, float64: torch's overlap counts."""
-    conv = CONV_T[len(sizes)]
-    x = torch.ones(1, 1, *sizes, dtype=torch.float64)
-    for layer in layers:
-        kernel = torch.ones(1, 1, *layer.kernel_size, dtype=torch.float64)
-        x = conv(
-            x,
-            kernel,
-            stride=layer.stride,
-            padding=layer.padding,
-            output_padding=layer.output_padding,
-            dilation=layer.dilation,
-        )
-    counts = x[0, 0].numpy()
+    """torch's overlap counts (`torch_oracle.torch_overlap`, float64) as integers."""
+    counts = torch_overlap(layers, sizes)[0, 0].numpy()
     assert np.array_equal(counts, np.round(counts))
     return counts.astype(np.int64)
 

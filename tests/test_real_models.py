@@ -32,53 +32,16 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from model_zoo import run_code, seeded
 from torch import nn
+from torch_oracle import Shape, first_tensor, torch_shapes
 
 from core.converter.live import EXACT_METHODS, convert_model
 from core.converter.shape_trace import OK, ShapeTrace, trace_shapes
 from core.converter.text_conversion import convert_text
 from core.replacements.registry import METHODS
 
-Shape = tuple[int, ...]
-
-# ---------------------------------------------------------------------------------- oracle
-
-
-def first_tensor(value: object) -> torch.Tensor:
-    """The tensor a module returns, or the first one of a tuple (LSTM, MaxPool with indices,
-    a VAE's (reconstruction, mu, logvar))."""
-    while isinstance(value, (tuple, list)):
-        value = value[0]
-    assert isinstance(value, torch.Tensor), type(value)
-    return value
-
-
-def torch_shapes(model: nn.Module, x: torch.Tensor) -> tuple[dict[str, tuple[Shape, Shape]], Shape]:
-    """path -> (input shape, output shape) of every leaf module torch ran (its first call), and
-    the model's output shape; from forward hooks, in eval mode without gradients."""
-    seen: dict[str, tuple[Shape, Shape]] = {}
-
-    def hook(name: str):
-        def record(module, args, output):
-            if args:
-                seen.setdefault(
-                    name, (tuple(first_tensor(args[0]).shape), tuple(first_tensor(output).shape))
-                )
-
-        return record
-
-    handles = [
-        module.register_forward_hook(hook(name))
-        for name, module in model.named_modules()
-        if not list(module.children())
-    ]
-    try:
-        with torch.no_grad():
-            output = first_tensor(model.eval()(x))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return seen, tuple(output.shape)
+# ---------------------------------------------------------------------------------- helpers
 
 
 def is_pure_chain(model: nn.Module) -> bool:
@@ -95,22 +58,6 @@ def plain_list(model: nn.Module) -> str:
     """A flat nn.Sequential pasted as a plain list of layers, one `nn.Layer(...)` per line."""
     assert type(model) is nn.Sequential
     return "\n".join(f"nn.{layer!r}" for layer in model)
-
-
-def seeded(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random BatchNorm statistics, float64, eval mode (weights come from the seeded build)."""
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.running_mean.uniform_(-0.5, 0.5, generator=generator)
-            module.running_var.uniform_(0.5, 1.5, generator=generator)
-    return model.double().eval()
-
-
-def run_code(code: str) -> nn.Module:
-    namespace: dict = {}
-    exec(compile(code, "<converted>", "exec"), namespace)  # written by core from numbers
-    return namespace["model"]
 
 
 # ------------------------------------------------------------------ 1. pix2pix U-Net generator

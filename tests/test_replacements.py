@@ -19,14 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode, flop_registry
 from core import ConfigError, TransposedConv, list_replacements, output_size
 from core.replacements.catalog import original_costs
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tensors here are tiny: one thread is faster, and fair to parallel test workers."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @st.composite

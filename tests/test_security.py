@@ -38,6 +38,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests_paths import ROOT
 
+import core.converter.text_conversion as conversion
+import core.generator.images as images
+import core.replacements.catalog as replacements
 from core.errors import ConfigError
 from core.geometry.layer import TransposedConv
 
@@ -256,8 +259,7 @@ def _calls_named(attribute: str) -> Iterator[tuple[Path, ast.Call]]:
 
 def test_file_uploaders_accept_only_images():
     uploaders = list(_calls_named("file_uploader"))
-    if not uploaders:
-        pytest.skip("the app has no upload widget")
+    assert uploaders, "the live generator's target image upload was not found"
     for path, call in uploaders:
         kinds = _keyword(call, "type")
         where = f"{path.relative_to(ROOT)}:{call.lineno}"
@@ -285,12 +287,69 @@ def test_streamlit_config_is_hardened():
     assert server.get("maxMessageSize", 200) <= 200
     assert config.get("browser", {}).get("gatherUsageStats") is False
     assert config.get("client", {}).get("showErrorDetails") in ("type", "none", False)
-    assert config.get("runner", {}).get("magicEnabled", True) in (True, False)
     assert server.get("runOnSave", False) is False
 
 
+MAGIC_SILENT = (ast.Call, ast.Yield, ast.YieldFrom, ast.Await)  # magic never writes these
+
+
+def _magic_bodies(node: ast.AST) -> Iterator[tuple[ast.AST, list[ast.stmt]]]:
+    """(parent, statements) of every block magic rewrites, as streamlit's magic.py walks them:
+    the module, function, with, loop, try and if bodies and match cases, and the methods of a
+    class (not the class body itself)."""
+    blocks = [("body", "orelse", "finalbody")] if not isinstance(node, ast.ClassDef) else []
+    for names in blocks:
+        for name in names:
+            body = getattr(node, name, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                yield node, body
+                for statement in body:
+                    yield from _magic_bodies(statement)
+    for handler in getattr(node, "handlers", []):
+        yield from _magic_bodies(handler)
+    for case in getattr(node, "cases", []):
+        yield from _magic_bodies(case)
+    if isinstance(node, ast.ClassDef):
+        for method in node.body:
+            if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield from _magic_bodies(method)
+
+
+def magic_writes(source: str) -> list[int]:
+    """Lines of the statements Streamlit's magic would show with st.write: bare expressions that
+    are not calls, docstrings, yields or awaits (streamlit/runtime/scriptrunner/magic.py)."""
+    lines = []
+    for parent, body in _magic_bodies(ast.parse(source)):
+        for index, statement in enumerate(body):
+            if not isinstance(statement, ast.Expr):
+                continue
+            value = statement.value
+            docstring = (
+                index == 0
+                and isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+                and isinstance(parent, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef))
+            )
+            if not (docstring or isinstance(value, MAGIC_SILENT)):
+                lines.append(statement.lineno)
+    return sorted(set(lines))
+
+
+def test_magic_stays_on_and_no_page_uses_it():
+    """runner.magicEnabled is left at Streamlit's default, True: magic only ever writes a bare
+    expression statement of a page script, and no page script has one (a stray variable that
+    holds a link's text would otherwise appear on the page), so every element comes from an
+    explicit st call. A page that needs magic off, or on, must say so here."""
+    assert streamlit_config().get("runner", {}).get("magicEnabled", True) is True
+    scripts = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    found = {str(p.relative_to(ROOT)): magic_writes(p.read_text(encoding="utf-8")) for p in scripts}
+    assert len(found) > 1 and not any(found.values()), found
+    assert magic_writes("x = 1\nx\n") == [2] and magic_writes('"""Doc."""\nf(x)\n') == []
+    assert magic_writes('class A:\n    """Doc."""\n    def f(self):\n        x\n') == [4]
+    assert magic_writes("try:\n    pass\nexcept E:\n    y\n") == [4]
+
+
 def test_streamlit_upload_cap_is_within_core_cap():
-    images = pytest.importorskip("core.generator.images")
     upload_mb = streamlit_config()["server"]["maxUploadSize"]
     assert upload_mb * MIB <= images.MAX_UPLOAD_BYTES
 
@@ -324,14 +383,12 @@ def _png(mode: str, size: tuple[int, int]) -> bytes:
 
 @pytest.mark.parametrize("size", [(100_000, 100_000), (2**31 - 1, 1), (6000, 6000)])
 def test_png_that_lies_about_its_size_is_refused_before_decoding(size):
-    images = pytest.importorskip("core.generator.images")
     assert math.prod(size) > images.MAX_UPLOAD_PIXELS
     _, error = call_guarded(images.load_upload, lying_png(*size), 64)
     assert error is not None and error.parameter == "upload"
 
 
 def test_png_with_truncated_data_is_refused():
-    images = pytest.importorskip("core.generator.images")
     _, error = call_guarded(images.load_upload, lying_png(64, 64, b"\x00" * 10), 64)
     assert error is not None and error.parameter == "upload"
 
@@ -353,13 +410,11 @@ def test_png_with_truncated_data_is_refused():
 )
 def test_upload_type_is_checked_by_content(data):
     """What the file is decides, not its name: a PDF renamed .png is still refused."""
-    images = pytest.importorskip("core.generator.images")
     _, error = call_guarded(images.load_upload, data, 64)
     assert error is not None and error.parameter == "upload"
 
 
 def test_upload_over_the_byte_cap_is_refused_before_decoding():
-    images = pytest.importorskip("core.generator.images")
     data = _png("RGB", (8, 8))
     data += b"\x00" * (images.MAX_UPLOAD_BYTES + 1 - len(data))
     _, error = call_guarded(images.load_upload, data, 64)
@@ -367,7 +422,6 @@ def test_upload_over_the_byte_cap_is_refused_before_decoding():
 
 
 def test_valid_small_upload_is_accepted():
-    images = pytest.importorskip("core.generator.images")
     image, error = call_guarded(images.load_upload, _png("RGBA", (40, 30)), 16)
     assert error is None and image.shape == (16, 16, 3)
 
@@ -376,7 +430,6 @@ def test_valid_small_upload_is_accepted():
 def test_png_bomb_decodes_within_bounded_memory(mode):
     """A small PNG (zlib packs zeros about 1000:1) that declares the largest accepted pixel count
     must not make the server allocate more than a bounded amount to decode it."""
-    pytest.importorskip("core.generator.images")
     result = run_bounded(
         f"""
         import io, math
@@ -510,7 +563,6 @@ def layers_2d(draw) -> TransposedConv:
 @given(layer=layers_2d(), size=st.integers(1, 9))
 @settings(max_examples=60)
 def test_replacement_code_is_built_from_numbers(layer, size):
-    replacements = pytest.importorskip("core.replacements.catalog")
     try:
         found = replacements.list_replacements(layer, size)
     except ConfigError:
@@ -565,7 +617,6 @@ HOSTILE_LINES = [
 @pytest.mark.parametrize("method", ["subpixel", "resize-nearest"])
 @pytest.mark.parametrize("line", HOSTILE_LINES)
 def test_converted_model_code_holds_no_user_text(line, method):
-    conversion = pytest.importorskip("core.converter.text_conversion")
     text = (
         "Generator(\n  (main): Sequential(\n"
         "    (0): ConvTranspose2d(100, 64, kernel_size=(4, 4), stride=(1, 1), bias=False)\n"

@@ -30,13 +30,7 @@ RESIZE = ("resize-nearest", "resize-bilinear", "resize-bicubic")
 EXACT_METHODS = ("subpixel", "zero-insertion")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tensors here are tiny: one thread is faster, and fair to parallel test workers."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @st.composite

@@ -27,7 +27,6 @@ MAX_SOLUTIONS_SHOWN = 200
 
 # Model converter.
 MAX_MODEL_TEXT = 20_000  # characters of pasted `print(model)` text
-MAX_URL_TEXT = 1_500  # longest pasted text mirrored in the URL
 # Layers traced and converted per request: a 60-character `(0-9998): 9999 x Layer(...)` line
 # expands to thousands of rows and megabytes of code. Real generators have tens to hundreds.
 MAX_CONVERTER_LAYERS = 500

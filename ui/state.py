@@ -21,12 +21,12 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core.errors import ConfigError
-from core.geometry.layer import TransposedConv
+from core.geometry.layer import SPATIAL_NAMES, TransposedConv
+from core.parsing import parse_int
 from ui import caps
 
 T = TypeVar("T")
 
-SPATIAL = ("kernel_size", "stride", "padding", "output_padding", "dilation")
 AXES = ("H", "W")
 
 _STORE = "_deconv_store"  # canonical values that survive page switches
@@ -167,9 +167,11 @@ class LayerConfig:
                 )
                 continue
             try:
-                numbers = [int(part) for part in parts]
-            except ValueError:
-                notices.append(f"ignored {echo(spec.url, raw)} from the link: not an integer")
+                numbers = [parse_int(part, name) for part in parts]
+            except ConfigError as err:
+                notices.append(
+                    f"ignored {echo(spec.url, raw)} from the link: {escape_markdown(err.message)}"
+                )
                 continue
             clamped = [min(max(v, spec.minimum), spec.maximum) for v in numbers]
             if clamped != numbers:
@@ -195,7 +197,7 @@ class LayerConfig:
     def from_layer(cls, layer: TransposedConv, input_size: int | tuple[int, int]) -> LayerConfig:
         """The configuration that shows `layer` (a 2D core layer) on `input_size`."""
         sizes = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
-        spatial = {name: tuple(getattr(layer, name)) for name in SPATIAL}
+        spatial = {name: tuple(getattr(layer, name)) for name in SPATIAL_NAMES}
         per_axis = any(len(set(v)) > 1 for v in (*spatial.values(), sizes))
         return cls(
             in_channels=layer.in_channels,
@@ -340,10 +342,14 @@ def remember(key: str, fmt: Callable[[Any], str] = str) -> Any:
 
 
 def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
-    """A `parse` for page_param: an integer within the demo's limits."""
+    """A `parse` for page_param: a whole number in ASCII digits (`core.parsing.parse_int`;
+    spaces around it are allowed) within the demo's limits."""
 
     def parse(raw: str) -> int:
-        value = int(raw)
+        try:
+            value = parse_int(raw.strip(), "value")
+        except ConfigError:
+            raise ValueError("it must be a whole number written with the digits 0-9") from None
         if not minimum <= value <= maximum:
             raise ValueError(f"must be within {minimum}..{maximum}")
         return value
@@ -440,6 +446,15 @@ def _int_widget(
     )
 
 
+def _reset_button(bar: Any) -> None:
+    bar.button(
+        "Reset everything",
+        on_click=reset_all,
+        width="stretch",
+        help="Back to the defaults on every page; the URL is cleared.",
+    )
+
+
 def layer_sidebar() -> LayerConfig:
     """Draw the layer widgets in the sidebar, store and publish what they say, return it."""
     cfg = config()
@@ -464,7 +479,7 @@ def layer_sidebar() -> LayerConfig:
     right.markdown("<div style='height: 1.9rem'></div>", unsafe_allow_html=True)
     bias = right.checkbox("bias", key=bias_key)
     values: dict[str, tuple[int, int]] = {}
-    for name in ("input_size", *SPATIAL):
+    for name in ("input_size", *SPATIAL_NAMES):
         current = getattr(cfg, name)
         if per_axis:
             left, right = bar.columns(2)
@@ -487,12 +502,7 @@ def layer_sidebar() -> LayerConfig:
     _store()[_LAYER] = new
     for key, text in new.to_query().items():
         publish(key, text)
-    bar.button(
-        "Reset everything",
-        on_click=reset_all,
-        width="stretch",
-        help="Back to the defaults on every page; the URL is cleared.",
-    )
+    _reset_button(bar)
     bar.caption("The page's URL holds this configuration: copy it to share exactly this view.")
     return new
 
@@ -517,12 +527,7 @@ def layer_summary() -> LayerConfig:
         bar.caption(f"on a {size} px input · edit it in the Layer designer")
     elif err is not None:
         show_error(err, bar)
-    bar.button(
-        "Reset everything",
-        on_click=reset_all,
-        width="stretch",
-        help="Back to the defaults on every page; the URL is cleared.",
-    )
+    _reset_button(bar)
     return cfg
 
 

@@ -42,15 +42,6 @@ def count(n: int | float) -> str:
     return f"{n:.0f}"
 
 
-def nbytes(n: int | float) -> str:
-    """Bytes in binary units: '1.5 MiB'."""
-    n = float(n)
-    for factor, unit in ((1 << 30, " GiB"), (1 << 20, " MiB"), (1 << 10, " KiB")):
-        if abs(n) >= factor:
-            return f"{n / factor:.3g}{unit}"
-    return f"{n:.0f} B"
-
-
 def code_block(
     code: str,
     file_name: str,

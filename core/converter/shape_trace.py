@@ -1126,14 +1126,6 @@ def _untraceable_row(layer: ParsedLayer, shape: Shape) -> TraceRow:
     )
 
 
-def trace_layer(layer: ParsedLayer, shape: Shape) -> TraceRow:
-    """The row for one layer given its input shape (status ERROR where torch refuses, MISMATCH
-    where it expects other channels or features; UNKNOWN with no output shape where an unknown
-    layer's name suggests a shape change; UNTRACEABLE for recurrent, attention, transformer and
-    embedding layers)."""
-    return _trace_step(layer, shape)[0]
-
-
 def _trace_step(layer: ParsedLayer, shape: Shape) -> tuple[TraceRow, _Step]:
     step = _Step(shape)
     if layer.type_name in UNTRACEABLE_LAYERS:
@@ -1467,9 +1459,6 @@ class SuggestedShape:
 
     shape: Shape
     reason: str
-
-
-_SPATIAL_KINDS = ("ConvTranspose", "Conv", "BatchNorm", "InstanceNorm")
 
 
 def suggest_input_shape(model: ParsedLayer | str) -> SuggestedShape | None:

@@ -50,7 +50,7 @@ from core.converter.shape_trace import (
     units,
 )
 from core.errors import ConfigError
-from core.geometry.layer import TransposedConv
+from core.geometry.layer import SPATIAL_NAMES, TransposedConv
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _KIND_RE = re.compile(r"_?[A-Za-z][A-Za-z0-9]{0,63}")  # a parametrization named in a comment
@@ -204,13 +204,10 @@ def _same_value(value: Value, default: object) -> bool:
     return type(value) is type(default) and value == default
 
 
-_PER_AXIS = frozenset({"kernel_size", "stride", "padding", "output_padding", "dilation"})
-
-
 def _compact(name: str, value: Value) -> Value:
     """torch style: `kernel_size=(4, 4)` written as `kernel_size=4`."""
     if (
-        name in _PER_AXIS
+        name in SPATIAL_NAMES
         and isinstance(value, tuple)
         and len(set(value)) == 1
         and all(type(v) is int for v in value)

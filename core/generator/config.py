@@ -1,4 +1,7 @@
-"""`GeneratorConfig`: one architecture of the live generator, validated; the choices it takes."""
+"""`GeneratorConfig`: one architecture of the live generator, validated; the choices it takes,
+and the argument checks the generator's modules share (`int_in`, `one_of`, `check_seed`,
+`check_variants`).
+"""
 
 from __future__ import annotations
 
@@ -47,6 +50,19 @@ DEFAULT_N_IMAGES = 8
 
 
 def one_of(name: str, value: Any, options: Sequence[str]) -> str:
+    """Check that a setting is one of its allowed strings.
+
+    Args:
+        name: the parameter's name, for the error.
+        value: the value given.
+        options: the allowed strings.
+
+    Returns:
+        `value`.
+
+    Raises:
+        ConfigError: naming `name` and the allowed strings.
+    """
     if not isinstance(value, str) or value not in options:
         raise ConfigError(
             name, f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}"
@@ -55,6 +71,21 @@ def one_of(name: str, value: Any, options: Sequence[str]) -> str:
 
 
 def int_in(name: str, value: Any, low: int, high: int, fix: str = "") -> int:
+    """Check that a setting is an integer (not a bool, not a float) in low..high.
+
+    Args:
+        name: the parameter's name, for the error.
+        value: the value given.
+        low: the smallest allowed value.
+        high: the largest allowed value.
+        fix: a hint appended to the range error (e.g. the hosted demo's cap).
+
+    Returns:
+        `value` as an int.
+
+    Raises:
+        ConfigError: naming `name`, the range and the hint.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigError(name, f"{name} must be an integer, got {value!r}")
     if not low <= value <= high:
@@ -166,6 +197,7 @@ class GeneratorConfig:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data: field name -> value."""
         return dataclasses.asdict(self)
 
     def replace(self, **changes: Any) -> GeneratorConfig:
@@ -174,10 +206,26 @@ class GeneratorConfig:
 
 
 def check_seed(seed: Any) -> int:
+    """Check a seed: an integer in 0..2**32 - 1.
+
+    Args:
+        seed: the value given.
+
+    Returns:
+        The seed as an int.
+    """
     return int_in("seed", seed, 0, 2**32 - 1)
 
 
 def check_variants(variants: Any) -> tuple[str, ...]:
+    """Check a choice of variants: a name or a non-empty list of distinct names from VARIANTS.
+
+    Args:
+        variants: the value given.
+
+    Returns:
+        The variants as a tuple, in the order given.
+    """
     if isinstance(variants, str):
         variants = (variants,)
     if not isinstance(variants, Sequence) or not variants:

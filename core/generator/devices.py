@@ -17,7 +17,11 @@ from core.generator.model import Generator
 
 
 def available_devices() -> list[str]:
-    """Device names this machine can run: "cpu", then "cuda:0", ..., then "mps" if present."""
+    """Device names this machine can run: "cpu", then "cuda:0", ..., then "mps" if present.
+
+    Returns:
+        The names, "cpu" first.
+    """
     names = ["cpu"]
     if torch.cuda.is_available():
         names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
@@ -29,8 +33,14 @@ def available_devices() -> list[str]:
 def pick_device(preference: str | torch.device = "auto") -> torch.device:
     """The device to run on: with "auto", CUDA if available, else Apple MPS, else the CPU.
 
-    Accepts "auto", "cpu", "cuda", "cuda:N", "mps" (or a torch.device). ConfigError (parameter
-    "device") names what is missing and what is available.
+    Args:
+        preference: "auto", "cpu", "cuda", "cuda:N", "mps" (or a torch.device).
+
+    Returns:
+        The torch device.
+
+    Raises:
+        ConfigError: (parameter "device") naming what is missing and what is available.
     """
     if isinstance(preference, torch.device):
         preference = str(preference)
@@ -84,6 +94,13 @@ def resolve_precision(device: torch.device, precision: str = "auto") -> str:
 
     "auto": bfloat16 on CUDA GPUs that support it (else float16), float16 on MPS, float32 on
     the CPU. float16/bfloat16 are GPU-only here (ConfigError on the CPU).
+
+    Args:
+        device: the device the run uses.
+        precision: one of PRECISIONS.
+
+    Returns:
+        The precision to run in.
     """
     one_of("precision", precision, PRECISIONS)
     if device.type == "cpu":
@@ -110,8 +127,16 @@ CPU_THREADS = 1
 def device_label(
     device: torch.device, precision: str = "float32", threads: int | None = None
 ) -> str:
-    """A line for the page, e.g. "CUDA GPU: NVIDIA H100 80GB HBM3, bfloat16 autocast";
-    `threads`: the CPU threads a run uses (default: torch's current number)."""
+    """A line for the page, e.g. "CUDA GPU: NVIDIA H100 80GB HBM3, bfloat16 autocast".
+
+    Args:
+        device: the device the run uses.
+        precision: the precision it runs in.
+        threads: the CPU threads a run uses (default: torch's current number).
+
+    Returns:
+        The label.
+    """
     if device.type == "cuda":
         name = f"CUDA GPU: {torch.cuda.get_device_name(device)}"
     elif device.type == "mps":
@@ -123,6 +148,15 @@ def device_label(
 
 
 def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """torch.autocast to `precision` on `device` (nothing to do for float32).
+
+    Args:
+        device: the device the run uses.
+        precision: "float32", "float16" or "bfloat16".
+
+    Returns:
+        The context manager.
+    """
     if precision == "float32":
         return contextlib.nullcontext()
     dtype = torch.float16 if precision == "float16" else torch.bfloat16
@@ -136,6 +170,10 @@ def cpu_thread_limit(device: torch.device, threads: int | None) -> Iterator[None
     Small generators gain little from intra-op threads, and on a shared, busy CPU extra
     threads spin and wait: one thread can be several times faster there (see bench/).
     The setting is process-wide, so take `core.hosted.heavy_run_slot` around the run.
+
+    Args:
+        device: the device the run uses (only the CPU is limited).
+        threads: 1..256 torch threads, or None to keep torch's setting.
     """
     if threads is not None:
         threads = int_in("cpu_threads", threads, 1, 256)
@@ -152,7 +190,11 @@ def cpu_thread_limit(device: torch.device, threads: int | None) -> Iterator[None
 
 @contextlib.contextmanager
 def deterministic_algorithms(device: torch.device) -> Iterator[None]:
-    """Deterministic cuDNN kernels for the duration of a run (results repeat for a seed)."""
+    """Deterministic cuDNN kernels for the duration of a run (results repeat for a seed).
+
+    Args:
+        device: the device the run uses (only CUDA needs it).
+    """
     if device.type != "cuda":
         yield
         return
@@ -165,6 +207,11 @@ def deterministic_algorithms(device: torch.device) -> Iterator[None]:
 
 
 def synchronize(device: torch.device) -> None:
+    """Wait for `device`'s queued work to finish (for honest timings on a GPU).
+
+    Args:
+        device: the device the run uses.
+    """
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":
@@ -179,7 +226,15 @@ def _device_of(model: nn.Module) -> torch.device | None:
 
 def on_device(model: Generator, device: torch.device) -> Generator:
     """`model` itself when it already lives on `device`, else a copy moved there: a shared
-    (cached) model is never moved under another session's feet."""
+    (cached) model is never moved under another session's feet.
+
+    Args:
+        model: a generator, perhaps shared.
+        device: the device the run uses.
+
+    Returns:
+        A generator on `device`.
+    """
     current = _device_of(model)
     if current is None or _same_device(current, device):
         return model

@@ -25,9 +25,10 @@ from core.generator.config import (
     int_in,
     one_of,
 )
-from core.hosted import (  # the hosted-demo caps, re-exported
+from core.hosted import (  # the hosted-demo caps
     MAX_BATCH,
 )
+from core.replacements.weights import replace_conv_transpose
 
 
 def _split(total: int) -> tuple[int, int]:
@@ -120,14 +121,6 @@ def _conv_transpose(config: GeneratorConfig, stage: int, generator: torch.Genera
 
 def _custom(config: GeneratorConfig, stage: int, generator: torch.Generator):
     """The user's replacement of the seeded ConvTranspose2d, from core.replacements.weights."""
-    try:
-        from core.replacements.weights import replace_conv_transpose
-    except ImportError as exc:  # the module is written in parallel; say so plainly
-        raise ConfigError(
-            "variants",
-            "the 'custom' variant needs core.replacements.weights.replace_conv_transpose, which "
-            "is not available in this installation; pick another variant",
-        ) from exc
     module, error = replace_conv_transpose(
         _conv_transpose(config, stage, generator), config.replacement
     )
@@ -187,6 +180,7 @@ class Generator(nn.Module):
         return self.out_act(x)
 
     def parameter_count(self) -> int:
+        """Number of trainable values in the whole generator."""
         return sum(p.numel() for p in self.parameters())
 
 
@@ -198,6 +192,14 @@ def build_generator(
     The stem (and the norms, whose init is fixed) are identical across variants for the same
     seed; stage i's upsampling layer is drawn from its own seeded stream, so "convtranspose" and
     "custom" start from the very same ConvTranspose2d weights. The global RNG is left untouched.
+
+    Args:
+        config: the architecture.
+        variant: one of VARIANTS.
+        seed: 0..2**32 - 1.
+
+    Returns:
+        The generator, in training mode.
     """
     if not isinstance(config, GeneratorConfig):
         raise ConfigError(
@@ -243,6 +245,14 @@ def sample_latents(config: GeneratorConfig, n: int, seed: int = 0) -> torch.Tens
     """n latent vectors ~ N(0, 1), drawn on the CPU from `seed` (the same on every device).
 
     Always the first n of the same MAX_BATCH draws: latent i does not depend on n.
+
+    Args:
+        config: the architecture (its latent_dim).
+        n: how many, 1..MAX_BATCH.
+        seed: 0..2**32 - 1.
+
+    Returns:
+        float32 (n, latent_dim) on the CPU.
     """
     n = int_in("n_images", n, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH}")
     generator = torch.Generator().manual_seed(check_seed(seed) + 7919)

@@ -1,33 +1,22 @@
-"""Live generator: a DCGAN-style generator family whose variants differ only in the upsampling.
-
-latent z -> (Linear or ConvTranspose2d) -> 4x4 -> N upsampling stages -> image -> tanh.
-Each stage is the user's ConvTranspose2d(k, s, p, op) or a replacement with the same output
-size: resize-convolution (nearest or bilinear Upsample + Conv2d; Odena, Dumoulin, Olah 2016),
-sub-pixel convolution with ICNR initialisation (Conv2d + PixelShuffle; Shi et al. 2016,
-Aitken et al. 2017) or the user's choice from `core.replacements.weights.replace_conv_transpose`.
-Everything else (stem, norms, activations, latents) is built from the same seed, so the
-variants' pictures differ because of the upsampling layer alone.
-
-`render_at_init` shows the variants side by side at initialisation (images, mean power spectra
-with the checkerboard frequencies marked, a checkerboard-strength number); `fit` trains each one
-to reproduce a target image from a fixed latent (deep-image-prior style). Both are bounded by
-the hosted-demo caps in `core.hosted`, re-exported here.
+"""Running the live generator: `render_at_init` shows every variant side by side at
+initialisation; `fit` trains each one to reproduce a target image from a fixed latent
+(deep-image-prior style). The family itself is `core.generator.model`; what the two return is
+`core.generator.results`. Both are bounded by the hosted-demo caps in `core.hosted` (the ones a
+caller checks against are re-exported here).
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from core import checkerboard
 from core.errors import ConfigError
 from core.generator.config import (
     DEFAULT_FIT_STEPS,
@@ -51,15 +40,11 @@ from core.generator.devices import (
     resolve_precision,
     synchronize,
 )
+from core.generator.measures import checkerboard_numbers, picture_energy, psnr
 from core.generator.model import Generator, build_generator, sample_latents
 from core.generator.pictures import contrast_normalise, image_grid, to_uint8, zoomed_crop
-from core.generator.spectra import (
-    checkerboard_marks,
-    display_spectrum,
-    frequency_axes,
-    spectrum_range,
-    stage_periods,
-)
+from core.generator.results import FitResult, Geometry, Render, VariantFit, VariantRender
+from core.generator.spectra import display_spectrum, spectrum_range
 from core.hosted import (  # the hosted-demo caps, re-exported
     MAX_BATCH,
     MAX_RESOLUTION,
@@ -68,74 +53,10 @@ from core.hosted import (  # the hosted-demo caps, re-exported
 )
 
 
-def _energy_baseline(config: GeneratorConfig) -> float:
-    """`checkerboard_energy` of white noise at the image size and stride (0 for stride 1)."""
-    if config.stride == 1:
-        return 0.0
-    return checkerboard.checkerboard_energy_baseline(config.image_size, config.stride)
-
-
-def _analyse(output: torch.Tensor, model: Generator) -> dict[str, Any]:
-    """Spectrum, output checkerboard energy and per-stage layer strength of one variant."""
-    stride = model.config.stride
-    output = output.detach().float()
-    stages = tuple(_layer_strength(up, stride) for up in model.upsampling)
-    known = [v for v in stages if v is not None]
-    energy = checkerboard.checkerboard_energy(output, stride) if stride > 1 else 0.0
-    baseline = _energy_baseline(model.config)
-    return {
-        "spectrum": display_spectrum(output),
-        "checkerboard_energy": energy,
-        "checkerboard_energy_vs_noise": energy / baseline if baseline > 0 else None,
-        "checkerboard_strength": max(known) if known else None,
-        "stage_checkerboard_strength": stages,
-    }
-
-
-def _layer_strength(module: nn.Module, stride: int) -> float | None:
-    """core.checkerboard' constant-input checkerboard strength of one upsampling layer; None where
-    it cannot be measured (a replacement module it cannot probe)."""
-    if stride == 1:
-        return 0.0
-    try:
-        return checkerboard.checkerboard_strength(module, stride)
-    except ConfigError:
-        return None
-
-
-def strength_reference(config: GeneratorConfig) -> dict[str, float]:
-    """What the ConvTranspose2d stages' checkerboard strength is made of, for the page:
-    "equal_weights" (`core.checkerboard.equal_weights_strength`: the geometry alone, uneven tap
-    counts per phase) and "random_weights" (`core.checkerboard.random_weights_strength`: what
-    random zero-mean weights give at initialisation for any kernel size); both 0 for stride 1."""
-    if config.stride == 1:
-        return {"equal_weights": 0.0, "random_weights": 0.0}
-    return {
-        "equal_weights": checkerboard.equal_weights_strength(
-            config.kernel_size, config.stride, config.padding
-        ),
-        "random_weights": checkerboard.random_weights_strength(config.stride),
-    }
-
-
-def _frame_info(config: GeneratorConfig) -> dict[str, Any]:
-    h, w = config.image_size
-    fy, fx = frequency_axes(h, w)
-    periods = stage_periods(config)
-    marked = [e["order"] for e in periods if e["marked"]]
-    return {
-        "image_size": (h, w),
-        "frequency_y": fy,
-        "frequency_x": fx,
-        "marks": checkerboard_marks(h, w, config.stride, orders=max(marked)) if marked else [],
-        "stage_periods": periods,
-        "checkerboard_energy_baseline": _energy_baseline(config),
-        "strength_reference": strength_reference(config),
-        "config": config.to_dict(),
-    }
-
-
-def _prepare(config, variants, seed, device, precision):
+def _check_run(
+    config: Any, variants: Any, seed: Any, device: Any, precision: Any
+) -> tuple[tuple[str, ...], int, torch.device, str]:
+    """The checks both runs share; returns (variants, seed, device, precision), resolved."""
     if not isinstance(config, GeneratorConfig):
         raise ConfigError(
             "config", f"config must be a GeneratorConfig, got {type(config).__name__}"
@@ -145,6 +66,88 @@ def _prepare(config, variants, seed, device, precision):
     device = pick_device(device)
     precision = resolve_precision(device, precision)
     return variants, seed, device, precision
+
+
+# ----------------------------------------------------------------------------- render at init
+
+
+@dataclass(frozen=True)
+class _PictureOptions:
+    """How a render lays out its pictures: the zoomed crop and the grid's columns."""
+
+    crop_size: int
+    zoom: int
+    columns: int | None
+
+
+def _check_render_options(
+    n_images: Any, crop_size: Any, zoom: Any, columns: Any, models: Any
+) -> tuple[int, _PictureOptions]:
+    """`render_at_init`'s own arguments, checked; returns (n_images, picture options)."""
+    n_images = int_in(
+        "n_images", n_images, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH} images"
+    )
+    crop_size = int_in("crop_size", crop_size, 1, MAX_RESOLUTION)
+    zoom = int_in("zoom", zoom, 1, 32)
+    if columns is not None:
+        columns = int_in("columns", columns, 1, MAX_BATCH)
+    if models is not None and (
+        not isinstance(models, Mapping)
+        or not all(isinstance(m, Generator) for m in models.values())
+    ):
+        raise ConfigError(
+            "models", "models must map variant names to generators from build_generator, or be None"
+        )
+    return n_images, _PictureOptions(crop_size, zoom, columns)
+
+
+def _model_for(
+    config: GeneratorConfig, name: str, seed: int, models: Mapping[str, Generator] | None
+) -> Generator:
+    """The prebuilt model for `name` from `models` (checked to be this build), else a new one."""
+    model = (models or {}).get(name)
+    if model is None:
+        return build_generator(config, name, seed)
+    if (model.config, model.variant, model.seed) != (config, name, seed):
+        raise ConfigError(
+            "models",
+            f"the cached model for {name!r} was built for another configuration, "
+            "variant or seed; rebuild it with build_generator(config, variant, seed)",
+        )
+    return model
+
+
+def _render_variant(
+    model: Generator,
+    z: torch.Tensor,
+    n_images: int,
+    device: torch.device,
+    precision: str,
+    options: _PictureOptions,
+) -> VariantRender:
+    """One variant's pictures from the latents `z` (the first `n_images` kept) and its numbers."""
+    model = on_device(model, device).eval()
+    t0 = time.perf_counter()
+    with torch.no_grad(), deterministic_algorithms(device), autocast_context(device, precision):
+        output = model(z)[:n_images]
+    synchronize(device)
+    seconds = time.perf_counter() - t0
+    images = contrast_normalise(output.detach().float().cpu().numpy())
+    crop, box = zoomed_crop(images[0], options.crop_size, options.zoom)
+    return VariantRender(
+        name=model.variant,
+        label=VARIANT_LABELS[model.variant],
+        images=images,
+        grid=image_grid(images, options.columns),
+        crop=crop,
+        crop_box=box,
+        spectrum=display_spectrum(output.detach().float()),
+        checkerboard=checkerboard_numbers(output, model),
+        parameters=model.parameter_count(),
+        upsampling=repr(model.upsampling[-1]),
+        replacement_error=max(model.replacement_errors, default=None),
+        seconds=seconds,
+    )
 
 
 def render_at_init(
@@ -160,105 +163,275 @@ def render_at_init(
     columns: int | None = None,
     models: Mapping[str, Generator] | None = None,
     cpu_threads: int | None = CPU_THREADS,
-) -> dict[str, Any]:
-    """Generate `n_images` images per variant from the same latents, at initialisation.
-
-    Returns a dict: "variants" -> {name: {"label", "images" uint8 (N,H,W,3) contrast-
-    normalised, "grid" uint8, "crop" uint8 zoomed, "crop_box" (top, left, h, w) in image 0,
-    "spectrum" float32 (H,W) log10 mean power with zero frequency centred and masked (NaN;
-    `display_spectrum`), "checkerboard_energy" float (share of the outputs' mean-removed power
-    at the stride's checkerboard frequencies, `core.checkerboard.checkerboard_energy`),
-    "checkerboard_energy_vs_noise" float | None (that share over white noise's),
-    "checkerboard_strength" float | None (largest per-stage layer strength,
-    `core.checkerboard.checkerboard_strength`), "stage_checkerboard_strength" tuple, "parameters"
-    int, "upsampling" str (last stage's module), "replacement_error" float | None, "seconds"
-    float}}, plus "device", "device_label", "precision", "image_size", "n_images", "seed",
-    "frequency_y", "frequency_x" (spectrum axes, cycles/pixel), "spectrum_range" (one colour
-    range for all the variants' spectra, `spectrum_range`), "marks" (`checkerboard_marks`, the
-    stages that `stage_periods` marks), "stage_periods", "checkerboard_energy_baseline" (white
-    noise's energy), "strength_reference" (`strength_reference`), "batch_statistics" (the
-    number of images batch norm takes its statistics from), "config", "seconds".
+) -> Render:
+    """Generate `n_images` pictures per variant from the same latents, at initialisation.
 
     Image i does not depend on `n_images`: the latents are the first n of a fixed draw, and with
     norm="batch" every image is generated in one fixed batch of MAX_BATCH latents (batch norm's
     statistics come from that batch) of which the first n are shown and measured.
-    `models` may supply prebuilt generators (e.g. from a cache) for some variants; one on
-    another device is copied, never moved. `cpu_threads`: torch CPU threads during the run on
-    the CPU (restored after; default 1, the fastest for these small models on a shared CPU, see
-    bench/); None keeps torch's setting.
+
+    Args:
+        config: the architecture.
+        variants: the variants to compare, from `config.VARIANTS`, in the order to show them.
+        n_images: pictures per variant, 1..MAX_BATCH.
+        seed: seed of the weights and latents, 0..2**32 - 1.
+        device: "auto", "cpu", "cuda", "cuda:N" or "mps" (`devices.pick_device`).
+        precision: "auto", "float32", "float16" or "bfloat16" (`devices.resolve_precision`).
+        crop_size: side of the centre crop of picture 0, in pixels.
+        zoom: how many times the crop is enlarged.
+        columns: columns of the picture grid (None: about square).
+        models: prebuilt generators for some variants (e.g. from a cache); one on another
+            device is copied, never moved.
+        cpu_threads: torch CPU threads during a run on the CPU (restored after; default 1, the
+            fastest for these small models on a shared CPU, see bench/); None keeps torch's.
+
+    Returns:
+        A `Render`: per variant its pictures, spectrum and checkerboard numbers, plus what they
+        share.
+
+    Raises:
+        ConfigError: naming the argument that is out of range.
     """
-    variants, seed, device, precision = _prepare(config, variants, seed, device, precision)
-    n_images = int_in(
-        "n_images", n_images, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH} images"
-    )
-    crop_size = int_in("crop_size", crop_size, 1, MAX_RESOLUTION)
-    zoom = int_in("zoom", zoom, 1, 32)
-    if columns is not None:
-        columns = int_in("columns", columns, 1, MAX_BATCH)
-    if models is not None and (
-        not isinstance(models, Mapping)
-        or not all(isinstance(m, Generator) for m in models.values())
-    ):
-        raise ConfigError(
-            "models", "models must map variant names to generators from build_generator, or be None"
-        )
+    variants, seed, device, precision = _check_run(config, variants, seed, device, precision)
+    n_images, options = _check_render_options(n_images, crop_size, zoom, columns, models)
     with cpu_thread_limit(device, cpu_threads):
         start = time.perf_counter()
         batch = MAX_BATCH if config.norm == "batch" else n_images
         z = sample_latents(config, batch, seed).to(device)
-        result: dict[str, Any] = {
-            "variants": {},
-            "device": str(device),
-            "device_label": device_label(device, precision),
-            "precision": precision,
-            "n_images": n_images,
-            "batch_statistics": batch if config.norm == "batch" else None,
-            "seed": seed,
-            **_frame_info(config),
+        label = device_label(device, precision)  # with the run's CPU threads
+        rendered = {
+            name: _render_variant(
+                _model_for(config, name, seed, models), z, n_images, device, precision, options
+            )
+            for name in variants
         }
-        for name in variants:
-            model = (models or {}).get(name)
-            if model is None:
-                model = build_generator(config, name, seed)
-            elif (model.config, model.variant, model.seed) != (config, name, seed):
-                raise ConfigError(
-                    "models",
-                    f"the cached model for {name!r} was built for another configuration, "
-                    "variant or seed; rebuild it with build_generator(config, variant, seed)",
-                )
-            model = on_device(model, device).eval()
-            t0 = time.perf_counter()
-            with (
-                torch.no_grad(),
-                deterministic_algorithms(device),
-                autocast_context(device, precision),
-            ):
-                output = model(z)[:n_images]
-            synchronize(device)
-            seconds = time.perf_counter() - t0
-            raw = output.detach().float().cpu().numpy()
-            images = contrast_normalise(raw)
-            crop, box = zoomed_crop(images[0], crop_size, zoom)
-            result["variants"][name] = {
-                "label": VARIANT_LABELS[name],
-                "images": images,
-                "grid": image_grid(images, columns),
-                "crop": crop,
-                "crop_box": box,
-                **_analyse(output, model),
-                "parameters": model.parameter_count(),
-                "upsampling": repr(model.upsampling[-1]),
-                "replacement_error": max(model.replacement_errors, default=None),
-                "seconds": seconds,
-            }
-        result["spectrum_range"] = spectrum_range(
-            [v["spectrum"] for v in result["variants"].values()]
+        zrange = spectrum_range([v.spectrum for v in rendered.values()])
+        return Render(
+            variants=rendered,
+            config=config,
+            geometry=Geometry.of(config),
+            spectrum_range=zrange,
+            n_images=n_images,
+            batch_statistics=batch if config.norm == "batch" else None,
+            seed=seed,
+            device=str(device),
+            device_label=label,
+            precision=precision,
+            seconds=time.perf_counter() - start,
         )
-        result["seconds"] = time.perf_counter() - start
-        return result
 
+
+# ----------------------------------------------------------------------------- fit
 
 FitCallback = Callable[[float, dict[str, np.ndarray], dict[str, list[float]]], bool | None]
+"""`callback(fraction_done, frames, losses)` after each block of a fit: the share of the steps
+done (0..1], the latest uint8 (H, W, 3) picture and the per-step losses so far, per variant;
+returning False stops the fit."""
+
+
+def steps_done_so_far(losses: Mapping[str, Sequence[float]]) -> int:
+    """The steps a fit has done, from the losses its callback gets.
+
+    Args:
+        losses: the per-step losses so far, per variant (every variant has done as many).
+
+    Returns:
+        The number of steps done (0 before the first).
+    """
+    return len(next(iter(losses.values()), []))
+
+
+def _check_fit_options(
+    steps: Any, lr: Any, callback_every: Any, callback: Any
+) -> tuple[int, float, int]:
+    """`fit`'s own arguments, checked; returns (steps, lr, steps per block)."""
+    steps = int_in("steps", steps, 1, MAX_STEPS, f"the hosted demo allows up to {MAX_STEPS}")
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr <= 1:
+        raise ConfigError("lr", f"lr must be a number in (0, 1], got {lr!r}; 0.01 works well")
+    every = (steps // 20 or 1) if callback_every is None else callback_every
+    every = int_in("callback_every", every, 1, steps)
+    if callback is not None and not callable(callback):
+        raise ConfigError("callback", f"callback must be callable, got {type(callback).__name__}")
+    return steps, float(lr), every
+
+
+def _target_pixels(target_image: np.ndarray | None, size: tuple[int, int]) -> np.ndarray:
+    """The target as uint8 (H, W, 3) at the pictures' size: the default scene when None."""
+    from core.generator.images import default_target, prepare_target
+
+    return default_target(size) if target_image is None else prepare_target(target_image, size)
+
+
+def _target_tensor(
+    target: np.ndarray, config: GeneratorConfig, device: torch.device
+) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float (1, C, H, W) on the generator's [-1, 1] scale, on `device`."""
+    tensor = torch.from_numpy(target).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+    if config.image_channels == 1:
+        tensor = tensor.mean(dim=1, keepdim=True)
+    return tensor.to(device)
+
+
+@dataclass
+class _Training:
+    """The variants in training on one device and precision, one Adam each, one shared gradient
+    scaler, and so far: the per-step losses, the seconds spent and the latest picture of each."""
+
+    device: torch.device
+    precision: str
+    models: dict[str, Generator]
+    optimisers: dict[str, torch.optim.Optimizer]
+    scaler: torch.amp.GradScaler
+    losses: dict[str, list[float]]
+    seconds: dict[str, float]
+    frames: dict[str, np.ndarray]
+
+
+def _start_training(
+    config: GeneratorConfig,
+    variants: Sequence[str],
+    seed: int,
+    device: torch.device,
+    precision: str,
+    lr: float,
+) -> _Training:
+    """Build every variant on `device` in training mode, with its optimiser and the scaler."""
+    models = {name: build_generator(config, name, seed).to(device).train() for name in variants}
+    optimisers = {name: torch.optim.Adam(m.parameters(), lr=lr) for name, m in models.items()}
+    try:
+        scaler = torch.amp.GradScaler(device.type, enabled=precision == "float16")
+    except (RuntimeError, ValueError) as exc:  # older torch: no float16 scaler on MPS
+        raise ConfigError(
+            "precision",
+            f"float16 training is not supported on {device.type} by this torch: use "
+            "'bfloat16' or 'float32'",
+        ) from exc
+    return _Training(
+        device=device,
+        precision=precision,
+        models=models,
+        optimisers=optimisers,
+        scaler=scaler,
+        losses={name: [] for name in variants},
+        seconds=dict.fromkeys(variants, 0.0),
+        frames={},
+    )
+
+
+def next_block_size(wanted: int, done: int, training_seconds: float, budget: TimeBudget) -> int:
+    """How many steps the next training block takes, under a time budget.
+
+    Without a limit: `wanted`. With one, the first block is a single step (to measure the
+    speed); later blocks are at most about a tenth of the budget long, shortened to the time
+    that is left, at the speed measured so far.
+
+    Args:
+        wanted: the steps the caller would take (its block length, or the steps left).
+        done: steps every variant has done so far.
+        training_seconds: seconds those steps took, all variants together.
+        budget: the fit's time budget.
+
+    Returns:
+        The block's steps, at most `wanted`; below 1 when not even one step fits in the time
+        left (the fit stops).
+    """
+    if budget.seconds is None:
+        return wanted
+    if done == 0:
+        return 1  # measure the speed first
+    per_step = training_seconds / done  # all variants, one step each
+    fits = int(min(budget.seconds / 10, budget.remaining) / per_step)
+    return min(wanted, fits)
+
+
+def _train_variant(
+    training: _Training, name: str, z: torch.Tensor, target: torch.Tensor, steps: int
+) -> None:
+    """`steps` Adam steps (MSE to `target`) of one variant; records its losses, time, frame."""
+    model, optimiser, scaler = training.models[name], training.optimisers[name], training.scaler
+    device, precision = training.device, training.precision
+    t0 = time.perf_counter()
+    block_losses = []
+    for _ in range(steps):
+        optimiser.zero_grad(set_to_none=True)
+        with autocast_context(device, precision):
+            output = model(z)
+        loss = F.mse_loss(output.float(), target)
+        scaler.scale(loss).backward()
+        scaler.step(optimiser)
+        scaler.update()
+        block_losses.append(loss.detach())
+    training.losses[name] += [float(v) for v in torch.stack(block_losses).cpu()]
+    training.frames[name] = to_uint8(output.detach().float().cpu().numpy())[0]
+    training.seconds[name] += time.perf_counter() - t0
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """How a training loop ended: steps done by every variant, and whether and why it stopped."""
+
+    done: int
+    stopped: bool
+    out_of_time: bool
+
+
+def _train(
+    training: _Training,
+    z: torch.Tensor,
+    target: torch.Tensor,
+    steps: int,
+    every: int,
+    budget: TimeBudget,
+    callback: FitCallback | None,
+) -> _Progress:
+    """Train the variants in turn, a block of steps each, until `steps`, the callback or the
+    budget stops them; after each block `callback(fraction_done, frames, losses)`."""
+    done, stopped, training_seconds = 0, False, 0.0
+    while done < steps and not stopped:
+        block = next_block_size(min(every, steps - done), done, training_seconds, budget)
+        if block < 1:
+            return _Progress(done, stopped=True, out_of_time=True)
+        round_start = time.perf_counter()
+        for name in training.models:
+            _train_variant(training, name, z, target, block)
+        done += block
+        training_seconds += time.perf_counter() - round_start
+        if callback is None:
+            continue
+        if callback(done / steps, dict(training.frames), training.losses) is False:
+            stopped = done < steps
+    return _Progress(done, stopped=stopped, out_of_time=False)
+
+
+def _fit_variant(
+    training: _Training, name: str, z: torch.Tensor, target: torch.Tensor
+) -> VariantFit:
+    """One trained variant's final picture, its spectrum, checkerboard numbers and PSNR."""
+    model = training.models[name]
+    with torch.no_grad(), autocast_context(training.device, training.precision):
+        output = model(z)
+    final = output.detach().float()
+    return VariantFit(
+        name=name,
+        label=VARIANT_LABELS[name],
+        losses=tuple(training.losses[name]),
+        final_image=to_uint8(final.cpu().numpy())[0],
+        spectrum=display_spectrum(final),
+        checkerboard=checkerboard_numbers(final, model),
+        psnr=psnr(final, target),
+        seconds=training.seconds[name],
+    )
+
+
+def _analyse_fit(
+    training: _Training, z: torch.Tensor, target: torch.Tensor
+) -> tuple[np.ndarray, dict[str, VariantFit], tuple[float, float]]:
+    """After training: the target's spectrum, every variant's final analysis, and one colour
+    range for all those spectra."""
+    target_spectrum = display_spectrum(target)
+    fitted = {name: _fit_variant(training, name, z, target) for name in training.models}
+    zrange = spectrum_range([target_spectrum, *(v.spectrum for v in fitted.values())])
+    return target_spectrum, fitted, zrange
 
 
 def fit(
@@ -275,143 +448,69 @@ def fit(
     precision: str = "auto",
     cpu_threads: int | None = CPU_THREADS,
     time_budget: float | None = None,
-) -> dict[str, Any]:
+) -> FitResult:
     """Train each variant (Adam, MSE) to reproduce `target_image` from one fixed latent.
 
-    `target_image`: uint8 or 0..1 float (H, W, 3) array, resized (cover + centre crop) to the
-    configured size; None draws `core.generator.images.default_target`. The variants train in
-    blocks of `callback_every` steps (default steps // 20), taking turns; after each block
-    `callback(fraction_done, frames, losses)` gets uint8 (H, W, 3) frames and the per-step
-    losses so far, per variant; returning False stops early. `precision`, `cpu_threads`: as in
-    `render_at_init`.
+    The variants train in blocks of `callback_every` steps, taking turns. With a time budget
+    the first block is a single step (to measure the speed), later blocks are at most about a
+    tenth of the budget long (`next_block_size`), and the fit stops before a block that would
+    end past the budget: every variant always trains the same number of steps.
 
-    `time_budget`: wall-clock seconds for the whole fit (`core.hosted.TimeBudget`; the hosted
-    page passes `core.hosted.FIT_TIME_BUDGET_S`), or None for no limit. With a budget, the first
-    block is a single step (to measure the speed), later blocks are at most about a tenth of the
-    budget long, and the fit stops before a block that would end past the budget: every variant
-    always trains the same number of steps, and "stopped_for_time" says it was cut short.
+    Args:
+        config: the architecture.
+        variants: the variants to train, from `config.VARIANTS`.
+        target_image: uint8 or 0..1 float (H, W, 3) array, resized (cover + centre crop) to the
+            configured size; None draws `core.generator.images.default_target`.
+        steps: training steps per variant, 1..MAX_STEPS.
+        lr: Adam's learning rate, in (0, 1].
+        seed: seed of the weights and the latent.
+        device: as in `render_at_init`.
+        callback: called after each block as `callback(fraction_done, frames, losses)` with
+            uint8 (H, W, 3) frames and the per-step losses so far, per variant; returning
+            False stops early.
+        callback_every: steps per block (default steps // 20, at least 1).
+        precision: as in `render_at_init`.
+        cpu_threads: as in `render_at_init`.
+        time_budget: wall-clock seconds for the whole fit, building the models included
+            (`core.hosted.TimeBudget`; the hosted page passes `core.hosted.FIT_TIME_BUDGET_S`),
+            or None for no limit.
 
-    Returns a dict: "variants" -> {name: {"label", "losses" list[float] (one per step),
-    "final_image" uint8 (H,W,3), "spectrum", "checkerboard_energy", "checkerboard_strength",
-    "stage_checkerboard_strength" (as in `render_at_init`, after training), "psnr" dB against
-    the target, "seconds"}}, plus "target" uint8 (H,W,3), "target_spectrum",
-    "target_checkerboard_energy", "steps_done", "stopped_early" (by the callback or the
-    budget), "stopped_for_time", "time_budget", "device", "device_label", "precision", "steps",
-    "lr", "seed", "image_size", "frequency_y", "frequency_x", "spectrum_range" (shared by the
-    target's and the variants' spectra), "marks", "stage_periods",
-    "checkerboard_energy_baseline", "strength_reference", "config", "seconds".
+    Returns:
+        A `FitResult`: per variant its losses, final picture, spectrum, checkerboard numbers
+        and PSNR, plus the target and what the panels share.
+
+    Raises:
+        ConfigError: naming the argument that is out of range.
     """
-    from core.generator.images import default_target, prepare_target
-
-    variants, seed, device, precision = _prepare(config, variants, seed, device, precision)
-    steps = int_in("steps", steps, 1, MAX_STEPS, f"the hosted demo allows up to {MAX_STEPS}")
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr <= 1:
-        raise ConfigError("lr", f"lr must be a number in (0, 1], got {lr!r}; 0.01 works well")
-    every = (steps // 20 or 1) if callback_every is None else callback_every
-    every = int_in("callback_every", every, 1, steps)
-    if callback is not None and not callable(callback):
-        raise ConfigError("callback", f"callback must be callable, got {type(callback).__name__}")
+    variants, seed, device, precision = _check_run(config, variants, seed, device, precision)
+    steps, lr, every = _check_fit_options(steps, lr, callback_every, callback)
     budget = TimeBudget(time_budget)  # the clock starts now: building the models counts too
-    h, w = config.image_size
-    target = (
-        default_target((h, w)) if target_image is None else prepare_target(target_image, (h, w))
-    )
+    target = _target_pixels(target_image, config.image_size)
     with cpu_thread_limit(device, cpu_threads):
         start = time.perf_counter()
-        target_t = torch.from_numpy(target).permute(2, 0, 1)[None].float().div(127.5).sub(1)
-        if config.image_channels == 1:
-            target_t = target_t.mean(dim=1, keepdim=True)
-        target_t = target_t.to(device)
+        target_t = _target_tensor(target, config, device)
         z = sample_latents(config, 1, seed).to(device)
-
-        models = {name: build_generator(config, name, seed).to(device).train() for name in variants}
-        optimisers = {
-            name: torch.optim.Adam(m.parameters(), lr=float(lr)) for name, m in models.items()
-        }
-        try:
-            scaler = torch.amp.GradScaler(device.type, enabled=precision == "float16")
-        except (RuntimeError, ValueError) as exc:  # older torch: no float16 scaler on MPS
-            raise ConfigError(
-                "precision",
-                f"float16 training is not supported on {device.type} by this torch: use "
-                "'bfloat16' or 'float32'",
-            ) from exc
-        losses: dict[str, list[float]] = {name: [] for name in variants}
-        seconds = dict.fromkeys(variants, 0.0)
-        frames: dict[str, np.ndarray] = {}
-        done, stopped, out_of_time = 0, False, False
-        training = 0.0  # seconds spent in the training blocks so far
+        training = _start_training(config, variants, seed, device, precision, lr)
         with deterministic_algorithms(device):
-            while done < steps and not stopped:
-                block = min(every, steps - done)
-                if budget.seconds is not None:
-                    if done == 0:
-                        block = 1  # measure the speed first
-                    else:
-                        per_step = training / done  # all variants, one step each
-                        # blocks of at most a tenth of the budget, shortened to what is left
-                        fits = int(min(budget.seconds / 10, budget.remaining) / per_step)
-                        block = min(block, fits)
-                        if block < 1:
-                            stopped = out_of_time = True
-                            break
-                round_start = time.perf_counter()
-                for name, model in models.items():
-                    t0 = time.perf_counter()
-                    block_losses = []
-                    for _ in range(block):
-                        optimisers[name].zero_grad(set_to_none=True)
-                        with autocast_context(device, precision):
-                            output = model(z)
-                        loss = F.mse_loss(output.float(), target_t)
-                        scaler.scale(loss).backward()
-                        scaler.step(optimisers[name])
-                        scaler.update()
-                        block_losses.append(loss.detach())
-                    losses[name] += [float(v) for v in torch.stack(block_losses).cpu()]
-                    frames[name] = to_uint8(output.detach().float().cpu().numpy())[0]
-                    seconds[name] += time.perf_counter() - t0
-                done += block
-                training += time.perf_counter() - round_start
-                if callback is not None and callback(done / steps, dict(frames), losses) is False:
-                    stopped = done < steps
-
-        result: dict[str, Any] = {
-            "variants": {},
-            "target": target,
-            "target_spectrum": display_spectrum(target_t),
-            "target_checkerboard_energy": (
-                checkerboard.checkerboard_energy(target_t.cpu(), config.stride)
-                if config.stride > 1
-                else 0.0
-            ),
-            "steps": steps,
-            "steps_done": done,
-            "stopped_early": stopped,
-            "stopped_for_time": out_of_time,
-            "time_budget": budget.seconds,
-            "lr": float(lr),
-            "seed": seed,
-            "device": str(device),
-            "device_label": device_label(device, precision),
-            "precision": precision,
-            **_frame_info(config),
-        }
-        for name, model in models.items():
-            with torch.no_grad(), autocast_context(device, precision):
-                output = model(z)
-            final = output.detach().float()
-            mse = float(F.mse_loss(final.clamp(-1, 1), target_t)) / 4  # on a 0..1 scale
-            result["variants"][name] = {
-                "label": VARIANT_LABELS[name],
-                "losses": losses[name],
-                "final_image": to_uint8(final.cpu().numpy())[0],
-                **_analyse(final, model),
-                "psnr": 10 * math.log10(1 / max(mse, 1e-12)),
-                "seconds": seconds[name],
-            }
-        result["spectrum_range"] = spectrum_range(
-            [result["target_spectrum"], *(v["spectrum"] for v in result["variants"].values())]
+            progress = _train(training, z, target_t, steps, every, budget, callback)
+        target_spectrum, fitted, zrange = _analyse_fit(training, z, target_t)
+        return FitResult(
+            variants=fitted,
+            config=config,
+            geometry=Geometry.of(config),
+            target=target,
+            target_spectrum=target_spectrum,
+            target_checkerboard_energy=picture_energy(target_t.cpu(), config.stride),
+            spectrum_range=zrange,
+            steps=steps,
+            steps_done=progress.done,
+            stopped_early=progress.stopped,
+            stopped_for_time=progress.out_of_time,
+            time_budget=budget.seconds,
+            lr=lr,
+            seed=seed,
+            device=str(device),
+            device_label=device_label(device, precision),
+            precision=precision,
+            seconds=time.perf_counter() - start,
         )
-        result["seconds"] = time.perf_counter() - start
-        return result

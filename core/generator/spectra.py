@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ import torch
 from core import checkerboard
 from core.errors import ConfigError
 from core.generator.config import MAX_STRIDE, GeneratorConfig, int_in
-from core.hosted import (  # the hosted-demo caps, re-exported
+from core.hosted import (  # the hosted-demo caps
     MAX_RESOLUTION,
     MAX_STAGES,
 )
@@ -29,6 +30,12 @@ def display_spectrum(output: torch.Tensor | np.ndarray) -> np.ndarray:
     that bin is NaN (masked): the mean is removed, so it holds only window leakage, and its
     tiny value would stretch any colour scale. Other bins are floored 12 decades below the
     peak (a display floor; `spectrum_range` picks the colour range from percentiles).
+
+    Args:
+        output: (N, C, H, W) images (or (C, H, W), (H, W)), finite.
+
+    Returns:
+        float32 (H, W) log10 power.
     """
     if isinstance(output, torch.Tensor):
         x = output.detach().double().cpu()
@@ -67,7 +74,14 @@ def spectrum_range(
     `low_percentile` percentile of all their finite bins pooled: a smooth variant (bilinear
     resize-conv) has bins 10 decades down, and the exact zeros some upsamplers leave sit on the
     display floor; letting those set the bottom would squeeze every other panel into a few
-    colours. NaN (the masked DC bin) is ignored. (0, 1) when there is nothing finite.
+    colours. NaN (the masked DC bin) is ignored.
+
+    Args:
+        spectra: `display_spectrum` panels.
+        low_percentile: the percentile (0..100) of the pooled bins that sets the bottom.
+
+    Returns:
+        (low, high) in log10 power; (0, 1) when there is nothing finite.
     """
     if isinstance(low_percentile, bool) or not isinstance(low_percentile, numbers.Real):
         raise ConfigError(
@@ -98,6 +112,15 @@ def checkerboard_marks(
     "fy", "fx" (cycles per pixel, -0.5..0.5), "row", "col" (the nearest bin of a centred
     height x width spectrum such as `display_spectrum`'s), "period" (pixels), "order". Periods
     longer than the image are left out.
+
+    Args:
+        height: the spectrum's rows.
+        width: the spectrum's columns.
+        stride: the stages' stride.
+        orders: how many stages from the end to mark.
+
+    Returns:
+        The marks, order 1 first.
     """
     height = int_in("height", height, 1, MAX_RESOLUTION)
     width = int_in("width", width, 1, MAX_RESOLUTION)
@@ -126,34 +149,89 @@ def checkerboard_marks(
 MAX_MARKED_PERIOD = 4
 
 
-def stage_periods(config: GeneratorConfig) -> list[dict[str, int | bool]]:
+@dataclass(frozen=True)
+class StagePeriod:
+    """Where one upsampling stage's period-stride pattern lands in the final image."""
+
+    stage: int
+    """The stage's number, 1-based: 1 is the first stage after the 4 x 4 stem."""
+    period: int
+    """The pattern's period in the final image, in pixels: stride ** order."""
+    order: int
+    """Stages from the end, counting this one: 1 for the last stage, n for the first of n."""
+    marked: bool
+    """True when the spectra circle its checkerboard frequencies (see `stage_periods`)."""
+    fits_image: bool
+    """True when the period is at most the image's shorter side (else it cannot show)."""
+
+    def as_dict(self) -> dict[str, int | bool]:
+        """Plain data, the entry `stage_periods` used to give: "stage", "period", "order",
+        "marked" (`fits_image` is period <= the image's shorter side)."""
+        return {
+            "stage": self.stage,
+            "period": self.period,
+            "order": self.order,
+            "marked": self.marked,
+        }
+
+
+def stage_periods(config: GeneratorConfig) -> list[StagePeriod]:
     """Where each upsampling stage's period-stride pattern lands in the final image.
 
     Stage j (1-based) of n prints its pattern at its own output resolution; the n - j stages
     after it upsample by the stride each, so in the image its period is stride**(n - j + 1)
-    pixels (the last stage: the stride itself). One entry per stage, last stage first: "stage",
-    "period", "order" (n - j + 1) and "marked": True when `_frame_info` circles its
-    frequencies: the last stage's (period = stride) always, earlier stages' while their period
-    is at most MAX_MARKED_PERIOD (finer grids of marks would cover the whole panel); never a
-    period longer than the image.
+    pixels (the last stage: the stride itself). One entry per stage, last stage first; "marked"
+    (the spectra circle its frequencies): the last stage's (period = stride) always, earlier
+    stages' while their period is at most MAX_MARKED_PERIOD (finer grids of marks would cover
+    the whole panel); never a period longer than the image, nor anything for stride 1.
+
+    Args:
+        config: the generator architecture.
+
+    Returns:
+        One `StagePeriod` per stage, the last stage first.
     """
     side = min(config.image_size)
     entries = []
     for order in range(1, config.stages + 1):
         period = config.stride**order
         entries.append(
-            {
-                "stage": config.stages - order + 1,
-                "period": period,
-                "order": order,
-                "marked": config.stride > 1
+            StagePeriod(
+                stage=config.stages - order + 1,
+                period=period,
+                order=order,
+                marked=config.stride > 1
                 and period <= side
                 and (order == 1 or period <= MAX_MARKED_PERIOD),
-            }
+                fits_image=period <= side,
+            )
         )
     return entries
 
 
+def marks_for(config: GeneratorConfig) -> list[dict[str, float | int]]:
+    """The checkerboard frequencies to mark on this generator's spectra: `checkerboard_marks`
+    of the stages that `stage_periods` marks (none for stride 1).
+
+    Args:
+        config: the generator architecture.
+
+    Returns:
+        The marks, as `checkerboard_marks` gives them.
+    """
+    h, w = config.image_size
+    marked = [e.order for e in stage_periods(config) if e.marked]
+    return checkerboard_marks(h, w, config.stride, orders=max(marked)) if marked else []
+
+
 def frequency_axes(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (cycles per pixel) of the rows and of the columns of a centred spectrum."""
+    """Frequencies (cycles per pixel) of the rows and of the columns of a centred spectrum.
+
+    Args:
+        height: the spectrum's rows.
+        width: the spectrum's columns.
+
+    Returns:
+        (frequency_y (H,), frequency_x (W,)), ascending from -0.5.
+    """
     return np.fft.fftshift(np.fft.fftfreq(height)), np.fft.fftshift(np.fft.fftfreq(width))

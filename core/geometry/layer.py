@@ -19,6 +19,8 @@ IntOrTuple = int | Sequence[int]
 
 # Hard ceilings that keep every computation bounded (the hosted demo caps far lower).
 MAX_DIM = 1 << 20  # any size, channel count or kernel extent
+# The per-axis parameters of a transposed convolution (torch's names): the one list the CLI, the
+# app's layer state and the converter use.
 SPATIAL_NAMES = ("kernel_size", "stride", "padding", "output_padding", "dilation")
 _MINIMA = (
     ("kernel_size", 1, "use e.g. 3 or 4"),
@@ -211,16 +213,10 @@ class TransposedConv:
     @property
     def axes(self) -> tuple[Axis, ...]:
         """Per-axis view: one `Axis` per spatial dimension (H, W for 2D)."""
+        per_name = [getattr(self, name) for name in SPATIAL_NAMES]
         return tuple(
-            Axis(*values)
-            for values in zip(
-                self.kernel_size,
-                self.stride,
-                self.padding,
-                self.output_padding,
-                self.dilation,
-                strict=True,
-            )
+            Axis(**dict(zip(SPATIAL_NAMES, values, strict=True)))
+            for values in zip(*per_name, strict=True)
         )
 
     def kwargs(self) -> dict[str, Any]:

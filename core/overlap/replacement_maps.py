@@ -246,7 +246,7 @@ def replacement_overlap(
     input_size: int | Sequence[int],
     kernel_size: int | Sequence[int] | None = None,
 ) -> Counts:
-    """Overlap map of one replacement of `layer`, by the replacement issue's method names:
+    """Overlap map of one replacement of `layer`, by method name (`REPLACEMENT_METHODS`):
     "zero-insertion", "subpixel" (exact: equal to the layer's map), "resize-nearest",
     "resize-bilinear", "resize-bicubic" (Upsample + Conv with `matching_resize_conv(layer,
     kernel_size)`: the same size, even in the interior)."""

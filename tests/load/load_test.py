@@ -32,31 +32,28 @@ import contextlib
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-MAX_USERS = 40
-HOST = "127.0.0.1"
 sys.path.insert(0, str(ROOT / "tests"))
-from browser_support import free_port, streamlit_command  # noqa: E402
+from browser_support import (  # noqa: E402
+    CHROMIUM,
+    free_port,
+    launch,
+    start_streamlit,
+    stop_streamlit,
+    wait_healthy,
+)
+
+MAX_USERS = 40
+HOST = "127.0.0.1"  # the only address contacted (browser_support serves the app there)
+# Many browser contexts in one Chromium: shared memory in /tmp, not the small /dev/shm.
+EXTRA_CHROMIUM_ARGS = ("--disable-dev-shm-usage",)
 
 # What each user does; kept small so that 20 users finish in a few minutes on 2 cores.
 DESIGNER_KERNELS = (4, 5, 3)  # kernel_size values set in turn on the designer
@@ -68,37 +65,6 @@ BUSY_PATTERN = re.compile(r"busy", re.IGNORECASE)
 
 
 # ----------------------------------------------------------------------------- server
-
-
-def start_server(port: int, log_path: Path) -> subprocess.Popen:
-    command = streamlit_command(port)
-    log = open(log_path, "w")  # noqa: SIM115 - closed with the process in stop_server
-    return subprocess.Popen(
-        command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    url = f"http://{HOST}:{port}/_stcore/health"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {process.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
-            if response.status == 200:
-                return
-        time.sleep(0.25)
-    raise RuntimeError(f"streamlit did not become healthy within {timeout:g} s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)  # the session this script started, only
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
 
 
 def _status_kib(pid: int, key: str) -> int:
@@ -196,6 +162,7 @@ class UserResult:
     fit_s: float | None = None
     busy_refusals: int = 0
     errors: list[str] = field(default_factory=list)
+    step: str = ""  # what the user is doing, named in the error if it fails
 
 
 RUNNING = '[data-testid="stStatusWidgetRunningIcon"]'  # shown while a script run is going on
@@ -263,12 +230,28 @@ async def _set_number(page, label: str, value: int) -> None:
     await box.press("Enter")
 
 
+async def _time_changes(
+    page, where: str, name: str, values: tuple[int, ...], timings: list[float], result, timeout_ms
+) -> None:
+    """Set the sidebar's `name` widget to each value in turn; time each change until the page's
+    output metric shows the new size (ms, appended to `timings`), then check the page."""
+    for value in values:
+        result.step = f"{where}: {name} {value}"
+        old = await _metric(page, "Output")
+        start = time.perf_counter()
+        await _set_number(page, f"{name} (px)", value)
+        await _wait_metric_change(page, "Output", old, timeout_ms)
+        timings.append((time.perf_counter() - start) * 1000)
+        await _idle(page, timeout_ms)
+        await _check_page(page, f"{where} {name}={value}", result)
+
+
 async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> UserResult:
     result = UserResult(index)
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(timeout_ms)
-    step = "designer: first render"
+    result.step = "designer: first render"
     try:
         # 1. Designer: first render, then kernel-size changes.
         start = time.perf_counter()
@@ -280,18 +263,13 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
         )
         result.first_render_s = time.perf_counter() - start
         await _check_page(page, "designer load", result)
-        for k in DESIGNER_KERNELS:
-            step = f"designer: kernel_size {k}"
-            old = await _metric(page, "Output")
-            start = time.perf_counter()
-            await _set_number(page, "kernel_size (px)", k)
-            await _wait_metric_change(page, "Output", old, timeout_ms)
-            result.designer_ms.append((time.perf_counter() - start) * 1000)
-            await _idle(page, timeout_ms)
-            await _check_page(page, f"designer k={k}", result)
+        kernels = DESIGNER_KERNELS
+        await _time_changes(
+            page, "designer", "kernel_size", kernels, result.designer_ms, result, timeout_ms
+        )
 
         # 2. Overlap page in the same session.
-        step = "overlap: open"
+        result.step = "overlap: open"
         await (
             page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Overlap").click()
         )
@@ -303,18 +281,12 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
         )
         await _idle(page, timeout_ms)
         await _check_page(page, "overlap load", result)
-        for s in OVERLAP_STRIDES:
-            step = f"overlap: stride {s}"
-            old = await _metric(page, "Output")
-            start = time.perf_counter()
-            await _set_number(page, "stride (px)", s)
-            await _wait_metric_change(page, "Output", old, timeout_ms)
-            result.overlap_ms.append((time.perf_counter() - start) * 1000)
-            await _idle(page, timeout_ms)
-            await _check_page(page, f"overlap s={s}", result)
+        await _time_changes(
+            page, "overlap", "stride", OVERLAP_STRIDES, result.overlap_ms, result, timeout_ms
+        )
 
         # 3. Live generator: render at initialisation, then one fit.
-        step = "generator: render at init"
+        result.step = "generator: render at init"
         start = time.perf_counter()
         await (
             page.locator('[data-testid="stSidebarNav"]')
@@ -325,12 +297,12 @@ async def run_user(browser, base_url: str, index: int, timeout_ms: float) -> Use
         await _wait_generator_render(page, result, timeout_ms)
         result.generator_render_s = time.perf_counter() - start
         await _check_page(page, "generator render", result)
-        step = "generator: fit"
+        result.step = "generator: fit"
         await _fit_once(page, result, timeout_ms)
         await _check_page(page, "generator fit", result)
     except Exception as exc:  # every failure is one reported error
         message = str(exc).splitlines()[0][:300] if str(exc) else ""
-        result.errors.append(f"{step}: {type(exc).__name__}: {message}")
+        result.errors.append(f"{result.step}: {type(exc).__name__}: {message}")
     finally:
         with contextlib.suppress(Exception):
             await context.close()
@@ -400,9 +372,7 @@ async def run_users(base_url: str, users: int, timeout_ms: float, ramp_s: float)
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = await launch(playwright, EXTRA_CHROMIUM_ARGS)
         try:
 
             async def staggered(i: int) -> UserResult:
@@ -504,15 +474,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.users <= MAX_USERS:
         parser.error(f"--users must be between 1 and {MAX_USERS}")
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         parser.error(f"{CHROMIUM} is missing (apt-get install chromium)")
 
     port = args.port or free_port()
     log_path = Path(tempfile.gettempdir()) / f"deconv_load_{port}.log"
-    server = start_server(port, log_path)
+    log = open(log_path, "w")  # noqa: SIM115 - closed after the server stops
+    server = start_streamlit(port, log)
     sampler = None
     try:
-        wait_healthy(port, server)
+        wait_healthy(f"http://{HOST}:{port}", server, timeout=90.0)
         sampler = MemorySampler(server.pid)
         sampler.start()
         machine_start = machine_cpu_seconds()
@@ -534,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if sampler is not None:
             sampler.stop()
-        stop_server(server)
+        stop_streamlit(server)
+        log.close()
     summary = summarise(results, sampler.peak_kib, hwm, seconds, cpu)
     summary["server_log"] = str(log_path)
     print_report(summary)

@@ -1,7 +1,7 @@
 """Plotly drawings of numbers core has already computed (spectra, loss curves): no arithmetic.
 
-Same look as `ui.figures.overlap`: Viridis (reads in light and dark themes and for colour-blind
-readers), transparent background, the host theme's text colour, labelled axes with units.
+The app's one style (`ui.figures.style`), compact: small titles and margins for panels in
+columns; labelled axes with units.
 """
 
 from __future__ import annotations
@@ -12,26 +12,15 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.figures.overlap import COLORSCALE, HIGHLIGHT
-
-_TRANSPARENT = "rgba(0,0,0,0)"
-# One colour per generator variant, distinguishable in light and dark themes.
-# Okabe & Ito's colour-blind-safe palette, in the variants' order (ConvTranspose2d first, in
-# vermillion); each reads on light and dark backgrounds and none is close to another.
-VARIANT_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#E69F00")
-
-
-def _layout(fig: go.Figure, title: str, height: int, **extra: Any) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left", "font": {"size": 13}},
-        template="none",
-        paper_bgcolor=_TRANSPARENT,
-        plot_bgcolor=_TRANSPARENT,
-        height=height,
-        **{"margin": {"l": 55, "r": 10, "t": 40, "b": 45}, **extra},
-    )
-    return fig
-
+from ui.figures.style import (
+    COLORSCALE,
+    HIGHLIGHT,
+    LEGEND_BELOW,
+    MARGIN_COMPACT,
+    TITLE_SIZE_COMPACT,
+    VARIANT_COLOURS,
+    layout,
+)
 
 # How each mark order is drawn: the last stage's frequencies largest, earlier stages' smaller.
 _MARK_STYLES = (
@@ -68,13 +57,24 @@ def spectrum_figure(
 ) -> go.Figure:
     """Heatmap of a centred log10 power spectrum, checkerboard frequencies marked.
 
-    `zrange`: (low, high) of the colour scale, e.g. `core.generator.spectra.spectrum_range` shared
-    by several panels so that equal colours mean equal power (values outside are clipped); None
-    lets plotly use this panel's own range. NaN bins (the masked zero frequency) are left blank.
-    Marks of order 1 (the last stage) are circles, order 2 diamonds, order 3 and up small
-    squares; `stages` (the generator's stage count) names the stage of each in the hover text.
-    `axis_titles=False` leaves out the axis titles and most margins, for narrow columns (say in
-    a caption that both axes are in cycles per pixel).
+    Args:
+        log_power: the 2D log10 power, zero frequency centred; NaN bins (the masked zero
+            frequency) are left blank.
+        frequency_y, frequency_x: the frequency of each row and column (cycles per pixel).
+        marks: checkerboard frequencies, each with "fx", "fy", "period" and "order": order 1 (the
+            last stage) is drawn as circles, order 2 diamonds, order 3 and up small squares.
+        title: the panel's title.
+        height: the panel's height in pixels.
+        show_scale: draw the colour bar.
+        zrange: (low, high) of the colour scale, e.g. `core.generator.spectra.spectrum_range`
+            shared by several panels so that equal colours mean equal power (values outside are
+            clipped); None lets plotly use this panel's own range.
+        stages: the generator's stage count: names the stage of each mark in the hover text.
+        axis_titles: False leaves out the axis titles and most margins, for narrow columns (say
+            in a caption that both axes are in cycles per pixel).
+
+    Returns:
+        The figure.
     """
     heat: dict[str, Any] = {}
     if zrange is not None:
@@ -113,7 +113,7 @@ def spectrum_figure(
     margin = (
         {"l": 45, "r": 5, "t": 30, "b": 40} if axis_titles else {"l": 24, "r": 4, "t": 24, "b": 20}
     )
-    _layout(fig, title, height, margin=margin)
+    layout(fig, title, height=height, margin=margin, title_size=TITLE_SIZE_COMPACT)
     ticks = {"tickvals": [-0.5, 0, 0.5], "ticktext": ["-½", "0", "½"], "tickfont": {"size": 10}}
     fig.update_xaxes(
         title_text="fx (cycles/px)" if axis_titles else None,
@@ -136,7 +136,15 @@ def spectrum_figure(
 
 
 def colour_scale_figure(zrange: Sequence[float], height: int = 70) -> go.Figure:
-    """A horizontal colour bar alone: the shared scale of a row of `spectrum_figure` panels."""
+    """A horizontal colour bar alone: the shared scale of a row of `spectrum_figure` panels.
+
+    Args:
+        zrange: (low, high) of the scale, as given to the panels.
+        height: the figure's height in pixels.
+
+    Returns:
+        The figure (an invisible heatmap carrying the colour bar).
+    """
     low, high = float(zrange[0]), float(zrange[1])
     fig = go.Figure(
         go.Heatmap(
@@ -150,7 +158,13 @@ def colour_scale_figure(zrange: Sequence[float], height: int = 70) -> go.Figure:
             opacity=0,
         )
     )
-    _layout(fig, "", height, margin={"l": 10, "r": 10, "t": 5, "b": 5})
+    layout(
+        fig,
+        "",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 5, "b": 5},
+        title_size=TITLE_SIZE_COMPACT,
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
@@ -159,7 +173,16 @@ def colour_scale_figure(zrange: Sequence[float], height: int = 70) -> go.Figure:
 def loss_figure(
     losses: Mapping[str, Sequence[float]], labels: Mapping[str, str], height: int = 320
 ) -> go.Figure:
-    """Training loss per variant against the step, log scale."""
+    """Training loss per variant against the step, log scale.
+
+    Args:
+        losses: each variant's loss per step, in the variants' order (one colour each).
+        labels: display names of the variants (a missing one shows the variant's key).
+        height: the figure's height in pixels.
+
+    Returns:
+        The figure, legend below the plot.
+    """
     fig = go.Figure()
     for i, (name, values) in enumerate(losses.items()):
         fig.add_trace(
@@ -174,11 +197,13 @@ def loss_figure(
                 + "</extra>",
             )
         )
-    _layout(
+    layout(
         fig,
         "Fit loss (mean squared error on [-1, 1] pixels)",
-        height,
-        legend={"orientation": "h", "y": -0.25},
+        height=height,
+        margin=MARGIN_COMPACT,
+        title_size=TITLE_SIZE_COMPACT,
+        legend=LEGEND_BELOW,
     )
     fig.update_xaxes(title_text="step", zeroline=False)
     fig.update_yaxes(title_text="MSE (log scale)", type="log")

@@ -1,15 +1,13 @@
 """Plotly figures of kernel overlap: heatmaps, profiles, the scatter animation, comparisons.
 
-Built here so that pages only place them. plotly and numpy only (no torch, no Streamlit).
-Every figure uses a sequential colour scale (Viridis: readable in light and dark themes and for
-colour-blind readers), a transparent background and no font colour of its own, so the host's
-theme decides the text colour. Sizes are bounded: large maps are shown as a corner window and the
-animation is limited to small inputs.
+Built here so that pages only place them; they draw numbers core computed (`core.overlap`) in
+the app's one style (`ui.figures.style`). plotly and numpy only (no torch, no Streamlit). Sizes
+are bounded: large maps are shown as a corner window and the animation is limited to small
+inputs (`core.overlap.scatter`).
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,30 +17,56 @@ from plotly.subplots import make_subplots
 
 from core.errors import ConfigError
 from core.geometry.layer import Axis, TransposedConv
-from core.geometry.output_size import output_size
+from core.overlap.scatter import (
+    CURRENT,
+    MAX_ANIMATION_CANVAS,
+    MAX_ANIMATION_INPUT,
+    Scatter,
+    ScatterFrame,
+    scatter_frames,
+)
+from ui.figures.style import (
+    COLORSCALE,
+    CONTROL_BORDER,
+    CONTROL_FILL,
+    GREY_BAND,
+    GREY_LINE,
+    HIGHLIGHT,
+    STATE_SCALE,
+    TRANSPARENT,
+    layout,
+)
 
-COLORSCALE = "Viridis"
+__all__ = [
+    "ANNOTATE_MAX",
+    "HEATMAP_HEIGHT",
+    "MAX_ANIMATION_CANVAS",
+    "MAX_ANIMATION_INPUT",
+    "MAX_HEATMAP_SIDE",
+    "MAX_PANELS",
+    "comparison_figure",
+    "overlap_bar",
+    "overlap_heatmap",
+    "panels_height",
+    "scatter_animation",
+]
+
 ANNOTATE_MAX = 32  # grids up to this many cells per side get their counts printed in the cells
 MAX_HEATMAP_SIDE = 256  # larger maps are shown as their top-left window of this size
 MAX_PANELS = 6  # maps side by side in one comparison figure
-MAX_ANIMATION_INPUT = 8  # input pixels per axis in the scatter animation (8 x 8 = 64 frames)
-MAX_ANIMATION_CANVAS = 64  # output-canvas pixels per axis in the scatter animation
-HIGHLIGHT = "#ff4b4b"  # the current pixel and its taps: reads on light and dark backgrounds
-
-_TRANSPARENT = "rgba(0,0,0,0)"
-_INPUT_STATES = [[0.0, "rgba(128,128,128,0.25)"], [0.5, "#21918c"], [1.0, HIGHLIGHT]]
+HEATMAP_HEIGHT = 560  # a square map on a page: plotly's default height would draw it small
 
 
-def _layout(fig: go.Figure, title: str, **extra: Any) -> go.Figure:
-    settings: dict[str, Any] = {
-        "title": {"text": title, "x": 0.0, "xanchor": "left"},
-        "template": "none",
-        "paper_bgcolor": _TRANSPARENT,
-        "plot_bgcolor": _TRANSPARENT,
-        "margin": {"l": 60, "r": 20, "t": 70, "b": 50},
-    }
-    fig.update_layout(**{**settings, **extra})
-    return fig
+def panels_height(count: int) -> int:
+    """Height in pixels for `count` square panels side by side in a page's width.
+
+    Args:
+        count: the number of panels in one row.
+
+    Returns:
+        The figure height: fewer, wider panels get more height.
+    """
+    return int(130 + 880 / max(count, 2))
 
 
 def _counts(counts: Any, ndim: int, name: str = "counts") -> np.ndarray:
@@ -94,11 +118,11 @@ def _interior_box(interior: Sequence[Sequence[int]] | None, shape: tuple[int, ..
         return []
     box = {"type": "rect", "x0": left - 0.5, "x1": right - 0.5, "y0": top - 0.5, "y1": bottom - 0.5}
     return [  # a white line under the dashed one, so the box reads on every colour of the scale
-        {**box, "line": {"color": "white", "width": 4}, "fillcolor": _TRANSPARENT},
+        {**box, "line": {"color": "white", "width": 4}, "fillcolor": TRANSPARENT},
         {
             **box,
             "line": {"color": HIGHLIGHT, "width": 2, "dash": "dash"},
-            "fillcolor": _TRANSPARENT,
+            "fillcolor": TRANSPARENT,
         },
     ]
 
@@ -121,7 +145,7 @@ def _rect(xref: str, yref: str, xs: tuple, ys: tuple, color: str) -> dict[str, A
         "y0": ys[0],
         "y1": ys[1],
         "line": {"color": color, "width": 2},
-        "fillcolor": _TRANSPARENT,
+        "fillcolor": TRANSPARENT,
     }
 
 
@@ -132,12 +156,23 @@ def overlap_heatmap(
     annotate: bool | None = None,
     max_side: int = MAX_HEATMAP_SIDE,
     interior: Sequence[Sequence[int]] | None = None,
+    height: int | None = None,
 ) -> go.Figure:
     """Heatmap of a 2D overlap map, row 0 at the top like an image.
 
-    Counts are printed in the cells when both sides are at most `ANNOTATE_MAX` (or as
-    `annotate` says); maps larger than `max_side` show their top-left window (title says so).
-    `interior` (e.g. `OverlapStats.interior`) draws a dashed box around the interior.
+    Args:
+        counts: the 2D map (e.g. `core.overlap.counts.overlap_map`).
+        title: the figure's title; a note is added when the map is windowed.
+        annotate: print the counts in the cells; None: when both sides are at most
+            `ANNOTATE_MAX`.
+        max_side: larger maps show their top-left window of this many cells per side.
+        interior: (start, stop) per axis (rows, columns), e.g. `OverlapStats.interior`: a
+            dashed box around the interior; None for none.
+        height: the figure's height in pixels (e.g. `HEATMAP_HEIGHT` on a page); None for
+            plotly's default.
+
+    Returns:
+        The figure. Raises ConfigError for anything but a non-empty 2D array of finite numbers.
     """
     full = _counts(counts, 2)
     z, note = _window(full, max_side)
@@ -159,7 +194,7 @@ def overlap_heatmap(
         integers = np.issubdtype(z.dtype, np.integer)
         trace.update(texttemplate="%{z}" if integers else "%{z:.3~g}", xgap=1, ygap=1)
     fig = go.Figure(go.Heatmap(**trace))
-    _layout(fig, title + note, shapes=_interior_box(interior, z.shape))
+    layout(fig, title + note, height=height, shapes=_interior_box(interior, z.shape))
     fig.update_xaxes(
         title_text="output column (W)", showgrid=False, zeroline=False, constrain="domain"
     )
@@ -174,6 +209,24 @@ def overlap_heatmap(
     return fig
 
 
+def _border_bands(interior: Sequence[int] | None, length: int) -> list[dict[str, Any]]:
+    """Grey bands over a profile's borders: the positions outside interior = (start, stop)."""
+    if interior is None:
+        return []
+    try:
+        start, stop = (int(v) for v in interior)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            "interior", f"interior must be one (start, stop) pair, got {interior!r}"
+        ) from None
+    band = {"type": "rect", "xref": "x", "yref": "paper", "y0": 0, "y1": 1}
+    return [
+        {**band, "x0": x0, "x1": x1, "fillcolor": GREY_BAND, "line": {"width": 0}, "layer": "below"}
+        for x0, x1 in ((-0.5, start - 0.5), (stop - 0.5, length - 0.5))
+        if x1 > x0
+    ]
+
+
 def overlap_bar(
     profile: np.ndarray,
     title: str = "Overlap profile",
@@ -181,8 +234,17 @@ def overlap_bar(
     axis_name: str = "W",
     interior: Sequence[int] | None = None,
 ) -> go.Figure:
-    """Bar chart of a 1D overlap profile (one axis); `interior` = (start, stop) shades the
-    border regions outside it."""
+    """Bar chart of a 1D overlap profile (one axis).
+
+    Args:
+        profile: the 1D counts (e.g. `core.overlap.counts.overlap_profile`), at most 4096.
+        title: the figure's title.
+        axis_name: the axis's name in the labels ("H" or "W").
+        interior: (start, stop): the border regions outside it are shaded; None for none.
+
+    Returns:
+        The figure. Raises ConfigError for anything but a non-empty 1D array of finite numbers.
+    """
     z = _counts(profile, 1, "profile")
     if len(z) > 4096:
         raise ConfigError("profile", f"profile has {len(z)} entries; bar charts take at most 4096")
@@ -196,34 +258,49 @@ def overlap_bar(
             name="overlap",
         )
     )
-    shapes = []
-    if interior is not None:
-        try:
-            start, stop = (int(v) for v in interior)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                "interior", f"interior must be one (start, stop) pair, got {interior!r}"
-            ) from None
-        for x0, x1 in ((-0.5, start - 0.5), (stop - 0.5, len(z) - 0.5)):
-            if x1 > x0:
-                shapes.append(
-                    {
-                        "type": "rect",
-                        "xref": "x",
-                        "yref": "paper",
-                        "x0": x0,
-                        "x1": x1,
-                        "y0": 0,
-                        "y1": 1,
-                        "fillcolor": "rgba(128,128,128,0.2)",
-                        "line": {"width": 0},
-                        "layer": "below",
-                    }
-                )
-    _layout(fig, title, shapes=shapes, bargap=0.1, showlegend=False)
+    layout(fig, title, shapes=_border_bands(interior, len(z)), bargap=0.1, showlegend=False)
     fig.update_xaxes(title_text=f"output position along {axis_name}", zeroline=False)
     fig.update_yaxes(title_text="overlap (contributions)", rangemode="tozero")
     return fig
+
+
+def _panel_trace(z: np.ndarray, relative: bool, annotate: bool | None) -> go.Heatmap:
+    """One panel of a comparison: the map (over its maximum if `relative`), raw counts as text."""
+    show = z.astype(np.float64)
+    if relative:
+        peak = float(show.max())
+        show = show / peak if peak > 0 else show
+    small = max(z.shape) <= ANNOTATE_MAX // 2
+    trace: dict[str, Any] = {
+        "z": show,
+        "x": np.arange(z.shape[1]),
+        "y": np.arange(z.shape[0]),
+        "text": _cell_text(z),
+        "coloraxis": "coloraxis",
+        "hovertemplate": "row %{y}, column %{x}<br>overlap %{text}"
+        + ("<br>relative to max %{z:.2f}" if relative else "")
+        + "<extra></extra>",
+    }
+    if annotate or (annotate is None and small):
+        trace.update(texttemplate="%{text}", xgap=1, ygap=1)
+    return go.Heatmap(**trace)
+
+
+def _panel_axes(fig: go.Figure, col: int) -> None:
+    """Panel `col`'s axes: image orientation, square cells, row labels on the first only."""
+    fig.update_yaxes(
+        autorange="reversed",
+        scaleanchor=f"x{col if col > 1 else ''}",
+        showgrid=False,
+        zeroline=False,
+        constrain="domain",
+        showticklabels=col == 1,  # the panels share rows; labels would run into the left one
+        row=1,
+        col=col,
+    )
+    fig.update_xaxes(
+        title_text="column (W)", showgrid=False, zeroline=False, constrain="domain", row=1, col=col
+    )
 
 
 def comparison_figure(
@@ -233,12 +310,23 @@ def comparison_figure(
     relative: bool = True,
     annotate: bool | None = None,
     max_side: int = MAX_HEATMAP_SIDE,
+    height: int | None = None,
 ) -> go.Figure:
     """Heatmaps of several 2D overlap maps side by side on one colour scale (e.g. a layer and its
     replacements, from `core.overlap.replacement_maps.replacement_overlaps`).
 
-    With `relative` each map is divided by its own maximum, so an even map is one flat colour
-    whatever its count; hover shows the raw counts. Counts are printed for small panels.
+    Args:
+        maps: 1 to `MAX_PANELS` named 2D maps, one panel each (the name is its title).
+        title: the figure's title; a note is added when the maps are windowed.
+        relative: divide each map by its own maximum, so an even map is one flat colour
+            whatever its count (hover shows the raw counts).
+        annotate: print the counts in the cells; None: for small panels.
+        max_side: larger maps show their top-left window of this many cells per side.
+        height: the figure's height in pixels (e.g. `panels_height(len(maps))`); None for
+            plotly's default.
+
+    Returns:
+        The figure. Raises ConfigError for anything but 1 to `MAX_PANELS` 2D maps.
     """
     if not isinstance(maps, Mapping) or not 1 <= len(maps) <= MAX_PANELS:
         raise ConfigError("maps", f"maps must be a dict of 1 to {MAX_PANELS} named 2D arrays")
@@ -247,48 +335,15 @@ def comparison_figure(
     fig = make_subplots(rows=1, cols=len(arrays), subplot_titles=names, horizontal_spacing=0.04)
     notes = dict.fromkeys(note for _, note in arrays if note)  # the same cut, said once
     for col, (z, _) in enumerate(arrays, start=1):
-        show = z.astype(np.float64)
-        if relative:
-            peak = float(show.max())
-            show = show / peak if peak > 0 else show
-        small = max(z.shape) <= ANNOTATE_MAX // 2
-        trace: dict[str, Any] = {
-            "z": show,
-            "x": np.arange(z.shape[1]),
-            "y": np.arange(z.shape[0]),
-            "text": _cell_text(z),
-            "coloraxis": "coloraxis",
-            "hovertemplate": "row %{y}, column %{x}<br>overlap %{text}"
-            + ("<br>relative to max %{z:.2f}" if relative else "")
-            + "<extra></extra>",
-        }
-        if annotate or (annotate is None and small):
-            trace.update(texttemplate="%{text}", xgap=1, ygap=1)
-        fig.add_trace(go.Heatmap(**trace), row=1, col=col)
-        fig.update_yaxes(
-            autorange="reversed",
-            scaleanchor=f"x{col if col > 1 else ''}",
-            showgrid=False,
-            zeroline=False,
-            constrain="domain",
-            showticklabels=col == 1,  # the panels share rows; labels would run into the left one
-            row=1,
-            col=col,
-        )
-        fig.update_xaxes(
-            title_text="column (W)",
-            showgrid=False,
-            zeroline=False,
-            constrain="domain",
-            row=1,
-            col=col,
-        )
+        fig.add_trace(_panel_trace(z, relative, annotate), row=1, col=col)
+        _panel_axes(fig, col)
     fig.update_yaxes(title_text="row (H)", row=1, col=1)
     top = 1.0 if relative else max(float(z.max()) for z, _ in arrays)
     integers = not relative and all(np.issubdtype(z.dtype, np.integer) for z, _ in arrays)
-    _layout(
+    return layout(
         fig,
         title + "".join(notes),
+        height=height,
         coloraxis={
             "colorscale": COLORSCALE,
             "cmin": 0,
@@ -298,33 +353,173 @@ def comparison_figure(
             ),
         },
     )
-    return fig
 
 
 # --------------------------------------------------------------------------- scatter animation
 
+# Move to a frame at once (slider steps, Pause) and play at 0.7 s per frame.
+_STEP = {
+    "mode": "immediate",
+    "frame": {"duration": 0, "redraw": True},
+    "transition": {"duration": 0},
+}
+_PLAY = {
+    "frame": {"duration": 700, "redraw": True},
+    "fromcurrent": True,
+    "transition": {"duration": 0},
+}
 
-def _animation_axes(layer_axis_params: Any) -> tuple[Axis, Axis, bool]:
-    """(H axis, W axis, is_1d) from a TransposedConv, one Axis or a sequence of 1-2 Axis."""
-    if isinstance(layer_axis_params, TransposedConv):
-        axes = layer_axis_params.axes
-    elif isinstance(layer_axis_params, Axis):
-        axes = (layer_axis_params,)
-    elif isinstance(layer_axis_params, Sequence) and all(
-        isinstance(a, Axis) for a in layer_axis_params
-    ):
-        axes = tuple(layer_axis_params)
-    else:
-        raise ConfigError(
-            "layer",
-            "scatter_animation takes a TransposedConv, an Axis or a list of Axis (H, W), got "
-            f"{type(layer_axis_params).__name__}",
-        )
-    if len(axes) == 1:
-        return Axis(1, 1, 0, 0, 1), axes[0], True
-    if len(axes) != 2:
-        raise ConfigError("ndim", f"the scatter animation draws 1D or 2D layers, got {len(axes)}D")
-    return axes[0], axes[1], False
+
+def _kept_box(scatter: Scatter) -> dict[str, Any]:
+    """A dashed grey box on the canvas around the output the padding crop keeps."""
+    rows, cols = scatter.output_size
+    box = _rect("x2", "y2", (-0.5, cols - 0.5), (-0.5, rows - 0.5), GREY_LINE)
+    box["line"]["dash"] = "dash"
+    return box
+
+
+def _frame_shapes(scatter: Scatter, frame: ScatterFrame) -> list[dict[str, Any]]:
+    """The kept-output box, and for a scattered pixel its outline and its taps' outlines."""
+    box = _kept_box(scatter)
+    if frame.pixel is None:
+        return [box]
+    ih, iw = frame.pixel
+    # one path shape outlines every tap cell (shapes are cheap to animate; one per tap would make
+    # a large figure slow to build)
+    cells = "".join(
+        f"M{c - 0.45},{r - 0.45}H{c + 0.45}V{r + 0.45}H{c - 0.45}Z"
+        for r in frame.tap_rows.tolist()
+        for c in frame.tap_cols.tolist()
+    )
+    taps = {
+        "type": "path",
+        "xref": "x2",
+        "yref": "y2",
+        "path": cells,
+        "line": {"color": HIGHLIGHT, "width": 2},
+    }
+    pixel = _rect("x", "y", (iw - 0.5, iw + 0.5), (ih - 0.5, ih + 0.5), HIGHLIGHT)
+    return [box, taps, pixel]
+
+
+def _frame_label(scatter: Scatter, frame: ScatterFrame) -> str:
+    if frame.pixel is None:
+        return "start"
+    ih, iw = frame.pixel
+    return f"pixel {iw}" if scatter.one_d else f"pixel ({ih}, {iw})"
+
+
+def _scatter_traces(fig: go.Figure, scatter: Scatter) -> None:
+    """The input's states (left) and the canvas's counts (right), at the first frame."""
+    first, last = scatter.frames[0], scatter.frames[-1]
+    n_h, n_w = scatter.input_size
+    fig.add_trace(
+        go.Heatmap(
+            z=first.inputs.tolist(),
+            x=list(range(n_w)),
+            y=list(range(n_h)),
+            colorscale=STATE_SCALE,
+            zmin=0,
+            zmax=CURRENT,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            hovertemplate="input row %{y}, column %{x}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    canvas: dict[str, Any] = {
+        "z": first.counts.tolist(),
+        "x": scatter.cols.tolist(),
+        "y": scatter.rows.tolist(),
+        "colorscale": COLORSCALE,
+        "zmin": 0,
+        "zmax": max(int(last.counts.max()), 1),
+        "colorbar": {"title": {"text": "overlap"}},
+        "hovertemplate": "output row %{y}, column %{x}<br>overlap so far %{z}<extra></extra>",
+    }
+    if max(first.counts.shape) <= ANNOTATE_MAX:
+        canvas.update(texttemplate="%{z}", xgap=1, ygap=1)
+    fig.add_trace(go.Heatmap(**canvas), row=1, col=2)
+
+
+def _animation_frames(scatter: Scatter) -> list[dict[str, Any]]:
+    """One plotly frame per scatter frame, carrying only what changes (plotly.js merges them into
+    the traces), as plain lists: plotly.js does not decode numpy's binary arrays inside frames.
+    The current pixel and its taps are layout shapes: a scatter trace in the frames would stop
+    the heatmaps redrawing."""
+    return [
+        {
+            "data": [
+                {"type": "heatmap", "z": frame.inputs.tolist()},
+                {"type": "heatmap", "z": frame.counts.tolist()},
+            ],
+            "traces": [0, 1],
+            "layout": {"shapes": _frame_shapes(scatter, frame)},
+            "name": str(t),
+        }
+        for t, frame in enumerate(scatter.frames)
+    ]
+
+
+def _slider(scatter: Scatter) -> dict[str, Any]:
+    """A slider with one step per frame, labelled with the pixel scattered."""
+    return {
+        "active": 0,
+        "x": 0.12,
+        "len": 0.88,
+        "y": 0,
+        "yanchor": "top",
+        "pad": {"t": 50, "b": 10},
+        "currentvalue": {"prefix": "scattered up to: "},
+        "bgcolor": CONTROL_FILL,
+        "bordercolor": CONTROL_BORDER,
+        "activebgcolor": HIGHLIGHT,
+        "steps": [
+            {"method": "animate", "label": _frame_label(scatter, frame), "args": [[str(t)], _STEP]}
+            for t, frame in enumerate(scatter.frames)
+        ],
+    }
+
+
+def _play_buttons() -> dict[str, Any]:
+    """Play and Pause, left of the slider."""
+    return {
+        "type": "buttons",
+        "direction": "left",
+        "x": 0.12,
+        "y": 0,
+        "xanchor": "right",
+        "yanchor": "top",
+        "pad": {"t": 87, "r": 10},
+        "showactive": False,
+        "bgcolor": CONTROL_FILL,
+        "bordercolor": CONTROL_BORDER,
+        "buttons": [
+            {"label": "Play", "method": "animate", "args": [None, _PLAY]},
+            {"label": "Pause", "method": "animate", "args": [[None], _STEP]},
+        ],
+    }
+
+
+def _scatter_title(scatter: Scatter) -> str:
+    ax_h, ax_w = scatter.axes
+    k = f"{ax_w.kernel_size}" if scatter.one_d else f"{ax_h.kernel_size}×{ax_w.kernel_size}"
+    s = f"{ax_w.stride}" if scatter.one_d else f"{ax_h.stride}×{ax_w.stride}"
+    return f"Each input pixel scatters the {k} kernel with stride {s}; the overlap builds up"
+
+
+def _scatter_axes(fig: go.Figure) -> None:
+    """Image orientation and square cells in both panels; their axis titles."""
+    fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(scaleanchor="x", title_text="input row", row=1, col=1)
+    fig.update_xaxes(title_text="input column", row=1, col=1)
+    fig.update_yaxes(
+        scaleanchor="x2", title_text="output row (dashed: kept after cropping)", row=1, col=2
+    )
+    fig.update_xaxes(title_text="output column", row=1, col=2)
 
 
 def scatter_animation(
@@ -339,203 +534,36 @@ def scatter_animation(
 
     Left: the input, current pixel highlighted. Right: the canvas before the padding crop, in
     output coordinates (negative or >= the output size: cropped), the kept output boxed, the
-    current pixel's taps marked. Frames: 1 + number of input pixels (the first is empty); the
-    last frame's boxed region equals `overlap_map`. Inputs up to 8 x 8, canvases up to 64 x 64.
+    current pixel's taps marked. The frames are `core.overlap.scatter.scatter_frames`'s.
+
+    Args:
+        layer_axis_params: a 1D or 2D `TransposedConv`, one `Axis` or a list of 1-2 `Axis`.
+        input_size: an int or one per axis; at most `MAX_ANIMATION_INPUT` per axis.
+        title: the figure's title; None for one naming the kernel and stride.
+
+    Returns:
+        The figure: 1 + input pixels frames (the first is empty), a slider and Play/Pause; the
+        last frame's boxed region equals `overlap_map`. Raises ConfigError where
+        `scatter_frames` does (inputs over 8 x 8, canvases over 64 x 64, invalid layers).
     """
-    ax_h, ax_w, one_d = _animation_axes(layer_axis_params)
-    if one_d:
-        n_w = input_size[0] if isinstance(input_size, Sequence) and len(input_size) == 1 else None
-        sizes: Any = (1, input_size if n_w is None else n_w)
-    else:
-        sizes = (input_size, input_size) if isinstance(input_size, numbers.Integral) else input_size
-    layer = TransposedConv.make(
-        1,
-        1,
-        (ax_h.kernel_size, ax_w.kernel_size),
-        (ax_h.stride, ax_w.stride),
-        (ax_h.padding, ax_w.padding),
-        (ax_h.output_padding, ax_w.output_padding),
-        dilation=(ax_h.dilation, ax_w.dilation),
-    )
-    out = output_size(layer, sizes)
-    n_h, n_w = (int(v) for v in sizes)
-    if max(n_h, n_w) > MAX_ANIMATION_INPUT:
-        raise ConfigError(
-            "input_size",
-            f"the scatter animation shows at most {MAX_ANIMATION_INPUT} x {MAX_ANIMATION_INPUT} "
-            f"input pixels (one frame each), got {n_h} x {n_w}: use a smaller input_size for "
-            f"the animation (the heatmap shows any size)",
-        )
-    canvas = []
-    for a, n, o in ((ax_h, n_h, out[0]), (ax_w, n_w, out[1])):
-        full = (n - 1) * a.stride + a.dilation * (a.kernel_size - 1) + 1
-        canvas.append(max(full, a.padding + o))
-    if max(canvas) > MAX_ANIMATION_CANVAS:
-        raise ConfigError(
-            "kernel_size",
-            f"the animation canvas would be {canvas[0]} x {canvas[1]} pixels; it is capped at "
-            f"{MAX_ANIMATION_CANVAS} per axis: use a smaller kernel, stride, dilation or input",
-        )
-    rows = np.arange(canvas[0]) - ax_h.padding  # output coordinates of the canvas
-    cols = np.arange(canvas[1]) - ax_w.padding
-    rows_cols = (rows.tolist(), cols.tolist())
-    annotate = max(canvas) <= ANNOTATE_MAX
-    taps_h = np.arange(ax_h.kernel_size) * ax_h.dilation
-    taps_w = np.arange(ax_w.kernel_size) * ax_w.dilation
-
-    acc = np.zeros(canvas, dtype=np.int64)
-    status = np.zeros((n_h, n_w), dtype=np.int64)
-    box = _rect("x2", "y2", (-0.5, out[1] - 0.5), (-0.5, out[0] - 0.5), "rgba(128,128,128,0.9)")
-    box["line"]["dash"] = "dash"
-    states = [(status.copy(), acc.copy(), [box], "start")]
-    for ih in range(n_h):
-        for iw in range(n_w):
-            hit_r = ih * ax_h.stride + taps_h - ax_h.padding  # output coordinates
-            hit_c = iw * ax_w.stride + taps_w - ax_w.padding
-            acc[np.ix_(hit_r + ax_h.padding, hit_c + ax_w.padding)] += 1
-            status[status == 2] = 1
-            status[ih, iw] = 2
-            # one path shape outlines every tap cell (shapes are cheap to animate; one per tap
-            # would make a large figure slow to build)
-            cells = "".join(
-                f"M{c - 0.45},{r - 0.45}H{c + 0.45}V{r + 0.45}H{c - 0.45}Z"
-                for r in hit_r.tolist()
-                for c in hit_c.tolist()
-            )
-            marks = [
-                {
-                    "type": "path",
-                    "xref": "x2",
-                    "yref": "y2",
-                    "path": cells,
-                    "line": {"color": HIGHLIGHT, "width": 2},
-                },
-                _rect("x", "y", (iw - 0.5, iw + 0.5), (ih - 0.5, ih + 0.5), HIGHLIGHT),
-            ]
-            label = f"pixel {iw}" if one_d else f"pixel ({ih}, {iw})"
-            states.append((status.copy(), acc.copy(), [box, *marks], label))
-    zmax = max(int(acc.max()), 1)
-
-    output: dict[str, Any] = {
-        "z": acc.tolist(),
-        "x": rows_cols[1],
-        "y": rows_cols[0],
-        "colorscale": COLORSCALE,
-        "zmin": 0,
-        "zmax": zmax,
-        "colorbar": {"title": {"text": "overlap"}},
-        "hovertemplate": "output row %{y}, column %{x}<br>overlap so far %{z}<extra></extra>",
-    }
-    if annotate:
-        output.update(texttemplate="%{z}", xgap=1, ygap=1)
+    scatter = scatter_frames(layer_axis_params, input_size)
     fig = make_subplots(
         rows=1,
         cols=2,
-        column_widths=[max(n_w, 2), canvas[1]],
+        column_widths=[max(scatter.input_size[1], 2), len(scatter.cols)],
         subplot_titles=("input (current pixel outlined)", "output canvas: overlap so far"),
         horizontal_spacing=0.08,
     )
-    fig.add_trace(
-        go.Heatmap(
-            z=status.tolist(),
-            x=list(range(n_w)),
-            y=list(range(n_h)),
-            colorscale=_INPUT_STATES,
-            zmin=0,
-            zmax=2,
-            showscale=False,
-            xgap=1,
-            ygap=1,
-            hovertemplate="input row %{y}, column %{x}<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(go.Heatmap(**output), row=1, col=2)
-    # Frames carry only what changes (plotly.js merges them into the traces), as plain lists:
-    # plotly.js does not decode numpy's binary arrays inside frames. The current pixel and its
-    # taps are layout shapes: a scatter trace in the frames would stop the heatmaps redrawing.
-    fig.frames = [
-        {
-            "data": [
-                {"type": "heatmap", "z": stat.tolist()},
-                {"type": "heatmap", "z": counts.tolist()},
-            ],
-            "traces": [0, 1],
-            "layout": {"shapes": shapes},
-            "name": str(t),
-        }
-        for t, (stat, counts, shapes, _) in enumerate(states)
-    ]
-    fig.data[0].z = states[0][0].tolist()
-    fig.data[1].z = states[0][1].tolist()
-    step_args = {
-        "mode": "immediate",
-        "frame": {"duration": 0, "redraw": True},
-        "transition": {"duration": 0},
-    }
-    slider = {
-        "active": 0,
-        "x": 0.12,
-        "len": 0.88,
-        "y": 0,
-        "yanchor": "top",
-        "pad": {"t": 50, "b": 10},
-        "currentvalue": {"prefix": "scattered up to: "},
-        # plotly's default rail is near-white: a grey one reads on light and dark themes
-        "bgcolor": "rgba(128,128,128,0.35)",
-        "bordercolor": "rgba(128,128,128,0.6)",
-        "activebgcolor": HIGHLIGHT,
-        "steps": [
-            {"method": "animate", "label": state[3], "args": [[str(t)], step_args]}
-            for t, state in enumerate(states)
-        ],
-    }
-    play = {
-        "type": "buttons",
-        "direction": "left",
-        "x": 0.12,
-        "y": 0,
-        "xanchor": "right",
-        "yanchor": "top",
-        "pad": {"t": 87, "r": 10},
-        "showactive": False,
-        "bgcolor": "rgba(128,128,128,0.35)",
-        "bordercolor": "rgba(128,128,128,0.6)",
-        "buttons": [
-            {
-                "label": "Play",
-                "method": "animate",
-                "args": [
-                    None,
-                    {
-                        "frame": {"duration": 700, "redraw": True},
-                        "fromcurrent": True,
-                        "transition": {"duration": 0},
-                    },
-                ],
-            },
-            {"label": "Pause", "method": "animate", "args": [[None], step_args]},
-        ],
-    }
-    k = f"{ax_w.kernel_size}" if one_d else f"{ax_h.kernel_size}×{ax_w.kernel_size}"
-    s = f"{ax_w.stride}" if one_d else f"{ax_h.stride}×{ax_w.stride}"
-    default = f"Each input pixel scatters the {k} kernel with stride {s}; the overlap builds up"
-    _layout(
+    _scatter_traces(fig, scatter)
+    fig.frames = _animation_frames(scatter)
+    layout(
         fig,
-        title or default,
-        sliders=[slider],
-        updatemenus=[play],
-        shapes=states[0][2],
-        showlegend=False,
+        title or _scatter_title(scatter),
         margin={"l": 60, "r": 20, "t": 80, "b": 130},
+        sliders=[_slider(scatter)],
+        updatemenus=[_play_buttons()],
+        shapes=_frame_shapes(scatter, scatter.frames[0]),
+        showlegend=False,
     )
-    fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(scaleanchor="x", title_text="input row", row=1, col=1)
-    fig.update_xaxes(title_text="input column", row=1, col=1)
-    fig.update_yaxes(
-        scaleanchor="x2", title_text="output row (dashed: kept after cropping)", row=1, col=2
-    )
-    fig.update_xaxes(title_text="output column", row=1, col=2)
+    _scatter_axes(fig)
     return fig
