@@ -432,3 +432,64 @@ def test_random_layers_in_source_keep_torchs_shape(k, s, p, d, groups, method, d
     with torch.no_grad():
         got = rewritten.layer.double()(x)
     assert got.shape == expected.shape
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    import os
+    import sys
+
+    from tests_paths import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "core", "convert-source", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_cli_prints_a_diff_that_patch_applies(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text(UNRESOLVED)
+    run = _cli("model.py", "--method", "resize-nearest", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("--- model.py\n+++ model.py\n")
+    assert "1 of 2 ConvTranspose2d calls rewritten" in run.stderr
+    assert "model.py:8:19: not converted: kernel_size is `k`" in run.stderr
+    (tmp_path / "change.diff").write_text(run.stdout)
+    subprocess.run(["patch", "-p0", "-s", "-i", "change.diff"], cwd=tmp_path, check=True)
+    expected = convert_source(UNRESOLVED, "resize-nearest").new_source
+    assert (tmp_path / "model.py").read_text() == expected
+
+
+def test_the_cli_writes_in_place_and_prints_the_weight_code(tmp_path: Path) -> None:
+    (tmp_path / "gen.py").write_text(DCGAN)
+    run = _cli("gen.py", "--method", "subpixel", "--write", cwd=tmp_path)
+    assert run.returncode == 0 and "gen.py rewritten." in run.stdout
+    assert (tmp_path / "gen.py").read_text() == convert_source(DCGAN, "subpixel").new_source
+    (tmp_path / "fresh.py").write_text(DCGAN)
+    weights = _cli("fresh.py", "--method", "zero-insertion", "--weight-code", cwd=tmp_path)
+    assert weights.stdout == convert_source(DCGAN, "zero-insertion").weight_code
+    resize = _cli("fresh.py", "--method", "resize-nearest", "--weight-code", cwd=tmp_path)
+    assert "fitted, not copied" in resize.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("missing.py", "--method", "subpixel"), "no file 'missing.py'"),
+        (("model.py", "--method", "bilinear"), "invalid choice: 'bilinear'"),
+        (("broken.py", "--method", "subpixel"), "line 1, column 7"),
+    ],
+)
+def test_the_cli_refuses_bad_input_in_one_line(args, message, tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text(DCGAN)
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    run = _cli(*args, cwd=tmp_path)
+    assert run.returncode == 2 and run.stdout == ""
+    assert message in run.stderr and run.stderr.count("\n") == 1

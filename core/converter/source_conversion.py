@@ -704,16 +704,17 @@ def _exact_weights(layer: nn.ConvTranspose2d, conv: nn.Conv2d):
 # ------------------------------------------------------------------------------------- convert
 
 
-def convert_source(source: str, method: str) -> SourceConversion:
+def convert_source(source: str, method: str, *, name: str = "model.py") -> SourceConversion:
     """Rewrite every ConvTranspose2d call of a model's source file with `method`.
 
     Args:
         source: the text of a Python file (parsed, never imported or run).
         method: one of core.replacements.registry.METHODS.
+        name: the file's name in the diff's header (`patch -p0` applies it to that path).
 
     Returns:
-        A `SourceConversion`: the new text, a unified diff (`patch -p0` applies it to a file
-        named model.py), one row per call, and for exact methods the weight-transfer snippet.
+        A `SourceConversion`: the new text, a unified diff, one row per call, and for exact
+        methods the weight-transfer snippet.
 
     Raises ConfigError for a file that does not parse (with the line and column), one over the
     size and nesting caps, a bad method, or a file that binds `nn` (or, for helper classes,
@@ -746,8 +747,8 @@ def convert_source(source: str, method: str) -> SourceConversion:
         difflib.unified_diff(
             source.splitlines(keepends=True),
             new_source.splitlines(keepends=True),
-            fromfile="model.py",
-            tofile="model.py",
+            fromfile=name,
+            tofile=name,
         )
     )
     exact = method in ("subpixel", "zero-insertion") and converted
