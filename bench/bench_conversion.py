@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_replacements import timer  # bench/ is the script's own directory
 
 from core.converter.live import convert_model
+from core.replacements.registry import EXACT_METHODS as EXACT
 from core.replacements.weights import replace_conv_transpose
 
-METHODS = ("subpixel", "zero-insertion", "resize-nearest", "resize-bicubic")
-EXACT = ("subpixel", "zero-insertion")
+METHODS = (*EXACT, "resize-nearest", "resize-bicubic")  # bicubic: the widest interpolation grid
 TARGET = 10.0  # the exact methods: at most this many forward passes
 
 

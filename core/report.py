@@ -34,7 +34,8 @@ def layer_report(layer: TransposedConv, input_size: int | Sequence[int]) -> dict
 
     report.update(overlap_summary(layer, sizes, max_cells=MAX_REPORT_CELLS))
     if layer.ndim == 2:
-        from core.replacements.catalog import list_replacements, resize_note
+        from core.replacements.catalog import list_replacements
+        from core.replacements.plan import resize_note
 
         report["replacements"] = [r.as_dict() for r in list_replacements(layer, sizes)]
         report["replacements_note"] = resize_note(layer)

@@ -20,20 +20,13 @@ from core.converter.text_conversion import (
 from core.errors import ConfigError
 from core.hosted import BusyError, heavy_run_slot
 from core.parsing import parse_ints
-from core.replacements.registry import METHODS
+from core.replacements import registry
 from ui import caps, routing, state, text
 
 routing.require_router()
 
 CUSTOM = "custom"  # the example picker's entry for the user's own text
 EXAMPLE_KEYS = [*EXAMPLES, CUSTOM]
-METHOD_HELP = {
-    "subpixel": "exact: Conv2d at input resolution + PixelShuffle",
-    "zero-insertion": "exact: zero insertion + Conv2d",
-    "resize-nearest": "artifact-free: nearest Upsample + Conv2d, same size",
-    "resize-bilinear": "artifact-free: bilinear Upsample + Conv2d, same size",
-    "resize-bicubic": "artifact-free: bicubic Upsample + Conv2d, same size",
-}
 CHECK_SLOT_WAIT_S = 10.0  # how long a torch check waits for another session's heavy run
 PROGRESS_AFTER_S = 1.0  # a live conversion that takes longer than this shows a progress bar
 
@@ -139,7 +132,7 @@ if "cv_shape_suggested" not in st.session_state:  # a shape from a link was type
         default_shape if state.url_value("cv_shape") is None else None
     )
 state.page_param("cv_shape", default_shape, str)
-state.page_param("cv_method", "resize-nearest", state.one_of(METHODS))
+state.page_param("cv_method", "resize-nearest", state.one_of(registry.METHODS))
 state.page_param("cv_known", "", short_text)
 
 st.title("Model converter")
@@ -180,8 +173,8 @@ with right:
     hint = suggested(raw_text)
     if hint is not None and raw_shape == hint[0] == st.session_state["cv_shape_suggested"]:
         st.caption(f"Suggested: {state.escape_markdown(hint[1])}. Edit it to your input.")
-    method = st.selectbox("Replace every ConvTranspose2d with", METHODS, key="cv_method")
-    st.caption(f"**{method}**: {METHOD_HELP.get(method, '')}.")
+    method = st.selectbox("Replace every ConvTranspose2d with", registry.METHODS, key="cv_method")
+    st.caption(f"**{method}**: {registry.method(method).help}.")
     if st.session_state["cv_ex"] != CUSTOM:
         st.caption(EXAMPLES[st.session_state["cv_ex"]].about)
     with st.expander("Known shapes at layers", icon=":material/pin_drop:"):

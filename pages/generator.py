@@ -21,7 +21,6 @@ from core.generator.config import (
     DEFAULT_LR,
     NORMS,
     PRECISIONS,
-    REPLACEMENT_METHODS,
     VARIANT_LABELS,
     VARIANTS,
     GeneratorConfig,
@@ -50,6 +49,7 @@ from core.hosted import (
     heavy_run_slot,
     slot_busy,
 )
+from core.replacements.registry import METHODS
 from ui import routing, state, text
 from ui.figures import generator as charts
 from ui.figures.style import PLOTLY_CONFIG
@@ -67,7 +67,7 @@ SETTINGS_PARAMS = [
     ("gen_norm", "batch", state.one_of(NORMS)),
     ("gen_act", "relu", state.one_of(ACTIVATIONS)),
     ("gen_rk", 3, state.bounded_int(1, 7)),
-    ("gen_rep", "resize-nearest", state.one_of(REPLACEMENT_METHODS)),
+    ("gen_rep", "resize-nearest", state.one_of(METHODS)),
     ("gen_n", 8, state.bounded_int(1, MAX_BATCH)),
     ("gen_seed", 0, state.bounded_int(0, 2**31 - 1)),
 ]
@@ -177,7 +177,7 @@ def layer_widgets() -> dict[str, Any]:
         ),
         "replacement": d.selectbox(
             "“Your replacement” method",
-            REPLACEMENT_METHODS,
+            METHODS,
             key="gen_rep",
             help="The custom variant: this replacement of the very same "
             "seeded ConvTranspose2d (core.replacements.weights.replace_conv_transpose).",

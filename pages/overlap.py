@@ -24,8 +24,9 @@ from core.overlap.counts import (
     stack_overlap,
     stack_stage_maps,
 )
-from core.overlap.replacement_maps import REPLACEMENT_METHODS, replacement_overlap
+from core.overlap.replacement_maps import replacement_overlap
 from core.parsing import parse_int
+from core.replacements.registry import METHODS
 from ui import caps, routing, state, text
 from ui.figures import overlap as figures
 from ui.figures.style import PLOTLY_CONFIG
@@ -374,9 +375,9 @@ def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
 
 def parse_methods(raw: str) -> list[str]:
     methods = [m for m in raw.split(",") if m]
-    unknown = [m for m in methods if m not in REPLACEMENT_METHODS]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown or len(methods) > figures.MAX_PANELS - 1:
-        raise ValueError(f"use up to {figures.MAX_PANELS - 1} of {', '.join(REPLACEMENT_METHODS)}")
+        raise ValueError(f"use up to {figures.MAX_PANELS - 1} of {', '.join(METHODS)}")
     return methods
 
 
@@ -390,7 +391,7 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     )
     state.page_param("ov_methods", ["subpixel", "resize-nearest"], parse_methods)
     methods = st.multiselect(
-        "Compare with", REPLACEMENT_METHODS, key="ov_methods", max_selections=figures.MAX_PANELS - 1
+        "Compare with", METHODS, key="ov_methods", max_selections=figures.MAX_PANELS - 1
     )
     state.remember("ov_methods", ",".join)
     n = cfg.input_arg()

@@ -25,12 +25,12 @@ from torch import nn
 from torch_oracle import torch_shapes
 
 from core.converter.examples import ARTICLE_GENERATOR, DCGAN_GENERATOR, EXAMPLES, UNET_DECODER
-from core.converter.live import EXACT_METHODS, convert_model, fuse_model
+from core.converter.live import convert_model, fuse_model
 from core.converter.model_text import parse_model_text
 from core.converter.shape_trace import KNOWN_LAYERS, MISMATCH, transposed_conv
 from core.converter.text_conversion import convert_text
 from core.errors import ConfigError
-from core.replacements.registry import METHODS
+from core.replacements.registry import EXACT_METHODS, METHODS
 
 TOLERANCE = 1e-9  # float64
 

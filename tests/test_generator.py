@@ -22,7 +22,6 @@ from core.generator import devices
 from core.generator.config import (
     MAX_STRIDE,
     NORMS,
-    REPLACEMENT_METHODS,
     VARIANT_LABELS,
     VARIANTS,
     GeneratorConfig,
@@ -41,6 +40,7 @@ from core.generator.spectra import (
     stage_periods,
 )
 from core.hosted import MAX_RESOLUTION
+from core.replacements.registry import EXACT_METHODS, METHODS
 
 BUILT_IN = tuple(v for v in VARIANTS if v != "custom")
 RESIZE = ("resize-nearest", "resize-bilinear")
@@ -165,7 +165,7 @@ def test_icnr_starts_as_a_nearest_upsample():
     assert torch.allclose(blocks, blocks[..., :1, :1].expand_as(blocks))
 
 
-@pytest.mark.parametrize("method", ["subpixel", "zero-insertion"])
+@pytest.mark.parametrize("method", EXACT_METHODS)
 def test_custom_exact_replacements_reproduce_the_conv_transpose_variant(method):
     config = small(stages=3, kernel_size=3, padding=1, output_padding=1, replacement=method)
     z = sample_latents(config, 2, seed=4)
@@ -175,7 +175,7 @@ def test_custom_exact_replacements_reproduce_the_conv_transpose_variant(method):
     assert torch.allclose(got, expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("method", REPLACEMENT_METHODS)
+@pytest.mark.parametrize("method", METHODS)
 def test_custom_reports_its_replacement_error(method):
     config = small(stages=2, replacement=method)
     result = render_at_init(config, ["custom"], n_images=2, seed=0, device="cpu")

@@ -36,10 +36,10 @@ from model_zoo import run_code, seeded
 from torch import nn
 from torch_oracle import Shape, first_tensor, torch_shapes
 
-from core.converter.live import EXACT_METHODS, convert_model
+from core.converter.live import convert_model
 from core.converter.shape_trace import OK, ShapeTrace, trace_shapes
 from core.converter.text_conversion import convert_text
-from core.replacements.registry import METHODS
+from core.replacements.registry import EXACT_METHODS, METHODS
 
 # ---------------------------------------------------------------------------------- helpers
 

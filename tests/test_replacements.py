@@ -18,6 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode, flop_registry
 
 from core import ConfigError, TransposedConv, list_replacements, output_size
 from core.replacements.catalog import original_costs
+from core.replacements.registry import EXACT_METHODS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -121,7 +122,7 @@ def test_every_snippet_runs_with_torch_output_size_and_costs(case):
         assert tuple(y.shape[2:]) == r.output_size
         assert (r.params, r.macs, r.peak_memory) == (params, macs, peak), r.name
     assert len({r.name for r in found}) == len(found)
-    assert {"subpixel", "zero-insertion"} <= {r.method for r in found}
+    assert set(EXACT_METHODS) <= {r.method for r in found}
 
 
 @settings(max_examples=1000)
@@ -245,7 +246,7 @@ def test_as_dict_is_json_safe_with_the_cli_keys(case):
 def test_stride_one_layers_get_only_the_exact_equivalents():
     layer = TransposedConv.make(3, 5, kernel_size=3, padding=1)
     found = list_replacements(layer, 8)
-    assert {r.method for r in found} == {"subpixel", "zero-insertion"}
+    assert {r.method for r in found} == set(EXACT_METHODS)
     assert not any(r.checkerboard_risk for r in found)
 
 
@@ -257,11 +258,10 @@ def test_a_torch_module_is_read_as_its_configuration():
 
 
 def test_strides_beyond_the_resize_cap_get_the_exact_equivalents_and_a_reason():
-    from core.replacements.catalog import resize_note
-    from core.replacements.plan import MAX_RESIZE_SCALE, resize_geometry
+    from core.replacements.plan import MAX_RESIZE_SCALE, resize_geometry, resize_note
 
     layer = TransposedConv.make(1, 1, 3, stride=(2, MAX_RESIZE_SCALE + 1))
-    assert {r.method for r in list_replacements(layer, 4)} == {"subpixel", "zero-insertion"}
+    assert {r.method for r in list_replacements(layer, 4)} == set(EXACT_METHODS)
     assert "strides up to" in resize_note(layer)
     with pytest.raises(ConfigError) as info:
         resize_geometry(layer, "bilinear")

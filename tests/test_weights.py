@@ -22,12 +22,11 @@ from core import (
     output_size,
     replace_conv_transpose,
 )
-from core.replacements import weights
+from core.replacements import registry, weights
 from core.replacements.catalog import list_replacements
-from core.replacements.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d
+from core.replacements.registry import EXACT_METHODS, METHODS
 
-RESIZE = ("resize-nearest", "resize-bilinear", "resize-bicubic")
-EXACT_METHODS = ("subpixel", "zero-insertion")
+RESIZE = tuple(m for m in METHODS if m not in EXACT_METHODS)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -106,12 +105,8 @@ def test_exact_methods_equal_the_original_in_float64(case):
     layer, sizes = case
     x = torch.randn(2, layer.in_channels, *sizes, dtype=torch.float64)
     expected = layer(x)
-    for method, kind in (
-        ("subpixel", SubPixelConvTranspose2d),
-        ("zero-insertion", ZeroInsertionConvTranspose2d),
-    ):
+    for method in EXACT_METHODS:
         module, error = replace_conv_transpose(layer, method)
-        assert isinstance(module, kind)
         assert error < 1e-12
         y = module(x)
         assert y.shape == expected.shape
@@ -259,7 +254,7 @@ def test_fit_recovers_a_true_bilinear_or_bicubic_resize_conv(case):
 
 def test_modules_keep_the_layers_dtype_and_report_float_errors():
     layer = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)
-    for method in ("subpixel", "zero-insertion", *RESIZE):
+    for method in METHODS:
         module, error = replace_conv_transpose(layer, method)
         assert isinstance(error, float)
         assert all(p.dtype == torch.float32 for p in module.parameters())
@@ -374,7 +369,7 @@ def test_probed_error_of_a_neighbouring_layer_estimates_the_weight_distance(case
         other.weight.view(-1)[index % other.weight.numel()] += size * scale
     config = TransposedConv.from_module(layer)
     for method in EXACT_METHODS:
-        wrong = weights.EXACT[method].from_conv_transpose(other)
+        wrong = registry.method(method).build_module(other)
         assert impulse_error(layer, wrong) == pytest.approx(size, rel=1e-9)
         assert size / 2 < weights._probed_error(layer, wrong, config) < size * 2
 
@@ -385,7 +380,8 @@ def test_a_broken_replacement_reports_a_large_error(method, monkeypatch):
     padding, or a wrong output size all show up in the reported error."""
     torch.manual_seed(0)
     layer = nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1)
-    build = weights.EXACT[method].from_conv_transpose
+    build = registry.load(registry.method(method).module)  # the module class's builder
+    owner = build.__self__  # that class: patched below, where the registry looks it up
     _, error = replace_conv_transpose(layer, method)
     assert error < 1e-12
 
@@ -411,11 +407,11 @@ def test_a_broken_replacement_reports_a_large_error(method, monkeypatch):
         return module
 
     for broken, low in ((one_weight, 0.1), (shifted, 1.0)):
-        monkeypatch.setattr(weights.EXACT[method], "from_conv_transpose", broken)
+        monkeypatch.setattr(owner, build.__name__, broken)
         module, error = replace_conv_transpose(layer, method)
         assert error > low, broken.__name__
         assert error == pytest.approx(impulse_error(layer, module), rel=0.25), broken.__name__
-    monkeypatch.setattr(weights.EXACT[method], "from_conv_transpose", wrong_size)
+    monkeypatch.setattr(owner, build.__name__, wrong_size)
     assert replace_conv_transpose(layer, method)[1] == math.inf
 
 

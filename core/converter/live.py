@@ -15,11 +15,12 @@ and fewer multiply-adds.
 Both return a report with one row per layer changed and the layers left alone with the reason.
 The same rules as `core.converter.text_conversion.convert_text`: a stride-1 ConvTranspose2d (an
 ordinary convolution) is rewritten exactly with its sub-pixel equivalent under a resize method
-too (an upsampling by 1 would change nothing), its row saying so with method "subpixel" and
-exact True; every ConvTranspose1d/3d is kept and listed in `report.kept` (replacements exist for
-ConvTranspose2d only). A ConvTranspose2d under `torch.nn.utils.parametrize` (e.g.
-`parametrizations.spectral_norm`) is replaced with its computed weight (read in eval mode): the
-parametrization is folded into the weights and not carried, which its row's note says.
+too (an upsampling by 1 would change nothing), its row saying so with method
+`core.replacements.registry.STRIDE_ONE_METHOD` and exact True; every ConvTranspose1d/3d is
+kept and listed in `report.kept` (replacements exist for ConvTranspose2d only). A
+ConvTranspose2d under `torch.nn.utils.parametrize` (e.g. `parametrizations.spectral_norm`) is
+replaced with its computed weight (read in eval mode): the parametrization is folded into the
+weights and not carried, which its row's note says.
 Limits: only what the module tree shows is seen. A ConvTranspose2d called with `output_size=`
 in a custom forward, or an upsample done with `F.interpolate`, is invisible here.
 """
@@ -38,10 +39,7 @@ from torch.nn.utils import parametrize
 from core.converter.text_conversion import method_for, other_transposed_reason
 from core.errors import ConfigError
 from core.geometry.layer import TransposedConv
-from core.replacements.registry import METHODS
-
-EXACT_METHODS = ("subpixel", "zero-insertion")  # outputs equal the original's
-# METHODS: "subpixel", "zero-insertion", "resize-nearest", "resize-bilinear", "resize-bicubic"
+from core.replacements import registry
 
 Replace = Callable[[nn.ConvTranspose2d, str], "tuple[nn.Module, float]"]
 Progress = Callable[[int, int, str], object]  # progress(done, total, path)
@@ -55,7 +53,7 @@ class ConversionRow:
     path: str  # as in named_modules(); "" when the model itself was the layer
     before: str
     after: str
-    method: str  # the method used: "subpixel" for a stride-1 layer under a resize method
+    method: str  # the method used (registry.STRIDE_ONE_METHOD: a stride-1 layer, resize method)
     exact: bool  # the replacement's outputs equal the original's
     relative_error: float  # ||A - B|| / ||A|| of the two linear maps (~0 for exact methods)
     also_at: tuple[str, ...] = ()  # further paths of the same (shared) module
@@ -172,14 +170,6 @@ def _check_model(model: object) -> nn.Module:
     return model
 
 
-def _check_method(method: object) -> str:
-    if method not in METHODS:
-        raise ConfigError(
-            "method", f"method must be one of {', '.join(METHODS)}; got {method!r}"[:300]
-        )
-    return method  # type: ignore[return-value]
-
-
 def _children_with_paths(model: nn.Module) -> Iterator[tuple[nn.Module, str, nn.Module, str]]:
     """(parent, name, child, path) for every parent-child link, shared modules at every path."""
     for parent_path, parent in model.named_modules(remove_duplicate=False):
@@ -257,15 +247,14 @@ def convert_model(
 ) -> tuple[nn.Module, ConversionReport]:
     """Replace every nn.ConvTranspose2d in a copy of `model`; return (copy, report).
 
-    `method` is one of METHODS: "subpixel" and "zero-insertion" are exact (same outputs);
-    "resize-nearest", "resize-bilinear" and "resize-bicubic" are least-squares fits whose
-    relative error is in the report. Under a resize method a stride-1 layer (an ordinary
-    convolution) gets its exact sub-pixel equivalent; every ConvTranspose1d/3d is kept and
-    listed in `report.kept`. A parametrized ConvTranspose2d (spectral norm) is replaced with
-    its computed weight, the parametrization folded in (its row's note says so). Other
-    subclasses of ConvTranspose2d (whose forward may differ) are left alone and listed in
-    `report.skipped`, as are layers the replacement refuses. `replace` defaults to
-    `core.replacements.weights.replace_conv_transpose` (a stand-in may be passed).
+    `method` is one of core.replacements.registry.METHODS: the exact ones (same outputs) and the
+    resize ones, least-squares fits whose relative error is in the report. Under a resize method
+    a stride-1 layer (an ordinary convolution) gets its exact sub-pixel equivalent; every
+    ConvTranspose1d/3d is kept and listed in `report.kept`. A parametrized ConvTranspose2d
+    (spectral norm) is replaced with its computed weight, the parametrization folded in (its
+    row's note says so). Other subclasses of ConvTranspose2d (whose forward may differ) are left
+    alone and listed in `report.skipped`, as are layers the replacement refuses. `replace`
+    defaults to `core.replacements.weights.replace_conv_transpose` (a stand-in may be passed).
 
     `progress`, if given, is called as progress(done, total, path) after each transposed
     convolution is handled (replaced, kept or skipped), done = 1 .. total, where total is the
@@ -274,7 +263,7 @@ def convert_model(
     An exception it raises stops the conversion; the model is left untouched either way.
     """
     _check_model(model)
-    _check_method(method)
+    registry.method(method)  # ConfigError for an unknown method
     if progress is not None and not callable(progress):
         raise ConfigError(
             "progress",
@@ -326,7 +315,7 @@ def convert_model(
                 _one_line(layer),
                 _one_line(new),
                 used,
-                used in EXACT_METHODS,
+                registry.method(used).exact,
                 error,
                 note="; ".join(filter(None, [method_note, note])),
             )

@@ -51,6 +51,9 @@ from core.converter.shape_trace import (
 )
 from core.errors import ConfigError
 from core.geometry.layer import SPATIAL_NAMES, TransposedConv
+from core.replacements import registry
+from core.replacements.entries import Replacement
+from core.replacements.plan import resize_note
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _KIND_RE = re.compile(r"_?[A-Za-z][A-Za-z0-9]{0,63}")  # a parametrization named in a comment
@@ -226,11 +229,14 @@ def _identifier(path: str, used: set[str]) -> str:
     return name
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Chosen:
+    """A rewritten layer's part of the code: a module-level snippet bound to `variable`."""
+
     variable: str
     header: str  # comment line naming the layer and its replacement
     snippet: str  # the replacement's code, imports removed
+    imports: tuple[str, ...]  # the snippet's import lines
 
 
 class _CodeWriter:
@@ -349,16 +355,37 @@ def _write_code(
     root: ParsedLayer,
     method: str,
     chosen: dict[str, _Chosen],
-    imports: list[str],
     renamed: dict[str, str],
     warnings: list[str],
 ) -> str:
+    """The converted model's file: header and imports, notes, the replacements, the model."""
     writer = _CodeWriter(chosen, renamed)
     body = (
         writer.module(root, 0)
         if root.is_container
         else writer.container(ParsedLayer("", "", "Sequential", children=(root,)), 0)
     )
+    if writer.placeholders:
+        warnings = [
+            f"{writer.placeholders} layer(s) could not be written and are "
+            "nn.Identity() placeholders: see the comments below.",
+            *warnings,
+        ]
+    imports = [line for item in chosen.values() for line in item.imports]
+    lines = [
+        *_code_header(method, imports, writer.uses_ordered_dict),
+        "",
+        *_note_lines(warnings),
+        *_snippet_lines(chosen),
+        "",
+        f"model = {body}",
+        "",
+    ]
+    return "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
+
+
+def _code_header(method: str, imports: list[str], uses_ordered_dict: bool) -> list[str]:
+    """The file's docstring and its imports, in isort's order."""
     header = [
         f'"""Converted by Deconv Lab: every ConvTranspose2d rewritten with the "{method}" method.',
         "",
@@ -369,34 +396,35 @@ def _write_code(
         "",
     ]
     wanted = ["import torch", "from torch import nn", *imports]
-    if writer.uses_ordered_dict:
+    if uses_ordered_dict:
         wanted.append("from collections import OrderedDict")
     # stdlib first, then torch; plain imports before from-imports (isort's order)
     ordered = sorted(dict.fromkeys(wanted), key=lambda s: ("torch" in s, s.startswith("from"), s))
-    if writer.uses_ordered_dict:
+    if uses_ordered_dict:
         ordered.insert(1, "")
-    header += ordered
-    lines = [*header, ""]
-    if writer.placeholders:
-        warnings = [
-            f"{writer.placeholders} layer(s) could not be written and are "
-            "nn.Identity() placeholders: see the comments below.",
-            *warnings,
-        ]
+    return header + ordered
+
+
+def _note_lines(warnings: list[str]) -> list[str]:
+    """The warnings as `# NOTE:` comments, then a blank line (nothing without warnings)."""
+    lines = []
     for note in warnings:
         lines += textwrap.wrap(note, 96, initial_indent="# NOTE: ", subsequent_indent="# ")
-    if warnings:
-        lines.append("")
+    return [*lines, ""] if warnings else []
+
+
+def _snippet_lines(chosen: dict[str, _Chosen]) -> list[str]:
+    """Each replacement's snippet bound to its variable; a helper class written once only."""
+    lines = []
     seen_blocks: set[str] = set()
     for item in chosen.values():
-        lines += ["", item.header]
+        snippet = item.snippet
         for block in _class_blocks(item.snippet):
             if block in seen_blocks:
-                item.snippet = item.snippet.replace(block, "").strip("\n")
+                snippet = snippet.replace(block, "").strip("\n")
             seen_blocks.add(block)
-        lines += [item.snippet, f"{item.variable} = layer", ""]
-    lines += ["", f"model = {body}", ""]
-    return "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
+        lines += ["", item.header, snippet, f"{item.variable} = layer", ""]
+    return lines
 
 
 def _class_blocks(snippet: str) -> list[str]:
@@ -413,8 +441,8 @@ def _class_blocks(snippet: str) -> list[str]:
     return ["\n".join(b).rstrip("\n") for b in blocks]
 
 
+_TRANSPOSED = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
 _OTHER_TRANSPOSED = ("ConvTranspose1d", "ConvTranspose3d")
-STRIDE_ONE_METHOD = "subpixel"  # what a resize method uses for a stride-1 layer
 
 
 def method_for(layer: TransposedConv, method: str) -> tuple[str, str]:
@@ -427,9 +455,9 @@ def method_for(layer: TransposedConv, method: str) -> tuple[str, str]:
     and says so. Every other case uses `method` as chosen, with no note. Shared by
     `convert_text` and `core.converter.live.convert_model`, so that both paths treat a layer
     alike."""
-    if not method.startswith("resize-") or any(s != 1 for s in layer.stride):
+    if registry.method(method).resize_mode is None or any(s != 1 for s in layer.stride):
         return method, ""
-    return STRIDE_ONE_METHOD, (
+    return registry.STRIDE_ONE_METHOD, (
         f"stride 1: an ordinary convolution (nothing to upsample, no checkerboard), so {method} "
         "would add an upsampling by 1 that changes nothing; rewritten exactly with its "
         "sub-pixel equivalent, a Conv2d"
@@ -458,16 +486,6 @@ def _check_max_layers(root: ParsedLayer, max_layers: int | None) -> None:
         )
 
 
-def _check_method(method: object) -> str:
-    from core.replacements.registry import METHODS
-
-    if not isinstance(method, str) or method not in METHODS:
-        raise ConfigError(
-            "method", f"method must be one of {', '.join(METHODS)}; got {method!r}"[:300]
-        )
-    return method  # type: ignore[return-value]
-
-
 def convert_text(
     text: str,
     input_shape: Sequence[int],
@@ -481,8 +499,7 @@ def convert_text(
     Args:
         text: what `print(model)` shows, or one layer per line.
         input_shape: the model's input, batch included, e.g. (1, 100, 1, 1) for a DCGAN latent.
-        method: one of core.replacements.registry.METHODS ("subpixel", "zero-insertion",
-            "resize-nearest", "resize-bilinear", "resize-bicubic").
+        method: one of core.replacements.registry.METHODS.
         max_layers: refuse models with more layers (leaves) than that before any tracing (the
             app passes its cap; None: only the parser's own MAX_LAYERS).
         shapes_at: known shapes at layers, as in `core.converter.shape_trace.trace_shapes`.
@@ -500,9 +517,7 @@ def convert_text(
         >>> result.replaced, result.output_shape
         (1, (1, 4, 32, 32))
     """
-    from core.replacements.catalog import best_replacement, resize_note
-
-    method = _check_method(method)
+    method = registry.method(method).name
     root = parse_model_text(text)
     _check_max_layers(root, max_layers)
     trace = trace_shapes(root, input_shape, shapes_at)
@@ -510,98 +525,155 @@ def convert_text(
     layers = {layer.path: layer for layer, _ in units(root)}
     rows: list[ConvertedLayer] = []
     chosen: dict[str, _Chosen] = {}
-    imports: list[str] = []
-    used: set[str] = set()
+    used: set[str] = set()  # the replacements' variable names
     for row in trace.rows:
         leaf = layers[row.path]
-        kept = ConvertedLayer(
-            row.path,
-            row.type_name,
-            row.text,
-            "unchanged",
-            row.in_shape,
-            row.out_shape,
-            row.out_shape,
-            None,
-            None,
-            row.status,
-            row.note,
-        )
-        if row.type_name not in ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"):
-            rows.append(kept)
-            continue
-        if row.type_name in _OTHER_TRANSPOSED:
-            rows.append(_with_note(kept, other_transposed_reason(row.type_name)))
-            continue
-        if row.status == ERROR:  # torch refuses it with the input that reaches it
-            rows.append(_with_note(kept, "not converted: torch refuses this layer here"))
-            continue
-        try:
-            spec = transposed_conv(leaf)
-        except ConfigError as exc:
-            rows.append(_with_note(kept, f"not converted: {exc.message}"))
-            continue
-        used_method, method_note = method_for(spec, method)
-        # the (N, C, H, W) the layer computed with: a flat (N, C) latent is viewed as (N, C, 1, 1)
-        treated = channels_first(row.in_shape, 2) if row.in_shape is not None else None
-        sizes = tuple(treated[1][-2:]) if treated is not None and row.out_shape else None
-        best = best_replacement(spec, used_method, sizes)
-        if best is None:  # resize methods beyond MAX_RESIZE_SCALE: resize_note says why
-            why = resize_note(spec) or f"no {method} replacement for this layer"
-            rows.append(_with_note(kept, f"not converted: {why}"))
-            continue
-        out_after = None
-        if sizes is not None and row.out_shape is not None:
-            out_after = (*row.out_shape[:-3], spec.out_channels, *best.output_size)
-            if out_after != row.out_shape:  # a safety net: never write another size
-                rows.append(
-                    _with_note(
-                        kept,
-                        f"not converted: the {used_method} replacement would output {out_after}, "
-                        f"not {row.out_shape} (a Deconv Lab bug: please report it)",
-                    )
-                )
-                continue
-        parametrization = _parametrization_dropped(leaf) if leaf.parametrizations else ""
-        unsized = (
-            "" if sizes is not None else "rewritten from the layer alone (no shape reached it)"
-        )
-        note = "; ".join(filter(None, [row.note, method_note, parametrization, unsized]))
-        rows.append(
-            ConvertedLayer(
-                row.path,
-                row.type_name,
-                row.text,
-                best.name,
-                row.in_shape,
-                row.out_shape,
-                out_after,
-                best.method,
-                best.exact,
-                row.status,
-                note,
-            )
-        )
-        code_path = _code_path(row.path, renamed)
-        snippet_imports, snippet = _split_snippet(best.code)
-        imports += snippet_imports
-        exactness = "exact" if best.exact else "same size, not exact"
-        header = f"# {code_path or 'model'}: {best.name} ({exactness})"
-        if method_note:
-            header += "\n" + _comment(method_note)
-        if leaf.parametrizations:
-            kinds = ", ".join(
-                dict.fromkeys(_kind(k) for _, ks in leaf.parametrizations for k in ks)
-            )
-            header += f"\n# its parametrization in the original ({kinds}) is not carried here"
-        chosen[row.path] = _Chosen(_identifier(code_path, used), header, snippet)
-    warnings = _code_warnings(root, trace, renamed)
+        converted, best, method_note = _convert_row(row, leaf, method)
+        rows.append(converted)
+        if best is not None:
+            chosen[row.path] = _chosen(row.path, leaf, best, method_note, renamed, used)
     if any(leaf.type_name == "Upsample" for leaf in layers.values()):
         notes.append("print(model) does not show Upsample's align_corners: check it in the code")
-    code = _write_code(root, method, chosen, imports, renamed, warnings)
+    code = _write_code(root, method, chosen, renamed, _code_warnings(root, trace, renamed))
     return TextConversion(
         method, trace.input_shape, tuple(rows), code, trace, (*trace.notes, *notes)
     )
+
+
+def _convert_row(
+    row: TraceRow, leaf: ParsedLayer, method: str
+) -> tuple[ConvertedLayer, Replacement | None, str]:
+    """The conversion decision for one traced layer.
+
+    Args:
+        row: the layer's row of the trace.
+        leaf: the parsed layer.
+        method: the method chosen for the model.
+
+    Returns:
+        Its table row; its replacement, None where it is kept (the row's note says why); the
+        note on the method used (`method_for`), "" where it is the chosen one.
+    """
+    from core.replacements.catalog import best_replacement  # looked up at each call
+
+    kept = _unchanged(row)
+    if row.type_name not in _TRANSPOSED:
+        return kept, None, ""
+    spec = _spec_or_reason(row, leaf)
+    if isinstance(spec, str):
+        return _with_note(kept, spec), None, ""
+    used_method, method_note = method_for(spec, method)
+    sizes = _input_sizes(row)
+    best = best_replacement(spec, used_method, sizes)
+    if best is None:  # resize methods beyond MAX_RESIZE_SCALE: resize_note says why
+        why = resize_note(spec) or f"no {method} replacement for this layer"
+        return _with_note(kept, f"not converted: {why}"), None, ""
+    out_after = _output_after(row, spec, best, sizes)
+    if out_after is not None and out_after != row.out_shape:  # never write another size
+        why = (
+            f"not converted: the {used_method} replacement would output {out_after}, "
+            f"not {row.out_shape} (a Deconv Lab bug: please report it)"
+        )
+        return _with_note(kept, why), None, ""
+    return _rewritten(row, leaf, best, out_after, method_note), best, method_note
+
+
+def _output_after(
+    row: TraceRow, spec: TransposedConv, best: Replacement, sizes: tuple[int, int] | None
+) -> tuple[int, ...] | None:
+    """The replacement's output shape (batch included), None where no shape reached the layer."""
+    if sizes is None or row.out_shape is None:
+        return None
+    return (*row.out_shape[:-3], spec.out_channels, *best.output_size)
+
+
+def _rewritten(
+    row: TraceRow,
+    leaf: ParsedLayer,
+    best: Replacement,
+    out_after: tuple[int, ...] | None,
+    method_note: str,
+) -> ConvertedLayer:
+    """The table row of a rewritten layer, with everything to know about it in its note."""
+    parametrization = _parametrization_dropped(leaf) if leaf.parametrizations else ""
+    unsized = "rewritten from the layer alone (no shape reached it)" if out_after is None else ""
+    note = "; ".join(filter(None, [row.note, method_note, parametrization, unsized]))
+    return ConvertedLayer(
+        row.path,
+        row.type_name,
+        row.text,
+        best.name,
+        row.in_shape,
+        row.out_shape,
+        out_after,
+        best.method,
+        best.exact,
+        row.status,
+        note,
+    )
+
+
+def _unchanged(row: TraceRow) -> ConvertedLayer:
+    """The table row of a layer kept as it is."""
+    return ConvertedLayer(
+        row.path,
+        row.type_name,
+        row.text,
+        "unchanged",
+        row.in_shape,
+        row.out_shape,
+        row.out_shape,
+        None,
+        None,
+        row.status,
+        row.note,
+    )
+
+
+def _spec_or_reason(row: TraceRow, leaf: ParsedLayer) -> TransposedConv | str:
+    """The ConvTranspose2d to rewrite, or why this transposed convolution is kept."""
+    if row.type_name in _OTHER_TRANSPOSED:
+        return other_transposed_reason(row.type_name)
+    if row.status == ERROR:  # torch refuses it with the input that reaches it
+        return "not converted: torch refuses this layer here"
+    try:
+        return transposed_conv(leaf)
+    except ConfigError as exc:
+        return f"not converted: {exc.message}"
+
+
+def _input_sizes(row: TraceRow) -> tuple[int, int] | None:
+    """The (H, W) the layer computed with (a flat (N, C) latent is viewed as (N, C, 1, 1)), or
+    None where no shape reached it."""
+    treated = channels_first(row.in_shape, 2) if row.in_shape is not None else None
+    return tuple(treated[1][-2:]) if treated is not None and row.out_shape else None
+
+
+def _chosen(
+    path: str,
+    leaf: ParsedLayer,
+    best: Replacement,
+    method_note: str,
+    renamed: dict[str, str],
+    used: set[str],
+) -> _Chosen:
+    """A rewritten layer's snippet, under a fresh variable name (added to `used`)."""
+    code_path = _code_path(path, renamed)
+    imports, snippet = _split_snippet(best.code)
+    header = _snippet_header(code_path, leaf, best, method_note)
+    return _Chosen(_identifier(code_path, used), header, snippet, tuple(imports))
+
+
+def _snippet_header(code_path: str, leaf: ParsedLayer, best: Replacement, method_note: str) -> str:
+    """The comment above a replacement's snippet: the layer, its replacement, what to know."""
+    exactness = "exact" if best.exact else "same size, not exact"
+    header = f"# {code_path or 'model'}: {best.name} ({exactness})"
+    if method_note:
+        header += "\n" + _comment(method_note)
+    if leaf.parametrizations:
+        kinds = ", ".join(dict.fromkeys(_kind(k) for _, ks in leaf.parametrizations for k in ks))
+        header += f"\n# its parametrization in the original ({kinds}) is not carried here"
+    return header
 
 
 def _code_warnings(root: ParsedLayer, trace: ShapeTrace, renamed: dict[str, str]) -> list[str]:

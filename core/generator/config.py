@@ -35,9 +35,6 @@ VARIANT_LABELS = {
     "subpixel-icnr": "Sub-pixel conv (ICNR)",
     "custom": "Your replacement",
 }
-REPLACEMENT_METHODS = (
-    METHODS  # core.replacements.weights.replace_conv_transpose methods, from core.replacements
-)
 NORMS = ("batch", "instance", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "silu")
 STEMS = ("linear", "convtranspose")
@@ -139,7 +136,7 @@ class GeneratorConfig:
         one_of("activation", self.activation, ACTIVATIONS)
         one_of("stem", self.stem, STEMS)
         one_of("output", self.output, OUTPUTS)
-        one_of("replacement", self.replacement, REPLACEMENT_METHODS)
+        one_of("replacement", self.replacement, METHODS)
         channels = self.image_channels
         if isinstance(channels, bool) or not isinstance(channels, int) or channels not in (1, 3):
             raise ConfigError(

@@ -1,7 +1,8 @@
 """Overlap maps of the replacements, each built the way the replacement runs.
 
 The exact equivalents (zero insertion, sub-pixel) give the layer's own map; a resize-convolution
-(Upsample + Conv) gives an even map in the interior. numpy only.
+(Upsample + Conv) gives an even map in the interior. Each method's record in
+`core.replacements.registry` names its map here. numpy only.
 """
 
 from __future__ import annotations
@@ -27,14 +28,8 @@ from core.overlap.counts import (
     pad_or_crop,
     stack_sizes,
 )
-
-REPLACEMENT_METHODS = (
-    "zero-insertion",
-    "subpixel",
-    "resize-nearest",
-    "resize-bilinear",
-    "resize-bicubic",
-)
+from core.replacements import registry
+from core.replacements.plan import matched_kernel, resize_axis
 
 
 def zero_insertion_profile(axis: Axis, n: int) -> Counts:
@@ -172,8 +167,6 @@ def matching_resize_conv(
     total d(k - 1) + d(k' - 1) - s - 2p + op + 1 split for the best grid alignment (negative:
     crop), so the overlap page and the replacement table always show the same layer.
     """
-    from core.replacements.plan import matched_kernel, resize_axis
-
     layer = check_layer(layer)
     if max(layer.stride) == 1:
         raise ConfigError(
@@ -223,14 +216,61 @@ def resize_conv_overlap(spec: ResizeConv, input_size: int | Sequence[int]) -> Co
     )
 
 
-def zero_insertion_overlap(layer: TransposedConv, input_size: int | Sequence[int]) -> Counts:
-    """Overlap map of the zero-insertion + Conv equivalent, built as it runs (= the layer's)."""
+def zero_insertion_overlap(
+    layer: TransposedConv,
+    input_size: int | Sequence[int],
+    kernel_size: int | Sequence[int] | None = None,
+) -> Counts:
+    """Overlap map of the zero-insertion + Conv equivalent, built as it runs (= the layer's).
+
+    Args:
+        layer: the layer replaced.
+        input_size: its input size.
+        kernel_size: not used: the equivalent's kernel is the layer's (the argument every
+            method's map takes, see `replacement_overlap`).
+
+    Returns:
+        The counts, of the layer's output size.
+    """
     return _replacement_map(layer, input_size, zero_insertion_profile)
 
 
-def subpixel_overlap(layer: TransposedConv, input_size: int | Sequence[int]) -> Counts:
-    """Overlap map of the sub-pixel (Conv + PixelShuffle) equivalent; equals the layer's."""
+def subpixel_overlap(
+    layer: TransposedConv,
+    input_size: int | Sequence[int],
+    kernel_size: int | Sequence[int] | None = None,
+) -> Counts:
+    """Overlap map of the sub-pixel (Conv + PixelShuffle) equivalent; equals the layer's.
+
+    Args:
+        layer: the layer replaced.
+        input_size: its input size.
+        kernel_size: not used: the equivalent's kernel follows from the layer (the argument
+            every method's map takes, see `replacement_overlap`).
+
+    Returns:
+        The counts, of the layer's output size.
+    """
     return _replacement_map(layer, input_size, subpixel_profile)
+
+
+def resize_overlap(
+    layer: TransposedConv,
+    input_size: int | Sequence[int],
+    kernel_size: int | Sequence[int] | None = None,
+) -> Counts:
+    """Overlap map of the resize-convolution that replaces `layer` (any interpolation mode: all
+    keep a constant image constant, so they count alike).
+
+    Args:
+        layer: the layer replaced.
+        input_size: its input size.
+        kernel_size: the conv kernel (None: the matched kernel, see `matching_resize_conv`).
+
+    Returns:
+        The counts, of the layer's output size; even in the interior.
+    """
+    return resize_conv_overlap(matching_resize_conv(layer, kernel_size), input_size)
 
 
 def _replacement_map(layer: TransposedConv, input_size: Any, profile: Any) -> Counts:
@@ -246,19 +286,21 @@ def replacement_overlap(
     input_size: int | Sequence[int],
     kernel_size: int | Sequence[int] | None = None,
 ) -> Counts:
-    """Overlap map of one replacement of `layer`, by method name (`REPLACEMENT_METHODS`):
-    "zero-insertion", "subpixel" (exact: equal to the layer's map), "resize-nearest",
-    "resize-bilinear", "resize-bicubic" (Upsample + Conv with `matching_resize_conv(layer,
-    kernel_size)`: the same size, even in the interior)."""
-    if method == "zero-insertion":
-        return zero_insertion_overlap(layer, input_size)
-    if method == "subpixel":
-        return subpixel_overlap(layer, input_size)
-    if method in REPLACEMENT_METHODS:
-        return resize_conv_overlap(matching_resize_conv(layer, kernel_size), input_size)
-    raise ConfigError(
-        "method", f"unknown replacement {method!r}: use one of {', '.join(REPLACEMENT_METHODS)}"
-    )
+    """Overlap map of one replacement of `layer`, built as its record in
+    `core.replacements.registry` says.
+
+    Args:
+        method: one of core.replacements.registry.METHODS.
+        layer: the layer replaced.
+        input_size: its input size.
+        kernel_size: the conv kernel of a resize method (None: `matching_resize_conv`'s); the
+            exact methods' maps follow the layer.
+
+    Returns:
+        The counts, of the layer's output size: the layer's own map for an exact method, an even
+        interior for a resize method.
+    """
+    return registry.method(method).overlap_map(layer, input_size, kernel_size)
 
 
 def replacement_overlaps(
@@ -266,8 +308,17 @@ def replacement_overlaps(
     input_size: int | Sequence[int],
     kernel_size: int | Sequence[int] | None = None,
 ) -> dict[str, Counts]:
-    """The layer's map ("conv-transpose") and every replacement's, for side-by-side display."""
+    """The layer's map ("conv-transpose") and every replacement's, for side-by-side display.
+
+    Args:
+        layer: the layer.
+        input_size: its input size.
+        kernel_size: the resize methods' conv kernel (None: the matched kernel).
+
+    Returns:
+        The maps by name: "conv-transpose", then the registry's methods in order.
+    """
     maps = {"conv-transpose": overlap_map(layer, input_size)}
-    for method in REPLACEMENT_METHODS:
-        maps[method] = replacement_overlap(method, layer, input_size, kernel_size)
+    for method in registry.RECORDS:
+        maps[method.name] = method.overlap_map(layer, input_size, kernel_size)
     return maps

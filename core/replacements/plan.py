@@ -224,6 +224,25 @@ def zero_insertion_axis(axis: Axis) -> ZeroInsertionAxis:
     return ZeroInsertionAxis(common, before - common, after - common)
 
 
+def resize_note(layer: TransposedConv) -> str | None:
+    """Why no resize-convolution is offered for this 2D layer, or None.
+
+    Args:
+        layer: a 2D layer.
+
+    Returns:
+        The reason (every stride 1, or a stride beyond MAX_RESIZE_SCALE), or None.
+    """
+    if all(s == 1 for s in layer.stride):
+        return "no resize-convolution: with stride 1 upsampling changes nothing"
+    if max(layer.stride) > MAX_RESIZE_SCALE:
+        return (
+            f"no resize-convolution: they are offered for strides up to {MAX_RESIZE_SCALE}; "
+            "the exact equivalents remain"
+        )
+    return None
+
+
 def resize_geometry(
     layer: TransposedConv, mode: str, kernel_size: Sequence[int] | None = None
 ) -> tuple[ResizeAxis, ResizeAxis]:

@@ -16,11 +16,10 @@ from torch import nn
 
 from core.errors import ConfigError
 from core.geometry.layer import TransposedConv, as_tuple
-from core.replacements.modules import SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d, regroup
+from core.replacements import registry
+from core.replacements.modules import regroup
 from core.replacements.plan import ResizeGrid, resize_geometry, resize_grid, resize_matrix
-from core.replacements.registry import METHODS
 
-EXACT = {"subpixel": SubPixelConvTranspose2d, "zero-insertion": ZeroInsertionConvTranspose2d}
 # The exact modules' error is estimated with PROBE_BATCH random float64 inputs whose nonzero
 # pixels (PROBE_INTERIOR per axis) all have their whole response inside the output: every
 # (input channel, tap) pair is sampled PROBE_BATCH * PROBE_INTERIOR**2 = 36 times.
@@ -44,11 +43,12 @@ def replace_conv_transpose(
 ) -> tuple[nn.Module, float]:
     """A replacement of `layer` with its weights, and its relative error.
 
-    method: "subpixel" or "zero-insertion" (exact: same outputs, borders included, error ~1e-15),
-    or "resize-nearest", "resize-bilinear", "resize-bicubic": Upsample(stride) + [ZeroPad2d] +
-    Conv2d(kernel_size; default `core.replacements.plan.matched_kernel`), padded so that the output
-    size equals the original's for every input, whose conv weights are the least-squares fit of
-    the original operator; the bias is copied. The module has the layer's device and dtype.
+    method: one of core.replacements.registry.METHODS. An exact method (same outputs, borders
+    included, error ~1e-15) is built by its record's module builder; a resize method is
+    Upsample(stride, its mode) + [ZeroPad2d] + Conv2d(kernel_size; default
+    `core.replacements.plan.matched_kernel`), padded so that the output size equals the
+    original's for every input, whose conv weights are the least-squares fit of the original
+    operator; the bias is copied. The module has the layer's device and dtype.
 
     relative_error = ||A - B||_F / ||A||_F of the two linear maps (bias excluded) on an unbounded
     grid, per input pixel: both are shift-equivariant with step s, so each is fixed by its
@@ -70,18 +70,17 @@ def replace_conv_transpose(
     forward passes of a small input (6x6 pixels for k4 s2 p1), not one per input channel.
     """
     config = _check_conv_transpose(layer)
-    if method not in METHODS:
-        raise ConfigError("method", f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if method in EXACT:
-        if kernel_size is not None:
-            raise ConfigError(
-                "kernel_size",
-                f"kernel_size applies to resize methods only; the "
-                f"{method} equivalent's kernel follows from the layer",
-            )
-        module = EXACT[method].from_conv_transpose(layer)
-        return module, _probed_error(layer, module, config)
-    return _fit_resize(layer, config, method.removeprefix("resize-"), kernel_size)
+    record = registry.method(method)
+    if record.resize_mode is not None:
+        return _fit_resize(layer, config, record.resize_mode, kernel_size)
+    if kernel_size is not None:
+        raise ConfigError(
+            "kernel_size",
+            f"kernel_size applies to resize methods only; the "
+            f"{method} equivalent's kernel follows from the layer",
+        )
+    module = record.build_module(layer)
+    return module, _probed_error(layer, module, config)
 
 
 def _fit_resize(
