@@ -5,6 +5,7 @@
     python -m core solve 4 8 16 32 64 [--json]
     python -m core keras --filters 32 --kernel-size 3 --strides 2 --padding same \\
         --in-channels 64 --input-size 16 16 [--json]
+    python -m core convert-source model.py --method resize-nearest [--write] [--json]
 
 Bad input exits with status 2 and one line on stderr; nothing here imports torch.
 """
@@ -15,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
@@ -203,10 +205,75 @@ def _run_keras(argv: Sequence[str]) -> str:
     return "\n".join(lines) + "\n" + t.code()
 
 
+def _run_convert_source(argv: Sequence[str]) -> str:
+    from core.converter.source_conversion import MAX_SOURCE_CHARS, convert_source
+    from core.replacements.registry import METHODS
+
+    p = _Parser(
+        prog=f"{PROG} convert-source",
+        description="Rewrite every nn.ConvTranspose2d call of a model's .py file with a "
+        "replacement (the file is parsed, never run). Prints a unified diff; --write rewrites "
+        "the file in place, like a formatter.",
+    )
+    p.add_argument("path", help="the .py file that defines the model")
+    p.add_argument("--method", required=True, choices=METHODS)
+    p.add_argument("--write", action="store_true", help="rewrite the file in place")
+    p.add_argument(
+        "--weight-code",
+        action="store_true",
+        help="print the snippet that carries a trained original model's weights (exact methods)",
+    )
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    path = Path(args.path)
+    try:
+        if path.stat().st_size > 4 * MAX_SOURCE_CHARS:
+            raise ConfigError(
+                "source",
+                f"{args.path} is larger than {4 * MAX_SOURCE_CHARS:,} bytes: convert the "
+                "file that defines the model",
+            )
+        source = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("source", f"no file {args.path!r}: give the path of a .py file") from None
+    except (IsADirectoryError, PermissionError, OSError) as err:
+        raise ConfigError("source", f"cannot read {args.path!r}: {err.strerror}") from None
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("source", f"{args.path} is not UTF-8 text: give a .py file") from None
+    result = convert_source(text, args.method, name=args.path)
+    if args.json:
+        return json.dumps(result.as_dict())
+    summary = _convert_summary(result, args.path)
+    if args.write and result.diff:
+        path.write_text(result.new_source, encoding="utf-8")
+        return summary + f"\n{args.path} rewritten."
+    sys.stderr.write(summary + "\n")
+    if args.weight_code:
+        if result.weight_code:
+            return result.weight_code
+        if not result.converted:
+            return "# no ConvTranspose2d call was rewritten: no weights to carry"
+        return "# a resize method is another operator: its weights are fitted, not copied"
+    return result.diff
+
+
+def _convert_summary(result: Any, path: str) -> str:
+    done = result.converted
+    lines = [
+        f"{path}: {done} of {len(result.calls)} ConvTranspose2d calls rewritten ({result.method})"
+    ]
+    for call in result.calls:
+        if not call.converted:
+            lines.append(f"{path}:{call.line}:{call.column}: not converted: {call.reason}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 bad input)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"solve": _run_solve, "keras": _run_keras}
+    commands = {"solve": _run_solve, "keras": _run_keras, "convert-source": _run_convert_source}
     run, rest = (
         (commands[argv[0]], argv[1:]) if argv and argv[0] in commands else (_run_layer, argv)
     )

@@ -22,6 +22,7 @@ from core.hosted import BusyError, heavy_run_slot
 from core.parsing import parse_ints
 from core.replacements import registry
 from ui import caps, routing, state, text
+from ui.source_view import source_section
 
 routing.require_router()
 
@@ -114,93 +115,103 @@ def add_known_shape(path: str, shape: tuple[int, ...]) -> None:
     st.session_state["cv_known"] = "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------ state and link
-state.page_param("cv_ex", "article", state.one_of(EXAMPLE_KEYS))
-start_key = st.session_state["cv_ex"]
-state.page_param("cv_text", "" if start_key == CUSTOM else EXAMPLES[start_key].text, text_from_link)
-if st.session_state["cv_ex"] != CUSTOM and (
-    st.session_state["cv_text"] != EXAMPLES[st.session_state["cv_ex"]].text
-):
-    st.session_state["cv_ex"] = CUSTOM  # a link from before the picker had "your own text"
-default_shape = (
-    ", ".join(map(str, EXAMPLES[st.session_state["cv_ex"]].input_shape))
-    if st.session_state["cv_ex"] != CUSTOM
-    else (suggested(st.session_state["cv_text"]) or ("", ""))[0]
-)
-if "cv_shape_suggested" not in st.session_state:  # a shape from a link was typed by its sender
-    st.session_state["cv_shape_suggested"] = (
-        default_shape if state.url_value("cv_shape") is None else None
+# ------------------------------------------------------------------------------ printout mode
+def printout_state() -> None:
+    """Starting values of the printout mode's widgets: kept from a visit, a link or defaults."""
+    state.page_param("cv_ex", "article", state.one_of(EXAMPLE_KEYS))
+    start_key = st.session_state["cv_ex"]
+    default_text = "" if start_key == CUSTOM else EXAMPLES[start_key].text
+    state.page_param("cv_text", default_text, text_from_link)
+    if st.session_state["cv_ex"] != CUSTOM and (
+        st.session_state["cv_text"] != EXAMPLES[st.session_state["cv_ex"]].text
+    ):
+        st.session_state["cv_ex"] = CUSTOM  # a link from before the picker had "your own text"
+    default_shape = (
+        ", ".join(map(str, EXAMPLES[st.session_state["cv_ex"]].input_shape))
+        if st.session_state["cv_ex"] != CUSTOM
+        else (suggested(st.session_state["cv_text"]) or ("", ""))[0]
     )
-state.page_param("cv_shape", default_shape, str)
-state.page_param("cv_method", "resize-nearest", state.one_of(registry.METHODS))
-state.page_param("cv_known", "", short_text)
+    if "cv_shape_suggested" not in st.session_state:  # a link's shape was typed by its sender
+        st.session_state["cv_shape_suggested"] = (
+            default_shape if state.url_value("cv_shape") is None else None
+        )
+    state.page_param("cv_shape", default_shape, str)
+    state.page_param("cv_known", "", short_text)
 
-st.title("Model converter")
-st.caption(
-    "Paste what `print(model)` shows for your generator (or one layer per line, such as "
-    "`nn.ConvTranspose2d(64, 32, 4, 2, 1)`). Deconv Lab parses it without running it, traces "
-    "every shape from the input shape, and rewrites each ConvTranspose2d with the method you "
-    f"choose, keeping every size. Up to {caps.MAX_CONVERTER_LAYERS} layers per model."
-)
-omitted = state.url_value("cv_omitted")
-if omitted is not None and not st.session_state["cv_text"]:
-    st.warning(
-        "The link you opened had a model text too long to travel in a link, so it is not "
-        "here: ask its sender for the text itself, or paste your own.",
-        icon=":material/link_off:",
-    )
 
-left, right = st.columns([3, 2])
-with left:
-    st.selectbox(
-        "Example",
-        EXAMPLE_KEYS,
-        key="cv_ex",
-        on_change=load_example,
-        format_func=lambda k: "Your own text" if k == CUSTOM else EXAMPLES[k].title,
-        help="Loads the example's text and input shape into the boxes below.",
-    )
-    raw_text = st.text_area(
-        "Model text",
-        key="cv_text",
-        height=320,
-        max_chars=caps.MAX_MODEL_TEXT,
-        on_change=text_changed,
-        help="Parsed as text, never executed.",
-    )
-with right:
-    raw_shape = st.text_input("Input shape (batch, channels, height, width)", key="cv_shape")
-    hint = suggested(raw_text)
-    if hint is not None and raw_shape == hint[0] == st.session_state["cv_shape_suggested"]:
-        st.caption(f"Suggested: {state.escape_markdown(hint[1])}. Edit it to your input.")
-    method = st.selectbox("Replace every ConvTranspose2d with", registry.METHODS, key="cv_method")
-    st.caption(f"**{method}**: {registry.method(method).help}.")
-    if st.session_state["cv_ex"] != CUSTOM:
-        st.caption(EXAMPLES[st.session_state["cv_ex"]].about)
-    with st.expander("Known shapes at layers", icon=":material/pin_drop:"):
-        raw_known = st.text_area(
-            "One per line: layer path = the shape that reaches it",
-            key="cv_known",
-            height=90,
-            placeholder="ups.0.conv.block.0 = 1, 256, 16, 16",
-            help="Where your forward() does something the printout cannot show (a skip "
-            "concatenation, a view), give the shape that reaches a layer: the trace resumes "
-            "there, its rows marked 'assumed'.",
+def omitted_notice() -> None:
+    """A link whose model text could not travel says so (never another model in silence)."""
+    if state.url_value("cv_omitted") is not None and not st.session_state["cv_text"]:
+        st.warning(
+            "The link you opened had a model text too long to travel in a link, so it is not "
+            "here: ask its sender for the text itself, or paste your own.",
+            icon=":material/link_off:",
         )
 
-state.remember("cv_ex")
-state.remember("cv_shape")
-state.remember("cv_method")
-state.remember("cv_known", lambda v: v or None)  # type: ignore[arg-type]
-custom = st.session_state["cv_ex"] == CUSTOM
-packed = state.pack_text(raw_text) if custom and raw_text else None
-state.publish("cv_text", packed)
-state.publish("cv_omitted", str(len(raw_text)) if custom and raw_text and not packed else None)
-if custom and raw_text and packed is None:
-    right.caption(
-        "This text does not fit in a link even compressed: the address bar says so, and "
-        "whoever opens it is told that the model was not carried. Share the text itself."
-    )
+
+def method_picker() -> str:
+    """The method every ConvTranspose2d is rewritten with (shared by both modes)."""
+    method = st.selectbox("Replace every ConvTranspose2d with", registry.METHODS, key="cv_method")
+    st.caption(f"**{method}**: {registry.method(method).help}.")
+    state.remember("cv_method")
+    return method
+
+
+def printout_inputs() -> tuple[str, str, str, str, object]:
+    """(text, shape, method, known shapes, the right column) as the widgets say."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.selectbox(
+            "Example",
+            EXAMPLE_KEYS,
+            key="cv_ex",
+            on_change=load_example,
+            format_func=lambda k: "Your own text" if k == CUSTOM else EXAMPLES[k].title,
+            help="Loads the example's text and input shape into the boxes below.",
+        )
+        raw_text = st.text_area(
+            "Model text",
+            key="cv_text",
+            height=320,
+            max_chars=caps.MAX_MODEL_TEXT,
+            on_change=text_changed,
+            help="Parsed as text, never executed.",
+        )
+    with right:
+        raw_shape = st.text_input("Input shape (batch, channels, height, width)", key="cv_shape")
+        hint = suggested(raw_text)
+        if hint is not None and raw_shape == hint[0] == st.session_state["cv_shape_suggested"]:
+            st.caption(f"Suggested: {state.escape_markdown(hint[1])}. Edit it to your input.")
+        method = method_picker()
+        if st.session_state["cv_ex"] != CUSTOM:
+            st.caption(EXAMPLES[st.session_state["cv_ex"]].about)
+        with st.expander("Known shapes at layers", icon=":material/pin_drop:"):
+            raw_known = st.text_area(
+                "One per line: layer path = the shape that reaches it",
+                key="cv_known",
+                height=90,
+                placeholder="ups.0.conv.block.0 = 1, 256, 16, 16",
+                help="Where your forward() does something the printout cannot show (a skip "
+                "concatenation, a view), give the shape that reaches a layer: the trace resumes "
+                "there, its rows marked 'assumed'.",
+            )
+    return raw_text, raw_shape, method, raw_known, right
+
+
+def printout_link(raw_text: str, column) -> None:
+    """Publish the printout mode's state in the URL, the pasted text packed."""
+    state.remember("cv_ex")
+    state.remember("cv_shape")
+    state.remember("cv_known", lambda v: v or None)  # type: ignore[arg-type]
+    custom = st.session_state["cv_ex"] == CUSTOM
+    packed = state.pack_text(raw_text) if custom and raw_text else None
+    state.publish("cv_text", packed)
+    state.publish("cv_omitted", str(len(raw_text)) if custom and raw_text and not packed else None)
+    if custom and raw_text and packed is None:
+        column.caption(
+            "This text does not fit in a link even compressed: the address bar says so, and "
+            "whoever opens it is told that the model was not carried. Share the text itself."
+        )
 
 
 # ------------------------------------------------------------------------------ sections
@@ -397,18 +408,7 @@ def check_section(result: TextConversion, raw_text: str, shape: tuple[int, ...])
     (st.success if same and not differing else st.error)(message)
 
 
-# ------------------------------------------------------------------------------ the page
-try:
-    shape = parse_shape(raw_shape)
-    known = parse_known_shapes(raw_known)
-    result = convert_text(
-        raw_text, shape, method, max_layers=caps.MAX_CONVERTER_LAYERS, shapes_at=known or None
-    )
-except ConfigError as err:
-    state.show_error(err)
-    result = None
-
-if result is not None:
+def printout_results(result: TextConversion, raw_text: str, shape: tuple[int, ...]) -> None:
     a, b, c = st.columns(3)
     a.metric("Layers traced", len(result.rows))
     b.metric("ConvTranspose2d replaced", result.replaced)
@@ -424,6 +424,53 @@ if result is not None:
         "of your trained layers with the designer's weight-transfer snippet or "
         "`core.converter.live.convert_model`."
     )
-    text.code_block(result.code, f"converted_{method.replace('-', '_')}.py", key="cv_dl")
+    code_name = f"converted_{result.method.replace('-', '_')}.py"
+    text.code_block(result.code, code_name, key="cv_dl")
     check_section(result, raw_text, shape)
+
+
+def printout_mode() -> None:
+    """Paste print(model): trace, convert, check."""
+    printout_state()
+    omitted_notice()
+    raw_text, raw_shape, method, raw_known, right = printout_inputs()
+    printout_link(raw_text, right)
+    try:
+        shape = parse_shape(raw_shape)
+        known = parse_known_shapes(raw_known)
+        result = convert_text(
+            raw_text, shape, method, max_layers=caps.MAX_CONVERTER_LAYERS, shapes_at=known or None
+        )
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    printout_results(result, raw_text, shape)
+
+
+def source_mode() -> None:
+    """Upload or paste the model's .py file: every call rewritten, a diff back."""
+    method = method_picker()
+    source_section(method)
+
+
+# ------------------------------------------------------------------------------ the page
+MODES = {"printout": "A print(model) printout", "source": "The model's .py file"}
+
+st.title("Model converter")
+st.caption(
+    "Rewrite every ConvTranspose2d of a model, keeping every size: paste what `print(model)` "
+    "shows (Deconv Lab parses it without running it and traces every shape), or give the "
+    "model's Python file (every call rewritten in place, a diff back, nothing else touched)."
+)
+state.page_param("cv_method", "resize-nearest", state.one_of(registry.METHODS))
+state.page_param("cv_mode", "printout", state.one_of(list(MODES)))
+mode = (
+    st.segmented_control("What do you have?", list(MODES), key="cv_mode", format_func=MODES.get)
+    or "printout"
+)
+state.remember("cv_mode")
+if mode == "source":
+    source_mode()
+else:
+    printout_mode()
 st.caption(text.cite("odena", "shi"))

@@ -310,3 +310,50 @@ def test_check_with_torch_is_refused_for_custom_modules_with_the_reason():
     assert any(
         "Not available" in c.value and "is not in the printout" in c.value for c in at.caption
     )
+
+
+# ----------------------------------------------------------------------------- source file mode
+
+
+def test_the_source_mode_rewrites_the_example_file_as_core_does():
+    from core.converter.source_conversion import convert_source
+    from ui.source_view import EXAMPLE
+
+    at = open_page("converter", {"cv_mode": "source", "cv_method": "resize-nearest"})
+    assert_clean(at)
+    expected = convert_source(EXAMPLE, "resize-nearest")
+    table = at.main.dataframe[0].value
+    assert list(table["line"]) == [call.line for call in expected.calls]
+    assert list(table["becomes"]) == [call.replacement for call in expected.calls]
+    (diff,) = [c.value for c in at.main.code if c.language == "diff"]
+    assert diff == expected.diff.strip("\n")
+    assert {m.label: m.value for m in at.metric}["Rewritten"] == str(expected.converted)
+
+
+def test_the_source_mode_gives_the_weight_snippet_for_exact_methods():
+    from core.converter.source_conversion import convert_source
+    from ui.source_view import EXAMPLE
+
+    at = open_page("converter", {"cv_mode": "source", "cv_method": "subpixel"})
+    assert_clean(at)
+    snippet = convert_source(EXAMPLE, "subpixel").weight_code
+    assert any(c.value == snippet.strip("\n") for c in at.main.code)
+
+
+def test_a_pasted_file_that_does_not_parse_names_its_line():
+    at = open_page("converter", {"cv_mode": "source"})
+    at.text_area(key="cv_src").input("import torch\ndef f(:\n    pass\n").run()
+    assert_clean(at)
+    (message,) = errors(at)
+    assert message.startswith("**source**") and "line 2, column 7" in message
+    assert not at.main.dataframe
+
+
+def test_switching_modes_keeps_the_method_and_the_link_says_the_mode():
+    at = open_page("converter")
+    at.selectbox(key="cv_method").select("zero-insertion").run()
+    at.segmented_control(key="cv_mode").set_value("source").run()
+    assert_clean(at)
+    assert at.selectbox(key="cv_method").value == "zero-insertion"
+    assert at.query_params["cv_mode"] == "source"
+    assert "cv_src" not in at.query_params  # a file stays out of the link

@@ -27,6 +27,7 @@ MAX_SOLUTIONS_SHOWN = 200
 
 # Model converter.
 MAX_MODEL_TEXT = 20_000  # characters of pasted `print(model)` text
+MAX_SOURCE_TEXT = 100_000  # characters of a model's .py file (the core parser reads 200,000)
 # Layers traced and converted per request: a 60-character `(0-9998): 9999 x Layer(...)` line
 # expands to thousands of rows and megabytes of code. Real generators have tens to hundreds.
 MAX_CONVERTER_LAYERS = 500

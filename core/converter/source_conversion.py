@@ -1,0 +1,757 @@
+"""Convert a model's source file: every ConvTranspose2d call rewritten, everything else kept.
+
+`convert_source(source, method)` parses a Python file with LibCST (never imports or runs it),
+finds every call that resolves to `torch.nn.ConvTranspose2d` (`nn.ConvTranspose2d(...)`,
+`torch.nn.ConvTranspose2d(...)`, an imported `ConvTranspose2d(...)` under any alias), and
+replaces it by the chosen method's replacement expression. Channel arguments stay the
+expressions the user wrote (`ngf * 8`); the geometry (kernel_size, stride, padding,
+output_padding, dilation, groups) must be a literal, a tuple of literals or a module-level
+constant, because the replacement's own geometry is computed from it. A call whose geometry is
+not known is left as it is, with a comment on its line, and listed with the reason. Exact methods
+that need a helper class get it inserted once after the imports; needed imports are added once.
+Formatting, comments, `forward()` and every other line are kept byte for byte.
+
+Bounded before anything is parsed (size, bracket nesting, indentation, literal length), so a
+hostile file fails fast with a `ConfigError` naming the line and column.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import difflib
+import io
+import tokenize
+from dataclasses import dataclass
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import (
+    GlobalScope,
+    MetadataWrapper,
+    PositionProvider,
+    QualifiedNameProvider,
+    ScopeProvider,
+)
+
+from core.errors import ConfigError
+from core.geometry.layer import TransposedConv
+from core.replacements import codegen
+from core.replacements.plan import resize_geometry, subpixel_axis, zero_insertion_axis
+from core.replacements.registry import METHODS
+
+MAX_SOURCE_CHARS = 200_000  # as the printout box
+MAX_NESTING = 64  # brackets inside brackets
+MAX_INDENT_LEVELS = 32  # blocks inside blocks
+MAX_LITERAL_CHARS = 64  # digits of one number
+TARGET = "torch.nn.ConvTranspose2d"
+# torch's arguments, in order (ConvTranspose2d.__init__)
+ARGUMENTS = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "output_padding",
+    "groups",
+    "bias",
+    "dilation",
+    "padding_mode",
+)
+GEOMETRY = ("kernel_size", "stride", "padding", "output_padding", "dilation", "groups")
+DEFAULTS: dict[str, Any] = {
+    "stride": 1,
+    "padding": 0,
+    "output_padding": 0,
+    "groups": 1,
+    "dilation": 1,
+    "padding_mode": "zeros",
+}
+CARRIED = ("bias", "device", "dtype")  # passed on to the replacement's Conv2d as written
+COMMENT = "# Deconv Lab: not converted:"
+
+
+class SourceError(ConfigError):
+    """A source file that cannot be read, with the 1-based line and column of the fault."""
+
+    def __init__(self, line: int, column: int, message: str) -> None:
+        super().__init__("source", f"line {line}, column {column}: {message}")
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class SourceCall:
+    """One ConvTranspose2d call of the file: where it is, what it was, what it became.
+
+    `replacement` is None where the call was left as it is (`reason` says why); `method` is the
+    method used (a stride-1 layer gets its exact sub-pixel equivalent under a resize method).
+    """
+
+    line: int
+    column: int
+    original: str
+    replacement: str | None
+    method: str | None
+    exact: bool | None
+    reason: str = ""
+
+    @property
+    def converted(self) -> bool:
+        return self.replacement is not None
+
+    def as_dict(self) -> dict:
+        return {
+            "line": self.line,
+            "column": self.column,
+            "original": self.original,
+            "replacement": self.replacement,
+            "method": self.method,
+            "exact": self.exact,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SourceConversion:
+    """What `convert_source` did: the new text, a unified diff, one row per call, and for the
+    exact methods a snippet that carries a trained original model's weights into the rewritten
+    one (`weight_code`; empty for the resize methods, whose weights are a fit, not a copy)."""
+
+    method: str
+    source: str
+    new_source: str
+    diff: str
+    calls: tuple[SourceCall, ...]
+    weight_code: str = ""
+
+    @property
+    def converted(self) -> int:
+        return sum(call.converted for call in self.calls)
+
+    def as_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "new_source": self.new_source,
+            "diff": self.diff,
+            "converted": self.converted,
+            "calls": [call.as_dict() for call in self.calls],
+            "weight_code": self.weight_code,
+        }
+
+
+# ------------------------------------------------------------------------------------- bounds
+
+
+def check_source(source: object) -> str:
+    """The source as text, bounded: size, nesting, indentation and number length, so that the
+    parser is never handed a file built to exhaust it. SourceError (line, column) otherwise."""
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError("source", "the source is not UTF-8 text: upload a .py file") from exc
+    if not isinstance(source, str):
+        raise ConfigError("source", f"source must be text, got {type(source).__name__}")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ConfigError(
+            "source",
+            f"the source has {len(source):,} characters; at most {MAX_SOURCE_CHARS:,} are read: "
+            "convert the file that defines the model, not a bundle",
+        )
+    if "\x00" in source:
+        raise ConfigError("source", "the source holds binary data (a NUL byte): upload a .py file")
+    depth = indents = 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            line, column = token.start[0], token.start[1] + 1
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise SourceError(line, column, f"brackets nested deeper than {MAX_NESTING}")
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth -= 1
+            elif token.type == tokenize.INDENT:
+                indents += 1
+                if indents > MAX_INDENT_LEVELS:
+                    raise SourceError(
+                        line, column, f"blocks nested deeper than {MAX_INDENT_LEVELS} levels"
+                    )
+            elif token.type == tokenize.DEDENT:
+                indents -= 1
+            elif token.type == tokenize.NUMBER and len(token.string) > MAX_LITERAL_CHARS:
+                raise SourceError(
+                    line, column, f"a number of {len(token.string):,} characters: too long to read"
+                )
+    except (tokenize.TokenError, SyntaxError):
+        pass  # the compiler's parser below says where, more precisely than the tokenizer
+    try:  # bounded above: only the syntax is read, nothing runs
+        ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        line, column = _error_position(exc)
+        raise SourceError(line, column, f"this is not valid Python: {_error_text(exc)}") from exc
+    return source
+
+
+def _error_position(exc: BaseException) -> tuple[int, int]:
+    if isinstance(exc, SyntaxError):
+        return exc.lineno or 1, exc.offset or 1
+    return 1, 1
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return exc.msg
+    return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def parse_source(source: str) -> cst.Module:
+    """Parse (never run) a checked source; SourceError with the line and column otherwise."""
+    try:
+        return cst.parse_module(check_source(source))
+    except cst.ParserSyntaxError as exc:
+        raise SourceError(exc.raw_line, exc.raw_column + 1, exc.message) from exc
+    except RecursionError as exc:
+        raise ConfigError("source", "the source is nested too deeply to read") from exc
+
+
+# ------------------------------------------------------------------------------------- values
+
+
+_UNREADABLE = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
+
+
+def _literal(node: cst.BaseExpression) -> Any:
+    """The value of a literal expression (numbers, tuples, strings, bools, None), or raise."""
+    code = cst.Module([]).code_for_node(node)
+    value = ast.literal_eval(code.strip())
+    if isinstance(value, tuple) and not all(isinstance(v, (int, bool)) for v in value):
+        raise ValueError(code)
+    if not isinstance(value, (int, bool, str, tuple, type(None))):
+        raise ValueError(code)
+    return value
+
+
+def module_constants(module: cst.Module) -> dict[str, Any]:
+    """Module-level names assigned exactly once to a literal (`NGF = 64`, `K = (4, 4)`)."""
+    values: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            targets: list[cst.BaseExpression] = []
+            value = None
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+                value = small.value
+            elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                targets = [small.target]
+                value = small.value if isinstance(small, cst.AnnAssign) else None
+            for target in targets:
+                if not isinstance(target, cst.Name):
+                    continue
+                counts[target.value] = counts.get(target.value, 0) + 1
+                if value is not None and len(targets) == 1:
+                    with contextlib.suppress(*_UNREADABLE):
+                        values[target.value] = _literal(value)
+    return {name: value for name, value in values.items() if counts.get(name) == 1}
+
+
+# ------------------------------------------------------------------------------------- rewrite
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _parenthesised(expression: str) -> str:
+    """`expression` safe to multiply: a name or number as it is, anything else in parentheses."""
+    stripped = expression.strip()
+    return stripped if stripped.isidentifier() or stripped.isdigit() else f"({stripped})"
+
+
+def _pair(values: tuple[int, int]) -> str:
+    return str(values[0]) if values[0] == values[1] else f"({values[0]}, {values[1]})"
+
+
+def _conv2d(
+    cin: str, cout: str, kernel: tuple[int, int], padding: tuple[int, int], dilation, groups, extra
+) -> str:
+    parts = [cin, cout, f"kernel_size={_pair(kernel)}"]
+    if any(padding):
+        parts.append(f"padding={_pair(padding)}")
+    if any(d != 1 for d in dilation):
+        parts.append(f"dilation={_pair(dilation)}")
+    if groups != 1:
+        parts.append(f"groups={groups}")
+    parts += [f"{name}={value}" for name, value in extra.items()]
+    return f"nn.Conv2d({', '.join(parts)})"
+
+
+def _tuple(values) -> str:
+    return "(" + ", ".join(str(int(v)) for v in values) + ")"
+
+
+def replacement_expression(
+    layer: TransposedConv, method: str, cin: str, cout: str, extra: dict[str, str]
+) -> tuple[str, set[str]]:
+    """The replacement of one call as a Python expression, and the helper classes it needs.
+
+    Args:
+        layer: the call's geometry (its channel counts are placeholders: the expressions `cin`
+            and `cout` are what the code uses).
+        method: one of METHODS (a stride-1 layer under a resize method: see `method_for`).
+        cin, cout: the channel expressions as the user wrote them.
+        extra: keyword arguments carried to the Conv2d as written (bias, device, dtype).
+
+    Returns:
+        (expression, names of the helper classes it uses).
+    """
+    g = layer.groups
+    if method == "subpixel":
+        h, w = (subpixel_axis(a) for a in layer.axes)
+        s = layer.stride
+        conv = _conv2d(
+            cin,
+            f"{_parenthesised(cout)} * {s[0] * s[1]}" if s != (1, 1) else cout,
+            (h.kernel_size, w.kernel_size),
+            (h.conv_padding, w.conv_padding),
+            (1, 1),
+            g,
+            extra,
+        )
+        crop = (w.crop_before, w.crop_after, h.crop_before, h.crop_after)
+        if s[0] == s[1] and not any(crop):
+            if s == (1, 1):
+                return conv, set()
+            return f"nn.Sequential({conv}, nn.PixelShuffle({s[0]}))", set()
+        stride = str(s[0]) if s[0] == s[1] else _tuple(s)
+        crop_arg = f", crop={_tuple(crop)}" if any(crop) else ""
+        return f"SubPixelConvTranspose2d({conv}, stride={stride}{crop_arg})", {"subpixel"}
+    if method == "zero-insertion":
+        h, w = (zero_insertion_axis(a) for a in layer.axes)
+        conv = _conv2d(
+            cin,
+            cout,
+            layer.kernel_size,
+            (h.conv_padding, w.conv_padding),
+            layer.dilation,
+            g,
+            extra,
+        )
+        pad = (w.extra_before, w.extra_after, h.extra_before, h.extra_after)
+        pad_arg = f", pad={_tuple(pad)}" if any(pad) else ""
+        return (
+            f"ZeroInsertionConvTranspose2d({conv}, stride={_tuple(layer.stride)}{pad_arg})",
+            {"zero-insertion"},
+        )
+    mode = method.removeprefix("resize-")
+    gh, gw = resize_geometry(layer, mode)
+    pads = (gw.pad_before, gw.pad_after, gh.pad_before, gh.pad_after)
+    symmetric = pads[0] == pads[1] >= 0 and pads[2] == pads[3] >= 0
+    conv = _conv2d(
+        cin,
+        cout,
+        (gh.kernel_size, gw.kernel_size),
+        (pads[2], pads[0]) if symmetric else (0, 0),
+        layer.dilation,
+        g,
+        extra,
+    )
+    corners = "" if mode == "nearest" else ", align_corners=False"
+    parts = [f'nn.Upsample(scale_factor={_pair(layer.stride)}, mode="{mode}"{corners})']
+    if not symmetric:
+        parts.append(f"nn.ZeroPad2d({_tuple(pads)})")
+    parts.append(conv)
+    return f"nn.Sequential({', '.join(parts)})", set()
+
+
+_HELPERS = {
+    "subpixel": ("SubPixelConvTranspose2d", codegen.SUBPIXEL_HELPER),
+    "zero-insertion": ("ZeroInsertionConvTranspose2d", codegen.ZERO_INSERTION_HELPER),
+}
+
+
+class _Rewriter(cst.CSTTransformer):
+    """Replace every call that resolves to torch.nn.ConvTranspose2d; note the ones it cannot."""
+
+    METADATA_DEPENDENCIES = (QualifiedNameProvider, ScopeProvider, PositionProvider)
+
+    def __init__(self, method: str, constants: dict[str, Any]) -> None:
+        super().__init__()
+        self.method = method
+        self.constants = constants
+        self.calls: list[SourceCall] = []
+        self.helpers: set[str] = set()
+        self.unconverted: dict[int, str] = {}  # id(call) -> its comment, until placed
+
+    def _is_target(self, node: cst.Call) -> bool:
+        names = self.get_metadata(QualifiedNameProvider, node.func, set())
+        return any(q.name == TARGET for q in names)
+
+    def _value(self, node: cst.BaseExpression) -> Any:
+        """A literal, or a module-level constant that this name really refers to."""
+        if isinstance(node, cst.Name) and node.value not in ("True", "False", "None"):
+            scope = self.get_metadata(ScopeProvider, node, None)
+            if scope is None or node.value not in self.constants:
+                raise ValueError(node.value)
+            assignments = list(scope[node.value])
+            if len(assignments) != 1 or not isinstance(assignments[0].scope, GlobalScope):
+                raise ValueError(node.value)
+            return self.constants[node.value]
+        return _literal(node)
+
+    def _bind(self, node: cst.Call) -> dict[str, cst.Arg]:
+        if any(arg.star for arg in node.args):
+            raise ValueError("it passes *args or **kwargs")
+        bound: dict[str, cst.Arg] = {}
+        positional = [a for a in node.args if a.keyword is None]
+        if len(positional) > len(ARGUMENTS):
+            raise ValueError("it has more positional arguments than ConvTranspose2d takes")
+        for name, arg in zip(ARGUMENTS, positional, strict=False):
+            bound[name] = arg
+        for arg in node.args:
+            if arg.keyword is not None:
+                key = arg.keyword.value
+                if key in bound:
+                    raise ValueError(f"it gives {key} twice")
+                if key not in (*ARGUMENTS, "device", "dtype"):
+                    raise ValueError(f"{key}= is not an argument of ConvTranspose2d")
+                bound[key] = arg
+        for name in ("in_channels", "out_channels", "kernel_size"):
+            if name not in bound:
+                raise ValueError(f"it does not give {name}")
+        return bound
+
+    def _convert(self, node: cst.Call) -> tuple[str, str, bool]:
+        """(expression, method used, exact) or ValueError/ConfigError with the reason."""
+        from core.converter.text_conversion import method_for
+
+        bound = self._bind(node)
+        geometry: dict[str, Any] = {}
+        for name in GEOMETRY:
+            if name not in bound:
+                geometry[name] = DEFAULTS[name]
+                continue
+            written = _code(bound[name].value).strip()
+            try:
+                geometry[name] = self._value(bound[name].value)
+            except _UNREADABLE:
+                raise ValueError(
+                    f"{name} is `{written[:40]}`, not a literal or a module-level constant: write "
+                    "the number, or a constant defined once at the top of the file"
+                ) from None
+        if "padding_mode" in bound:
+            try:
+                mode = self._value(bound["padding_mode"].value)
+            except (ValueError, SyntaxError, TypeError):
+                raise ValueError("padding_mode is not a literal") from None
+            if mode != "zeros":
+                raise ValueError(
+                    f"padding_mode={mode!r}: torch's ConvTranspose2d takes only 'zeros', so "
+                    "this call fails in torch already; use padding_mode='zeros'"
+                )
+        groups = geometry["groups"]
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"groups must be a positive integer, got {groups!r}")
+        layer = TransposedConv.make(
+            groups,
+            groups,
+            geometry["kernel_size"],
+            geometry["stride"],
+            geometry["padding"],
+            geometry["output_padding"],
+            groups,
+            True,
+            geometry["dilation"],
+        )
+        used, _ = method_for(layer, self.method)
+        extra = {k: _code(bound[k].value).strip() for k in CARRIED if k in bound}
+        cin = _code(bound["in_channels"].value).strip()
+        cout = _code(bound["out_channels"].value).strip()
+        expression, helpers = replacement_expression(layer, used, cin, cout, extra)
+        self.helpers |= helpers
+        return expression, used, used in ("subpixel", "zero-insertion")
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not self._is_target(original):
+            return updated
+        position = self.get_metadata(PositionProvider, original).start
+        text = _code(original).strip()
+        try:
+            expression, used, exact = self._convert(original)
+        except (ValueError, ConfigError) as exc:
+            reason = exc.message if isinstance(exc, ConfigError) else str(exc)
+            self.calls.append(
+                SourceCall(position.line, position.column + 1, text, None, None, None, reason)
+            )
+            self.unconverted[id(original)] = f"{COMMENT} {_short(reason)}"
+            return updated
+        self.calls.append(
+            SourceCall(position.line, position.column + 1, text, expression, used, exact)
+        )
+        return cst.parse_expression(expression)
+
+    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
+        """A call left as it is, inside a multi-line argument list: the comment goes on its own
+        line, after its comma."""
+        note = self.unconverted.pop(id(original.value), None)
+        if note is None:
+            return updated
+        comma = updated.comma
+        if (
+            isinstance(comma, cst.Comma)
+            and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+            and comma.whitespace_after.first_line.comment is None
+        ):
+            first = comma.whitespace_after.first_line.with_changes(
+                whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(note)
+            )
+            after = comma.whitespace_after.with_changes(first_line=first)
+            return updated.with_changes(comma=comma.with_changes(whitespace_after=after))
+        self.unconverted[id(original.value)] = note  # the statement takes it
+        return updated
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.SimpleStatementLine:
+        if not self.unconverted:
+            return updated
+        notes = list(self.unconverted.values())
+        self.unconverted = {}
+        trailing = updated.trailing_whitespace
+        if len(notes) == 1 and trailing.comment is None:
+            comment = trailing.with_changes(
+                whitespace=cst.SimpleWhitespace("  "), comment=cst.Comment(notes[0])
+            )
+            return updated.with_changes(trailing_whitespace=comment)
+        comments = [cst.EmptyLine(comment=cst.Comment(note)) for note in notes]
+        return updated.with_changes(leading_lines=[*updated.leading_lines, *comments])
+
+
+def _short(reason: str) -> str:
+    """The first clause of a reason, for a comment in the user's code (the rows have it all)."""
+    return " ".join(reason.split(": ")[0].split())[:120]
+
+
+# ------------------------------------------------------------------------------------- imports
+
+
+def _bound_names(module: cst.Module) -> dict[str, str]:
+    """Module-level names bound by imports: name -> what it imports ("torch.nn", ...)."""
+    names: dict[str, str] = {}
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    full = _code(alias.name)
+                    if alias.asname is not None:
+                        names[_code(alias.asname.name)] = full
+                    else:
+                        names[full.split(".")[0]] = full.split(".")[0]
+            elif isinstance(small, cst.ImportFrom) and small.module is not None:
+                base = _code(small.module)
+                if isinstance(small.names, cst.ImportStar):
+                    continue
+                for alias in small.names:
+                    full = f"{base}.{_code(alias.name)}"
+                    bound = _code(alias.asname.name) if alias.asname else _code(alias.name)
+                    names[bound] = full
+    return names
+
+
+def _needed_imports(module: cst.Module, helpers: set[str], any_converted: bool) -> list[str]:
+    """Import lines the rewritten code needs and the file lacks; ConfigError where a needed name
+    is bound to something else."""
+    if not any_converted:
+        return []
+    wanted = {"nn": ("torch.nn", "from torch import nn")}
+    if helpers:
+        wanted["torch"] = ("torch", "import torch")
+        wanted["F"] = ("torch.nn.functional", "import torch.nn.functional as F")
+    bound = _bound_names(module)
+    lines = []
+    for name, (full, line) in wanted.items():
+        if name not in bound:
+            lines.append(line)
+        elif bound[name] != full:
+            raise ConfigError(
+                "source",
+                f"the rewritten code needs `{name}` to be {full}, but the file binds `{name}` to "
+                f"{bound[name]}: import it as {name} (or rename yours)",
+            )
+    return sorted(lines, key=lambda text: (text.startswith("from"), text))
+
+
+def _insert_at(module: cst.Module) -> int:
+    """Index in the module body after the docstring, __future__ imports and the imports."""
+    index = 0
+    for i, statement in enumerate(module.body):
+        if isinstance(statement, cst.SimpleStatementLine) and all(
+            isinstance(s, (cst.Import, cst.ImportFrom))
+            or (isinstance(s, cst.Expr) and isinstance(s.value, cst.SimpleString) and i == 0)
+            for s in statement.body
+        ):
+            index = i + 1
+        else:
+            break
+    return index
+
+
+def _with_preamble(module: cst.Module, imports: list[str], helpers: set[str]) -> cst.Module:
+    if not imports and not helpers:
+        return module
+    at = _insert_at(module)
+    added: list[cst.BaseStatement] = [cst.parse_statement(line + "\n") for line in imports]
+    for key in sorted(helpers):
+        name, text = _HELPERS[key]
+        helper = cst.parse_module(text.strip("\n") + "\n").body
+        first = helper[0]
+        lines = [cst.EmptyLine(), cst.EmptyLine(), *_helper_comment(name)]
+        added.append(first.with_changes(leading_lines=lines))
+        added.extend(helper[1:])
+    body = list(module.body)
+    if at < len(body) and helpers:  # two blank lines after a class, the next line's comments kept
+        kept = list(body[at].leading_lines)
+        while kept and kept[0].comment is None:
+            kept.pop(0)
+        body[at] = body[at].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine(), *kept])
+    return module.with_changes(body=[*body[:at], *added, *body[at:]])
+
+
+def _helper_comment(name: str) -> list[cst.EmptyLine]:
+    return [
+        cst.EmptyLine(
+            comment=cst.Comment(f"# {name}: added by Deconv Lab, an exact ConvTranspose2d stand-in")
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------------- weights
+
+_WEIGHTS = '''
+import torch
+from torch import nn
+
+
+def load_from_original(new_model: nn.Module, original_model: nn.Module) -> None:
+    """Copy a trained original model's weights into the rewritten one (Deconv Lab, exact).
+
+    Build both: `original_model` from the file before the rewrite, with your checkpoint loaded
+    (`original_model.load_state_dict(torch.load(...))`), and `new_model` from the rewritten
+    file with the same arguments. Every ConvTranspose2d of the original becomes, at the same
+    path, the replacement that computes exactly the same thing; all other weights are copied.
+    """
+    replaced = {}
+    for path, layer in original_model.named_modules():
+        if type(layer) is nn.ConvTranspose2d:
+            replaced[path] = layer
+    state = {
+        key: value
+        for key, value in original_model.state_dict().items()
+        if key.rpartition(".")[0] not in replaced
+    }
+    for path, layer in replaced.items():
+        conv, name = _replacement_conv(new_model.get_submodule(path))
+        prefix = (path + "." if path else "") + name
+        weight, bias = _exact_weights(layer, conv)
+        state[prefix + "weight"] = weight
+        if bias is not None:
+            state[prefix + "bias"] = bias
+    new_model.load_state_dict(state)
+
+
+def _replacement_conv(target: nn.Module) -> tuple[nn.Module, str]:
+    """The Conv2d that holds a replacement's weights, and its name inside the replacement."""
+    if hasattr(target, "conv"):  # SubPixelConvTranspose2d, ZeroInsertionConvTranspose2d
+        return target.conv, "conv."
+    if isinstance(target, nn.Sequential):  # Conv2d + PixelShuffle
+        return target[0], "0."
+    return target, ""  # a stride-1 layer: one Conv2d
+
+
+def _regroup(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """ConvTranspose2d layout (in, out/g, kh, kw) -> Conv2d layout (out, in/g, kh, kw)."""
+    cin, cout_g, kh, kw = weight.shape
+    w = weight.reshape(groups, cin // groups, cout_g, kh, kw).transpose(1, 2)
+    return w.reshape(groups * cout_g, cin // groups, kh, kw)
+
+
+def _exact_weights(layer: nn.ConvTranspose2d, conv: nn.Conv2d):
+    """The Conv2d weight and bias that make the replacement compute exactly what `layer` does."""
+    w = _regroup(layer.weight.detach(), layer.groups)
+    if conv.weight.shape == w.shape:  # zero insertion, or stride 1: the flipped kernel
+        return w.flip(-2, -1), layer.bias
+    (sh, sw), (dh, dw) = layer.stride, layer.dilation
+    cout, cin_g, kh, kw = w.shape
+    rh, rw = dh * (kh - 1) // sh, dw * (kw - 1) // sw
+    phases = w.new_zeros(cout, sh, sw, cin_g, rh + 1, rw + 1)
+    for jh in range(kh):
+        for jw in range(kw):
+            # tap j lands j*dilation output pixels after its input pixel: in phase
+            # (j*dilation) % stride, (j*dilation) // stride input pixels later
+            ph, pw = jh * dh % sh, jw * dw % sw
+            th, tw = rh - jh * dh // sh, rw - jw * dw // sw
+            phases[:, ph, pw, :, th, tw] = w[:, :, jh, jw]
+    bias = None if layer.bias is None else layer.bias.detach().repeat_interleave(sh * sw)
+    return phases.reshape(cout * sh * sw, cin_g, rh + 1, rw + 1), bias
+'''
+
+
+# ------------------------------------------------------------------------------------- convert
+
+
+def convert_source(source: str, method: str, *, name: str = "model.py") -> SourceConversion:
+    """Rewrite every ConvTranspose2d call of a model's source file with `method`.
+
+    Args:
+        source: the text of a Python file (parsed, never imported or run).
+        method: one of core.replacements.registry.METHODS.
+        name: the file's name in the diff's header (`patch -p0` applies it to that path).
+
+    Returns:
+        A `SourceConversion`: the new text, a unified diff, one row per call, and for exact
+        methods the weight-transfer snippet.
+
+    Raises ConfigError for a file that does not parse (with the line and column), one over the
+    size and nesting caps, a bad method, or a file that binds `nn` (or, for helper classes,
+    `torch`/`F`) to something else.
+
+    Example:
+        >>> src = "from torch import nn\\nup = nn.ConvTranspose2d(64, 32, 4, 2, 1)\\n"
+        >>> print(convert_source(src, "resize-nearest").new_source, end="")
+        from torch import nn
+        up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(64, 32, kernel_size=3, padding=1))
+    """  # noqa: E501
+    if not isinstance(method, str) or method not in METHODS:
+        raise ConfigError(
+            "method", f"method must be one of {', '.join(METHODS)}; got {method!r}"[:300]
+        )
+    module = parse_source(source)
+    if TARGET.rpartition(".")[2] not in source:  # nothing to find: the metadata is the slow part
+        return SourceConversion(method, source, source, "", ())
+    rewriter = _Rewriter(method, module_constants(module))
+    try:
+        rewritten = MetadataWrapper(module, unsafe_skip_copy=True).visit(rewriter)
+    except RecursionError as exc:
+        raise ConfigError("source", "the source is nested too deeply to read") from exc
+    calls = tuple(sorted(rewriter.calls, key=lambda c: (c.line, c.column)))
+    converted = any(call.converted for call in calls)
+    imports = _needed_imports(module, rewriter.helpers, converted)
+    rewritten = _with_preamble(rewritten, imports, rewriter.helpers)
+    new_source = rewritten.code
+    diff = "".join(
+        difflib.unified_diff(
+            source.splitlines(keepends=True),
+            new_source.splitlines(keepends=True),
+            fromfile=name,
+            tofile=name,
+        )
+    )
+    exact = method in ("subpixel", "zero-insertion") and converted
+    return SourceConversion(
+        method, source, new_source, diff, calls, _WEIGHTS.lstrip("\n") if exact else ""
+    )
