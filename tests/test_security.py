@@ -257,16 +257,27 @@ def _calls_named(attribute: str) -> Iterator[tuple[Path, ast.Call]]:
                 yield path, node
 
 
-def test_file_uploaders_accept_only_images():
+# What each uploader may accept: target images (decoded by Pillow, size-checked first) and a
+# model's Python source (parsed by LibCST after the bounds of core.converter.source_conversion,
+# never run or imported: tests/test_source_conversion.py proves no user code runs).
+UPLOAD_KINDS = {
+    "pages/generator.py": {"png", "jpg", "jpeg"},
+    "ui/source_view.py": {"py"},
+}
+
+
+def test_file_uploaders_accept_only_the_kinds_they_read_safely():
     uploaders = list(_calls_named("file_uploader"))
-    assert uploaders, "the live generator's target image upload was not found"
+    found = {str(path.relative_to(ROOT)) for path, _ in uploaders}
+    assert found == set(UPLOAD_KINDS), f"uploaders in {sorted(found)}: review each new one"
     for path, call in uploaders:
         kinds = _keyword(call, "type")
         where = f"{path.relative_to(ROOT)}:{call.lineno}"
         assert kinds is not None, f"{where}: file_uploader without type= accepts any file"
         values = ast.literal_eval(kinds)
         values = [values] if isinstance(values, str) else list(values)
-        assert values and {v.lower().lstrip(".") for v in values} <= {"png", "jpg", "jpeg"}, where
+        allowed = UPLOAD_KINDS[str(path.relative_to(ROOT))]
+        assert values and {v.lower().lstrip(".") for v in values} <= allowed, where
         assert not _is_true(_keyword(call, "accept_multiple_files")), where
 
 

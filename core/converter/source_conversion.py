@@ -36,9 +36,7 @@ from libcst.metadata import (
 
 from core.errors import ConfigError
 from core.geometry.layer import TransposedConv
-from core.replacements import codegen
-from core.replacements.plan import resize_geometry, subpixel_axis, zero_insertion_axis
-from core.replacements.registry import METHODS
+from core.replacements import registry
 
 MAX_SOURCE_CHARS = 200_000  # as the printout box
 MAX_NESTING = 64  # brackets inside brackets
@@ -265,114 +263,6 @@ def _code(node: cst.CSTNode) -> str:
     return cst.Module([]).code_for_node(node)
 
 
-def _parenthesised(expression: str) -> str:
-    """`expression` safe to multiply: a name or number as it is, anything else in parentheses."""
-    stripped = expression.strip()
-    return stripped if stripped.isidentifier() or stripped.isdigit() else f"({stripped})"
-
-
-def _pair(values: tuple[int, int]) -> str:
-    return str(values[0]) if values[0] == values[1] else f"({values[0]}, {values[1]})"
-
-
-def _conv2d(
-    cin: str, cout: str, kernel: tuple[int, int], padding: tuple[int, int], dilation, groups, extra
-) -> str:
-    parts = [cin, cout, f"kernel_size={_pair(kernel)}"]
-    if any(padding):
-        parts.append(f"padding={_pair(padding)}")
-    if any(d != 1 for d in dilation):
-        parts.append(f"dilation={_pair(dilation)}")
-    if groups != 1:
-        parts.append(f"groups={groups}")
-    parts += [f"{name}={value}" for name, value in extra.items()]
-    return f"nn.Conv2d({', '.join(parts)})"
-
-
-def _tuple(values) -> str:
-    return "(" + ", ".join(str(int(v)) for v in values) + ")"
-
-
-def replacement_expression(
-    layer: TransposedConv, method: str, cin: str, cout: str, extra: dict[str, str]
-) -> tuple[str, set[str]]:
-    """The replacement of one call as a Python expression, and the helper classes it needs.
-
-    Args:
-        layer: the call's geometry (its channel counts are placeholders: the expressions `cin`
-            and `cout` are what the code uses).
-        method: one of METHODS (a stride-1 layer under a resize method: see `method_for`).
-        cin, cout: the channel expressions as the user wrote them.
-        extra: keyword arguments carried to the Conv2d as written (bias, device, dtype).
-
-    Returns:
-        (expression, names of the helper classes it uses).
-    """
-    g = layer.groups
-    if method == "subpixel":
-        h, w = (subpixel_axis(a) for a in layer.axes)
-        s = layer.stride
-        conv = _conv2d(
-            cin,
-            f"{_parenthesised(cout)} * {s[0] * s[1]}" if s != (1, 1) else cout,
-            (h.kernel_size, w.kernel_size),
-            (h.conv_padding, w.conv_padding),
-            (1, 1),
-            g,
-            extra,
-        )
-        crop = (w.crop_before, w.crop_after, h.crop_before, h.crop_after)
-        if s[0] == s[1] and not any(crop):
-            if s == (1, 1):
-                return conv, set()
-            return f"nn.Sequential({conv}, nn.PixelShuffle({s[0]}))", set()
-        stride = str(s[0]) if s[0] == s[1] else _tuple(s)
-        crop_arg = f", crop={_tuple(crop)}" if any(crop) else ""
-        return f"SubPixelConvTranspose2d({conv}, stride={stride}{crop_arg})", {"subpixel"}
-    if method == "zero-insertion":
-        h, w = (zero_insertion_axis(a) for a in layer.axes)
-        conv = _conv2d(
-            cin,
-            cout,
-            layer.kernel_size,
-            (h.conv_padding, w.conv_padding),
-            layer.dilation,
-            g,
-            extra,
-        )
-        pad = (w.extra_before, w.extra_after, h.extra_before, h.extra_after)
-        pad_arg = f", pad={_tuple(pad)}" if any(pad) else ""
-        return (
-            f"ZeroInsertionConvTranspose2d({conv}, stride={_tuple(layer.stride)}{pad_arg})",
-            {"zero-insertion"},
-        )
-    mode = method.removeprefix("resize-")
-    gh, gw = resize_geometry(layer, mode)
-    pads = (gw.pad_before, gw.pad_after, gh.pad_before, gh.pad_after)
-    symmetric = pads[0] == pads[1] >= 0 and pads[2] == pads[3] >= 0
-    conv = _conv2d(
-        cin,
-        cout,
-        (gh.kernel_size, gw.kernel_size),
-        (pads[2], pads[0]) if symmetric else (0, 0),
-        layer.dilation,
-        g,
-        extra,
-    )
-    corners = "" if mode == "nearest" else ", align_corners=False"
-    parts = [f'nn.Upsample(scale_factor={_pair(layer.stride)}, mode="{mode}"{corners})']
-    if not symmetric:
-        parts.append(f"nn.ZeroPad2d({_tuple(pads)})")
-    parts.append(conv)
-    return f"nn.Sequential({', '.join(parts)})", set()
-
-
-_HELPERS = {
-    "subpixel": ("SubPixelConvTranspose2d", codegen.SUBPIXEL_HELPER),
-    "zero-insertion": ("ZeroInsertionConvTranspose2d", codegen.ZERO_INSERTION_HELPER),
-}
-
-
 class _Rewriter(cst.CSTTransformer):
     """Replace every call that resolves to torch.nn.ConvTranspose2d; note the ones it cannot."""
 
@@ -383,7 +273,7 @@ class _Rewriter(cst.CSTTransformer):
         self.method = method
         self.constants = constants
         self.calls: list[SourceCall] = []
-        self.helpers: set[str] = set()
+        self.helpers: dict[str, str] = {}  # class name -> its source, each inserted once
         self.unconverted: dict[int, str] = {}  # id(call) -> its comment, until placed
 
     def _is_target(self, node: cst.Call) -> bool:
@@ -467,12 +357,14 @@ class _Rewriter(cst.CSTTransformer):
             geometry["dilation"],
         )
         used, _ = method_for(layer, self.method)
+        record = registry.method(used)
         extra = {k: _code(bound[k].value).strip() for k in CARRIED if k in bound}
         cin = _code(bound["in_channels"].value).strip()
         cout = _code(bound["out_channels"].value).strip()
-        expression, helpers = replacement_expression(layer, used, cin, cout, extra)
-        self.helpers |= helpers
-        return expression, used, used in ("subpixel", "zero-insertion")
+        expression = record.expression(record, layer, cin, cout, extra)
+        if expression.helper is not None:
+            self.helpers[expression.helper[0]] = expression.helper[1]
+        return expression.text, used, record.exact
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         if not self._is_target(original):
@@ -563,7 +455,7 @@ def _bound_names(module: cst.Module) -> dict[str, str]:
     return names
 
 
-def _needed_imports(module: cst.Module, helpers: set[str], any_converted: bool) -> list[str]:
+def _needed_imports(module: cst.Module, helpers: dict[str, str], any_converted: bool) -> list[str]:
     """Import lines the rewritten code needs and the file lacks; ConfigError where a needed name
     is bound to something else."""
     if not any_converted:
@@ -601,13 +493,12 @@ def _insert_at(module: cst.Module) -> int:
     return index
 
 
-def _with_preamble(module: cst.Module, imports: list[str], helpers: set[str]) -> cst.Module:
+def _with_preamble(module: cst.Module, imports: list[str], helpers: dict[str, str]) -> cst.Module:
     if not imports and not helpers:
         return module
     at = _insert_at(module)
     added: list[cst.BaseStatement] = [cst.parse_statement(line + "\n") for line in imports]
-    for key in sorted(helpers):
-        name, text = _HELPERS[key]
+    for name, text in sorted(helpers.items()):
         helper = cst.parse_module(text.strip("\n") + "\n").body
         first = helper[0]
         lines = [cst.EmptyLine(), cst.EmptyLine(), *_helper_comment(name)]
@@ -726,10 +617,7 @@ def convert_source(source: str, method: str, *, name: str = "model.py") -> Sourc
         from torch import nn
         up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(64, 32, kernel_size=3, padding=1))
     """  # noqa: E501
-    if not isinstance(method, str) or method not in METHODS:
-        raise ConfigError(
-            "method", f"method must be one of {', '.join(METHODS)}; got {method!r}"[:300]
-        )
+    record = registry.method(method)
     module = parse_source(source)
     if TARGET.rpartition(".")[2] not in source:  # nothing to find: the metadata is the slow part
         return SourceConversion(method, source, source, "", ())
@@ -751,7 +639,7 @@ def convert_source(source: str, method: str, *, name: str = "model.py") -> Sourc
             tofile=name,
         )
     )
-    exact = method in ("subpixel", "zero-insertion") and converted
+    exact = record.exact and converted
     return SourceConversion(
         method, source, new_source, diff, calls, _WEIGHTS.lstrip("\n") if exact else ""
     )

@@ -9,7 +9,10 @@ of an existing `nn.ConvTranspose2d` named `original` into `layer`. No torch impo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from core.replacements.plan import resize_geometry, subpixel_axis, zero_insertion_axis
 
 IMPORTS = "import torch\nfrom torch import nn\n"
 IMPORTS_F = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
@@ -359,3 +362,102 @@ def resize_weight_code(
         '    print("resize-conv fit: relative error", round(fit_error, 3))\n'
     )
     return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Expressions: a replacement written in place of one ConvTranspose2d call of the user's own file
+# (core.converter.source_conversion), its channel arguments kept as the user wrote them.
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A replacement as one Python expression, and the helper class it needs (its name and
+    source, to be defined once in the file), or None."""
+
+    text: str
+    helper: tuple[str, str] | None = None
+
+
+def _parenthesised(expression: str) -> str:
+    """`expression` safe to multiply: a name or number as it is, anything else in parentheses."""
+    stripped = expression.strip()
+    return stripped if stripped.isidentifier() or stripped.isdigit() else f"({stripped})"
+
+
+def _conv2d_expression(
+    cin: str,
+    cout: str,
+    kernel: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    extra: dict[str, str],
+) -> str:
+    """`nn.Conv2d(...)` with channel expressions, defaults left out, `extra` keywords as given."""
+    parts = [cin, cout, f"kernel_size={_pair(kernel)}"]
+    if any(padding):
+        parts.append(f"padding={_pair(padding)}")
+    if any(d != 1 for d in dilation):
+        parts.append(f"dilation={_pair(dilation)}")
+    if groups != 1:
+        parts.append(f"groups={int(groups)}")
+    parts += [f"{name}={value}" for name, value in extra.items()]
+    return f"nn.Conv2d({', '.join(parts)})"
+
+
+def subpixel_expression(record: Any, layer: Any, cin: str, cout: str, extra: dict) -> Expression:
+    """The sub-pixel equivalent of one call: Conv2d + PixelShuffle, or the helper class where a
+    crop or a non-square stride needs it (a plain Conv2d for stride 1)."""
+    h, w = (subpixel_axis(a) for a in layer.axes)
+    s = layer.stride
+    channels = f"{_parenthesised(cout)} * {s[0] * s[1]}" if s != (1, 1) else cout
+    conv = _conv2d_expression(
+        cin, channels, (h.kernel_size, w.kernel_size), (h.conv_padding, w.conv_padding), (1, 1),
+        layer.groups, extra,
+    )  # fmt: skip
+    crop = (w.crop_before, w.crop_after, h.crop_before, h.crop_after)
+    if s[0] == s[1] and not any(crop):
+        return Expression(
+            conv if s == (1, 1) else f"nn.Sequential({conv}, nn.PixelShuffle({s[0]}))"
+        )
+    stride = str(s[0]) if s[0] == s[1] else _tuple(s)
+    crop_arg = f", crop={_tuple(crop)}" if any(crop) else ""
+    return Expression(
+        f"SubPixelConvTranspose2d({conv}, stride={stride}{crop_arg})",
+        ("SubPixelConvTranspose2d", SUBPIXEL_HELPER),
+    )
+
+
+def zero_insertion_expression(
+    record: Any, layer: Any, cin: str, cout: str, extra: dict
+) -> Expression:
+    """The zero-insertion equivalent of one call, with its helper class."""
+    h, w = (zero_insertion_axis(a) for a in layer.axes)
+    conv = _conv2d_expression(
+        cin, cout, layer.kernel_size, (h.conv_padding, w.conv_padding), layer.dilation,
+        layer.groups, extra,
+    )  # fmt: skip
+    pad = (w.extra_before, w.extra_after, h.extra_before, h.extra_after)
+    pad_arg = f", pad={_tuple(pad)}" if any(pad) else ""
+    return Expression(
+        f"ZeroInsertionConvTranspose2d({conv}, stride={_tuple(layer.stride)}{pad_arg})",
+        ("ZeroInsertionConvTranspose2d", ZERO_INSERTION_HELPER),
+    )
+
+
+def resize_expression(record: Any, layer: Any, cin: str, cout: str, extra: dict) -> Expression:
+    """Upsample (the record's mode) + [ZeroPad2d] + Conv2d of the plan's geometry."""
+    mode = record.resize_mode
+    gh, gw = resize_geometry(layer, mode)
+    pads = (gw.pad_before, gw.pad_after, gh.pad_before, gh.pad_after)
+    symmetric = pads[0] == pads[1] >= 0 and pads[2] == pads[3] >= 0
+    conv = _conv2d_expression(
+        cin, cout, (gh.kernel_size, gw.kernel_size),
+        (pads[2], pads[0]) if symmetric else (0, 0), layer.dilation, layer.groups, extra,
+    )  # fmt: skip
+    corners = "" if mode == "nearest" else ", align_corners=False"
+    parts = [f'nn.Upsample(scale_factor={_pair(layer.stride)}, mode="{mode}"{corners})']
+    if not symmetric:
+        parts.append(f"nn.ZeroPad2d({_tuple(pads)})")
+    parts.append(conv)
+    return Expression(f"nn.Sequential({', '.join(parts)})")

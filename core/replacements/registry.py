@@ -29,6 +29,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from core.geometry.layer import TransposedConv
+from core.replacements import codegen
 from core.replacements.entries import (
     Replacement,
     resize_entries,
@@ -74,6 +75,9 @@ class Method:
         nn.ConvTranspose2d; None for a resize method, which the fit builds.
     pipeline: "module:function" drawing it as it runs, stage by stage,
         (record, layer, input_size, image, kernel) -> core.replacements.pipelines.Pipeline.
+    expression: writes it in place of one call of a user's file (channel expressions kept),
+        (record, layer, in_channels text, out_channels text, extra keywords) ->
+        core.replacements.codegen.Expression.
     taps: "module:function" saying, per axis, which of its conv's taps carry the original's
         (axis, input size, output position, [(input, original tap)]) -> [(input, tap, weight)];
         None for a resize method (its taps come from its own geometry).
@@ -88,6 +92,7 @@ class Method:
     overlap: str
     module: str | None
     pipeline: str
+    expression: Callable[..., Any]
     taps: str | None
 
     def entries(
@@ -150,6 +155,7 @@ RECORDS = (
         overlap="core.overlap.replacement_maps:subpixel_overlap",
         module="core.replacements.modules:SubPixelConvTranspose2d.from_conv_transpose",
         pipeline="core.replacements.pipelines:subpixel_view",
+        expression=codegen.subpixel_expression,
         taps="core.replacements.pipelines:subpixel_slots",
     ),
     Method(
@@ -162,6 +168,7 @@ RECORDS = (
         overlap="core.overlap.replacement_maps:zero_insertion_overlap",
         module="core.replacements.modules:ZeroInsertionConvTranspose2d.from_conv_transpose",
         pipeline="core.replacements.pipelines:zero_insertion_view",
+        expression=codegen.zero_insertion_expression,
         taps="core.replacements.pipelines:zero_insertion_taps",
     ),
     Method(
@@ -174,6 +181,7 @@ RECORDS = (
         overlap="core.overlap.replacement_maps:resize_overlap",
         module=None,
         pipeline="core.replacements.pipelines:resize_view",
+        expression=codegen.resize_expression,
         taps=None,
     ),
     Method(
@@ -186,6 +194,7 @@ RECORDS = (
         overlap="core.overlap.replacement_maps:resize_overlap",
         module=None,
         pipeline="core.replacements.pipelines:resize_view",
+        expression=codegen.resize_expression,
         taps=None,
     ),
     Method(
@@ -198,6 +207,7 @@ RECORDS = (
         overlap="core.overlap.replacement_maps:resize_overlap",
         module=None,
         pipeline="core.replacements.pipelines:resize_view",
+        expression=codegen.resize_expression,
         taps=None,
     ),
 )
