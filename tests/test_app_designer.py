@@ -10,6 +10,7 @@ from core.geometry.layer import TransposedConv
 from core.geometry.output_size import output_size, output_steps
 from core.presets import PRESETS, preset
 from core.replacements.catalog import list_replacements
+from ui import text
 from ui.state import LayerConfig
 
 
@@ -21,11 +22,11 @@ def shown_layer(at) -> tuple[TransposedConv, LayerConfig]:
 
 
 def steps_table(at):
-    return at.main.dataframe[0].value  # the first table: the arithmetic
+    return at.main.table[0].value  # the first table: the arithmetic
 
 
 def replacement_table(at):
-    return at.main.dataframe[1].value  # the second: the replacements
+    return at.main.table[1].value  # the second: the replacements
 
 
 def torch_output(layer: TransposedConv, size: tuple[int, int]) -> tuple[int, int]:
@@ -51,10 +52,11 @@ def test_default_view_matches_core_and_torch():
     table = replacement_table(at)
     found = list_replacements(layer, cfg.input_arg())
     assert list(table["replacement"]) == [r.name for r in found]
-    assert list(table["exact"]) == [r.exact for r in found]
-    assert list(table["params"]) == [r.params for r in found]
-    assert list(table["MACs"]) == [r.macs for r in found]
-    assert list(table["peak memory"]) == [r.peak_memory for r in found]
+    assert list(table["exact"]) == ["yes" if r.exact else "no" for r in found]
+    assert list(table["params"]) == [text.count(r.params) for r in found]
+    assert list(table["MACs"]) == [text.count(r.macs) for r in found]
+    assert list(table["peak memory"]) == [text.nbytes(r.peak_memory) for r in found]
+    assert list(table["why"]) == [r.checkerboard_reason for r in found]
     assert list(table["checkerboard risk"]) == [
         "yes" if r.checkerboard_risk else "no" for r in found
     ]
@@ -145,13 +147,13 @@ def test_invalid_values_give_an_error_naming_the_parameter(widget, value, parame
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith(f"**{parameter}**")
     assert titles(at) == ["Layer designer"]  # the page is still there
-    assert not at.dataframe  # nothing computed from an invalid layer
+    assert not at.main.table  # nothing computed from an invalid layer
     at.number_input(key=widget).set_value(
         LayerConfig().__getattribute__(widget.removeprefix("layer_"))[0]
         if widget != "layer_groups"
         else 1
     ).run()
-    assert not errors(at) and len(at.main.dataframe) == 2
+    assert not errors(at) and len(at.main.table) == 2
 
 
 def test_url_round_trip_reproduces_the_view():

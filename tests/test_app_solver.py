@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlsplit
 
+import pandas as pd
 import pytest
 import torch
 from app_support import assert_clean, errors, forward_shape, open_page, run_snippet, titles
@@ -16,9 +18,22 @@ from ui.state import LayerConfig
 COLUMNS = list(SPATIAL_NAMES)
 
 
+def shown_table(at):
+    """The solutions, every static table of the page's main area together (the first rows and
+    the "more" expander)."""
+    return pd.concat([t.value for t in at.main.table], ignore_index=True)
+
+
 def shown_rows(at) -> list[tuple]:
-    table = at.dataframe[0].value
+    table = shown_table(at)
     return [tuple(int(v) for v in row) for row in table[COLUMNS].itertuples(index=False)]
+
+
+def link_of(cell: str) -> str:
+    """The address of a markdown link '[open ↗](./?k=4&...)'."""
+    match = re.fullmatch(r"\[[^\]]*\]\((\./\?[^)\s]*)\)", cell)
+    assert match, cell
+    return match.group(1)
 
 
 def core_rows(solutions) -> list[tuple]:
@@ -31,7 +46,7 @@ def test_default_table_is_cores_solutions():
     assert titles(at) == ["Size solver"]
     expected = solve(16, 32, max_kernel=8, max_stride=8, max_dilation=1)
     assert shown_rows(at) == core_rows(expected)
-    overlap = list(at.dataframe[0].value["overlap"])
+    overlap = list(shown_table(at)["overlap"])
     assert overlap == ["even" if s.even_overlap else "uneven" for s in expected]
 
 
@@ -64,7 +79,7 @@ def test_bad_chain_gives_an_error_naming_sizes_and_no_exception():
     at.text_input(key="sv_chain").set_value("4, eight, 16").run()
     assert_clean(at)
     assert any("sizes" in e for e in errors(at))
-    assert not at.dataframe  # nothing stale is shown
+    assert not at.main.table  # nothing stale is shown
     at.text_input(key="sv_chain").set_value("32, 16").run()  # shrinking: no solution
     assert_clean(at)
     assert solve_chain([32, 16], max_kernel=8, max_stride=8, max_dilation=1) == []
@@ -82,7 +97,7 @@ def test_chain_sizes_are_ascii_digits_only(value):
     (message,) = errors(at)
     assert message.startswith("**sizes**") and "written with the digits 0\\-9" in message
     assert "invalid literal" not in message
-    assert not at.dataframe
+    assert not at.main.table
 
 
 def test_link_numbers_are_ascii_digits_only():
@@ -100,7 +115,7 @@ def test_link_numbers_are_ascii_digits_only():
 def test_links_and_open_button_load_the_solution_into_the_designer():
     at = open_page("solver")
     first = solve(16, 32, max_kernel=8, max_stride=8, max_dilation=1)[0]
-    link = at.dataframe[0].value["designer"].iloc[0]
+    link = link_of(shown_table(at)["designer"].iloc[0])
     params = dict(parse_qsl(urlsplit(link).query))
     cfg, notices = LayerConfig.from_query(params)
     assert not notices

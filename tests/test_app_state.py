@@ -76,10 +76,15 @@ def test_a_link_with_lax_integers_opens_the_defaults_with_a_warning():
     assert at.query_params["k"] == str(LayerConfig().kernel_size[0])
 
 
-def test_out_of_range_link_values_are_still_clamped():
+def test_out_of_range_link_values_are_clamped_to_a_valid_layer():
+    """op=9 is above the limit (7), and 7 is still invalid with stride 2: the link gets the
+    nearest value torch accepts with the link's other values, and a notice in words."""
     cfg, notices = LayerConfig.from_query({"op": "9"})
-    assert cfg.output_padding == (FIELDS["output_padding"].maximum,) * 2
-    assert len(notices) == 1 and "outside" in notices[0]
+    assert cfg.output_padding == (1, 1)
+    cfg.layer()  # valid
+    (notice,) = notices
+    assert notice.startswith("`op=9` from the link does not fit this layer")
+    assert "must be smaller than stride 2" in notice and "using 1" in notice
 
 
 def test_link_with_per_axis_values_opens_the_per_axis_widgets():
