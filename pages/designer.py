@@ -262,6 +262,9 @@ if layer is not None:
             "one for a trained model whose outputs must not change."
         )
         replacements = list_replacements(layer, cfg.input_arg())
+        # Many rows share one explanation: each is written once, below the table, and the
+        # table points to it (long text in a cell makes every row tall).
+        notes = list(dict.fromkeys(r.checkerboard_reason for r in replacements))
         rows = [
             {
                 "replacement": r.name,
@@ -272,14 +275,19 @@ if layer is not None:
                 "MACs vs original": (f"{r.macs / costs['macs']:.2f}×" if costs["macs"] else "—"),
                 "peak memory": text.nbytes(r.peak_memory),
                 "alignment H, W (px)": ", ".join(f"{o:+g}" for o in r.alignment_offset),
-                "checkerboard risk": "yes" if r.checkerboard_risk else "no",
-                "why": r.checkerboard_reason,
+                "checkerboard risk": ("yes" if r.checkerboard_risk else "no")
+                + f" (note {notes.index(r.checkerboard_reason) + 1})",
             }
             for r in replacements
         ]
-        # A static table: every row shown, long text wrapped, nothing to load (st.dataframe
-        # scrolls inside itself, cuts text and shows an empty box until its grid is drawn).
+        # A static table: every row shown, text wrapped, nothing to load (st.dataframe scrolls
+        # inside itself, cuts text and shows an empty box until its grid is drawn).
         st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
+        st.markdown(
+            "  \n".join(
+                f"**Note {i}.** {state.escape_markdown(note)}" for i, note in enumerate(notes, 1)
+            )
+        )
         st.caption(
             "exact: the same output as the ConvTranspose2d to float precision · MACs: "
             "multiply-adds for one input (batch 1) · peak memory: the largest float32 tensor "

@@ -247,7 +247,7 @@ def solutions_table(shown: list[Solution], first_size: int) -> None:
     """The solutions as a static table (every row visible, notes wrapped), TABLE_ROWS at once."""
     rows = [
         {
-            "#": i + 1,
+            "rank": i + 1,
             "designer": designer_link(config_for(s, first_size)),
             "kernel_size": s.kernel_size,
             "stride": s.stride,
@@ -391,12 +391,13 @@ def by_ends(start: int, end: int, layers: int | None) -> None:
         "The solver chose the sizes in between: each layer keeps or grows the size, none "
         "passes the end, and each layer is the best configuration for its step. Chains are "
         "ranked by their layers' rank keys added up: even overlap first, no holes, no "
-        "output_padding, no dilation, each layer's output exactly stride × its input, then "
-        f"about two taps per phase and small kernels. The best {len(chains)} are listed."
+        "output_padding, no dilation, each layer's output exactly stride × its input, equal "
+        "strides (2, 2 before 4, 1), then about two taps per phase and small kernels. The best "
+        f"{len(chains)} are listed."
     )
     rows = [
         {
-            "#": i + 1,
+            "rank": i + 1,
             "sizes (px)": " → ".join(map(str, c.sizes)),
             "layers (k s p op d)": chain_summary(c),
             "overlap": "even"

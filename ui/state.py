@@ -601,13 +601,12 @@ def limits_panel(where: Any) -> None:
                 f"`{caps.ENV_VAR}=local streamlit run app.py`."
             )
         st.caption(where_text)
-        st.table(
-            {
-                "limit": [limit.what for limit in caps.LIMITS.values()],
-                "now": [f"{caps.limit(key):,}{lim.unit}" for key, lim in caps.LIMITS.items()],
-                "local": [f"{lim.local:,}{lim.unit}" for lim in caps.LIMITS.values()],
-            },
-            hide_index=True,
+        st.markdown(
+            "\n".join(
+                f"- {lim.what}: **{caps.limit(key):,}{lim.unit}**"
+                + ("" if caps.MODE.local else f" (local: {lim.local:,}{lim.unit})")
+                for key, lim in caps.LIMITS.items()
+            )
         )
 
 

@@ -5,8 +5,9 @@ enumerates the intermediate sizes itself (each layer keeps or grows the size, no
 the end), gives each step its best configuration and ranks whole chains by the sum of their
 layers' rank keys, compared term by term: the solver's (even overlap first, holes last, no
 output_padding, no dilation, about two taps per phase, small kernels), with "the layer's output
-is exactly stride × its input" after the first four, so 4 -> 8 -> 16 -> 32 -> 64 comes before
-chains that creep up with stride-1 layers. `layers=None` asks for the fewest layers that
+is exactly stride × its input" and the stride squared (summed: smallest for equal strides) after
+the first four, so 4 -> 8 -> 16 -> 32 -> 64 comes before chains that creep up with stride-1
+layers or grow unevenly. `layers=None` asks for the fewest layers that
 make it. `chain_code(chain, channels)` writes the whole module as `nn.Sequential` code, built
 only from numbers.
 """
@@ -38,7 +39,7 @@ class Chain:
     sizes: tuple[int, ...]
     steps: tuple[Solution, ...]
     # Summed over the steps: uneven overlap, holes, output_padding, dilation, not exactly
-    # stride × input, |k - 2s|, kernel_size, padding.
+    # stride × input, stride², |k - 2s|, kernel_size, padding.
     rank_key: tuple[int, ...]
 
     @property
@@ -69,7 +70,7 @@ class Chain:
 
 
 KEY_BITS = 16  # per term of an encoded key: sums over MAX_LAYERS layers stay below 2**16
-KEY_TERMS = 8
+KEY_TERMS = 9
 
 
 def _encode(key: tuple[int, ...]) -> int:
@@ -87,10 +88,11 @@ def _decode(code: int) -> tuple[int, ...]:
 
 
 def _key(axis: Axis) -> tuple[int, ...]:
-    """One step's rank key: the solver's (`Solution.rank_key`), with "the output is not exactly
-    stride × input" counted after the overlap, holes, output_padding and dilation terms, so that
+    """One step's rank key: the solver's (`Solution.rank_key`), with two terms after the overlap,
+    holes, output_padding and dilation ones: "the output is not exactly stride × input", so that
     chains of clean multiples (4 -> 8 -> 16 -> 32 -> 64) come before chains that creep up a pixel
-    at a time with stride-1 layers."""
+    at a time, and the stride squared, whose sum over a chain is smallest when the strides are
+    equal (7 -> 14 -> 28 before 7 -> 28 -> 28 with a 1x1 layer)."""
     k, s, p, op, d = axis.kernel_size, axis.stride, axis.padding, axis.output_padding, axis.dilation
     taps = taps_per_phase(axis)
     return (
@@ -99,6 +101,7 @@ def _key(axis: Axis) -> tuple[int, ...]:
         int(op != 0),
         int(d != 1),
         int(d * (k - 1) + op + 1 - 2 * p != s),  # not exactly stride x input
+        s * s,  # summed over a chain: smallest for equal strides (2, 2 before 4, 1)
         abs(k - 2 * s),
         k,
         p,
