@@ -98,6 +98,13 @@ def _short_text(raw: str) -> str:
     return raw
 
 
+def parse_layers(raw: str) -> str:
+    """'fewest' or a layer count within the limit, from a link."""
+    if raw == FEWEST:
+        return raw
+    return str(state.bounded_int(1, caps.MAX_CHAIN_LAYERS, "chain_layers")(raw))
+
+
 def to_ends(start: int, end: int) -> None:
     """Callback: ask the two sizes of a chain by its ends instead."""
     state.set_page_values({"sv_mode": "ends", "sv_from": start, "sv_to": end})
@@ -109,7 +116,7 @@ state.page_param("sv_out", 32, state.bounded_int(1, caps.MAX_SOLVER_SIZE, "solve
 state.page_param("sv_chain", "4, 8, 16, 32, 64", _valid_chain)
 state.page_param("sv_from", 7, state.bounded_int(1, caps.MAX_SOLVER_SIZE, "solver_size"))
 state.page_param("sv_to", 28, state.bounded_int(1, caps.MAX_SOLVER_SIZE, "solver_size"))
-state.page_param("sv_layers", "2", state.one_of(LAYER_CHOICES))
+state.page_param("sv_layers", "2", parse_layers)
 state.page_param("sv_ch", "", _short_text)
 state.page_param("sv_maxk", 8, state.bounded_int(1, MAX_KERNEL))
 state.page_param("sv_maxs", 8, state.bounded_int(1, MAX_STRIDE))

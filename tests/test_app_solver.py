@@ -254,3 +254,12 @@ def test_values_above_the_limits_are_refused_with_a_message_in_every_mode():
     at = open_page("solver")
     at.number_input(key="sv_maxk").set_value(40).run()
     assert any("max kernel\\_size can be at most 16" in e for e in errors(at))
+
+
+def test_a_layer_count_above_the_limit_in_a_link_names_the_limit():
+    at = open_page("solver", {"sv_mode": "ends", "sv_layers": "40"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "ignored `sv_layers=40` from the link: it is above the limit" in notices
+    assert "the layers of a chain by its ends" in notices
+    assert at.selectbox(key="sv_layers").value == "2"

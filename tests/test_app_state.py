@@ -303,3 +303,12 @@ def test_limits_mode_reads_one_setting():
         assert lim.local >= lim.hosted, key
         assert "hosted demo's limit" in lim.explain(limits_mode({ENV_VAR: "hosted"}))
         assert "hosted demo" not in lim.explain(limits_mode({ENV_VAR: "local"}))
+
+
+def test_a_channel_count_the_generator_does_not_offer_is_named_not_swapped_in_silence():
+    """gen_ch=17 used to pass the range check and then fall back to 8 in the select box."""
+    at = open_page("generator", {"gen_ch": "17"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning)
+    assert "ignored `gen_ch=17` from the link: use one of 8, 16, 32, 64, 128, 256" in notices
+    assert at.selectbox(key="gen_ch").value == 64  # the default, said so

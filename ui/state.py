@@ -481,6 +481,21 @@ def bounded_int(minimum: int, maximum: int, limit: str | None = None) -> Callabl
     return parse
 
 
+def int_choice(choices: list[int] | tuple[int, ...]) -> Callable[[str], int]:
+    """A `parse` for page_param: one of the whole numbers a select box offers."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = parse_int(raw.strip(), "value")
+        except ConfigError:
+            raise ValueError("it must be a whole number written with the digits 0-9") from None
+        if value not in choices:
+            raise ValueError(f"use one of {', '.join(map(str, choices))}")
+        return value
+
+    return parse
+
+
 def flag(raw: str) -> bool:
     """A `parse` for page_param: 1 (on) or 0 (off)."""
     if raw not in ("0", "1"):
