@@ -202,6 +202,12 @@ def test_designer_and_solver_show_every_table_row_in_light_and_dark(
         assert tab.locator(MAIN_TABLES).count() >= 1
         assert all(extra <= 1 for extra in tab.evaluate(TABLE_SCROLL_JS))
         no_exception(tab)
-        tab.screenshot(path=SHOTS / f"{name}_{width}_{scheme}.png", full_page=True)
+        # Streamlit scrolls inside its main section: grow the window to the page to shoot it all.
+        height = tab.evaluate(
+            "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+        )
+        tab.set_viewport_size({"width": width, "height": min(height + 40, 8000)})
+        wait_settled(tab)
+        tab.screenshot(path=SHOTS / f"{name}_{width}_{scheme}.png")
     finally:
         context.close()
