@@ -52,6 +52,8 @@ if layer_mode == "sidebar":
 elif layer_mode == "summary":
     state.layer_summary()
 
+state.limits_panel(st.sidebar)
+
 notices = st.container()  # above the page: what a shared link asked for that was not used
 page.run()
 state.show_notices(notices)

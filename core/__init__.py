@@ -18,6 +18,10 @@ from core.geometry.output_size import input_size_for, output_size, output_steps
 _LAZY = {
     "solve": "core.geometry.solver",
     "solve_chain": "core.geometry.solver",
+    "solve_ends": "core.geometry.chains",
+    "chain_code": "core.geometry.chains",
+    "changes_for": "core.geometry.changes",
+    "near_multiple": "core.geometry.changes",
     "from_keras": "core.geometry.keras",
     "list_replacements": "core.replacements.catalog",
     "best_replacement": "core.replacements.catalog",

@@ -113,6 +113,18 @@ def preset(key: str) -> Preset:
     )
 
 
+# The article the three cases come from: a popular blog post that recommends replacing
+# ConvTranspose2d with Upsample + Conv2d against checkerboard artifacts, and whose code gives the
+# wrong output sizes below. Its title and address are not recorded in this repository; fill in
+# ARTICLE_TITLE and ARTICLE_URL here and the Presets page names and links it.
+ARTICLE_DESCRIPTION = (
+    "a popular blog article that recommends replacing ConvTranspose2d with Upsample + Conv2d "
+    "to avoid checkerboard artifacts"
+)
+ARTICLE_TITLE: str | None = None
+ARTICLE_URL: str | None = None
+
+
 @dataclass(frozen=True)
 class ArticleCase:
     """One of the article's replacements: the original layers, what the article wrote instead,

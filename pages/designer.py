@@ -6,19 +6,142 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ConfigError
+from core.geometry.changes import Change, changes_for, near_multiple
 from core.geometry.output_size import output_steps
 from core.geometry.phases import even_overlap, taps_per_phase
+from core.parsing import parse_ints
 from core.presets import PRESETS
 from core.replacements.catalog import list_replacements, original_costs
-from ui import routing, state, text
+from ui import caps, routing, state, text
 from ui.pipeline_view import pipelines_section
 
 routing.require_router()
+
+CHANGES_SHOWN = 6  # ways to reach a wanted output listed at first
+BOUNDS = {
+    "max_kernel": caps.MAX_KERNEL,
+    "max_stride": caps.MAX_STRIDE,
+    "max_padding": caps.MAX_PADDING,
+}
 
 
 def picked_for_this_layer() -> None:
     """Callback of "Code for": the user's pick belongs to the layer on screen."""
     st.session_state["rep_for"] = st.session_state.get("rep_layer")
+
+
+def parse_wanted(raw: str) -> tuple[int, ...] | None:
+    """'32' or '32, 48' (H, W) -> sizes; '' -> None; ConfigError naming `wanted` otherwise."""
+    if not raw.strip():
+        return None
+    wanted = parse_ints(raw, "wanted", minimum=1, counts=(1, 2), example="32 or 32, 48")
+    for value in wanted:
+        if value > caps.MAX_SOLVER_SIZE:
+            raise ConfigError(
+                "wanted", f"wanted {value:,} px is above the limit: {caps.explain('solver_size')}"
+            )
+    return wanted
+
+
+def valid_wanted(raw: str) -> str:
+    parse_wanted(raw)
+    return raw
+
+
+def load_change(change: Change, input_size: tuple[int, int]) -> None:
+    """Callback of a change's button: the sidebar takes the changed layer."""
+    state.load_config(
+        state.LayerConfig.from_layer(change.layer, input_size),
+        {"ds_want": st.session_state.get("ds_want", "")},
+    )
+
+
+def change_button(change: Change, input_size: tuple[int, int], key: str, primary: bool) -> None:
+    st.button(
+        change.instruction[0].upper() + change.instruction[1:],
+        key=key,
+        icon=":material/tune:",
+        type="primary" if primary else "secondary",
+        on_click=load_change,
+        args=(change, input_size),
+        help=f"{change.description}: {change.layer.torch_repr()} gives "
+        f"{text.size(change.output_size)} px ({change.overlap_note}).",
+    )
+
+
+def off_by_one(layer, cfg: state.LayerConfig) -> None:
+    """Said without being asked: an output one short of or one past stride × input."""
+    found = near_multiple(layer, cfg.input_arg(), **BOUNDS)
+    if found is None:
+        return
+    with st.container(border=True):
+        st.markdown(f":material/lightbulb: {state.escape_markdown(found.message)}")
+        columns = st.columns(max(len(found.fixes), 1) + 1)
+        for i, fix in enumerate(found.fixes):
+            with columns[i]:
+                change_button(fix, cfg.input_size, f"ds_fix_{i}", primary=i == 0)
+
+
+def wanted_output(layer, cfg: state.LayerConfig, out_size: tuple[int, ...]) -> None:
+    """The output you need -> the changes of one or two parameters that give it."""
+    state.page_param("ds_want", "", valid_wanted)
+    left, right = st.columns([1, 3], vertical_alignment="bottom")
+    raw = left.text_input(
+        "Wanted output (px)",
+        key="ds_want",
+        placeholder=f"e.g. {out_size[0] + 1}",
+        help="The output size you need: one number, or two for H, W. Below: the changes of one "
+        "or two parameters (output_padding, kernel_size, padding, stride) that give it from "
+        "this layer, best first.",
+    )
+    state.remember("ds_want")
+    try:
+        wanted = parse_wanted(raw)
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    if wanted is None:
+        right.caption(
+            "Type the output size you need: the changes that reach it appear here, ranked as "
+            "the solver ranks (even overlap first, no output_padding first)."
+        )
+        return
+    target = wanted * 2 if len(wanted) == 1 else wanted
+    if tuple(target) == tuple(out_size):
+        right.success(
+            f"This layer gives {text.size(out_size)} px already.", icon=":material/check:"
+        )
+        return
+    found = changes_for(layer, cfg.input_size, target, **BOUNDS)
+    if not found:
+        right.warning(
+            f"No change of one or two parameters (output_padding, kernel_size, padding, "
+            f"stride, within the app's limits) takes {text.size(cfg.input_size)} to "
+            f"{text.size(target)} px. The Size solver searches every configuration.",
+            icon=":material/search_off:",
+        )
+        return
+    right.caption(
+        f"{len(found)} way(s) to get {text.size(target)} px from {text.size(cfg.input_size)}, "
+        "best first (even overlap, no holes, no output_padding, fewer changes). A button "
+        "loads the change into the sidebar."
+    )
+    for i, change in enumerate(found[:CHANGES_SHOWN]):
+        change_row(change, cfg.input_size, i)
+    if len(found) > CHANGES_SHOWN:
+        with st.expander(f"{len(found) - CHANGES_SHOWN} more"):
+            for i, change in enumerate(found[CHANGES_SHOWN:], start=CHANGES_SHOWN):
+                change_row(change, cfg.input_size, i)
+
+
+def change_row(change: Change, input_size: tuple[int, int], i: int) -> None:
+    button, what = st.columns([2, 3], vertical_alignment="center")
+    with button:
+        change_button(change, input_size, f"ds_change_{i}", primary=i == 0)
+    what.markdown(
+        f"`{change.layer.torch_repr()}` → **{text.size(change.output_size)} px** · "
+        f"{change.overlap_note}"
+    )
 
 
 st.title("Layer designer")
@@ -101,6 +224,8 @@ if layer is not None:
             language="python",
             wrap_lines=True,
         )
+        off_by_one(layer, cfg)
+        wanted_output(layer, cfg, out_size)
 
         st.subheader("Output size, step by step")
         st.caption(
@@ -120,7 +245,7 @@ if layer is not None:
                 )
             row["out"] = step.output
             table.append(row)
-        st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", key="ds_steps")
+        st.table(pd.DataFrame(table), hide_index=True, border="horizontal")
         st.markdown("  \n".join(f"**{s.axis}**: `{s.substituted}` px" for s in steps))
 
         # ------------------------------------------------------------------- replacements
@@ -138,42 +263,36 @@ if layer is not None:
             "one for a trained model whose outputs must not change."
         )
         replacements = list_replacements(layer, cfg.input_arg())
+        # Many rows share one explanation: each is written once, below the table, and the
+        # table points to it (long text in a cell makes every row tall).
+        notes = list(dict.fromkeys(r.checkerboard_reason for r in replacements))
         rows = [
             {
                 "replacement": r.name,
-                "exact": r.exact,
+                "exact": "yes" if r.exact else "no",
                 "output (px)": text.size(r.output_size),
-                "params": r.params,
-                "MACs": r.macs,
-                "MACs vs original": r.macs / costs["macs"] if costs["macs"] else None,
-                "peak memory": r.peak_memory,
+                "params": text.count(r.params),
+                "MACs": text.count(r.macs),
+                "MACs vs original": (f"{r.macs / costs['macs']:.2f}×" if costs["macs"] else "—"),
+                "peak memory": text.nbytes(r.peak_memory),
                 "alignment H, W (px)": ", ".join(f"{o:+g}" for o in r.alignment_offset),
-                "checkerboard risk": "yes" if r.checkerboard_risk else "no",
-                "why": r.checkerboard_reason,
+                "checkerboard risk": ("yes" if r.checkerboard_risk else "no")
+                + f" (note {notes.index(r.checkerboard_reason) + 1})",
             }
             for r in replacements
         ]
-        st.dataframe(
-            pd.DataFrame(rows),
-            hide_index=True,
-            width="stretch",
-            height=36 * (len(rows) + 1) + 3,
-            key="ds_table",
-            column_config={
-                "replacement": st.column_config.TextColumn(width="large", pinned=True),
-                "exact": st.column_config.CheckboxColumn(
-                    help="Same output as the ConvTranspose2d, to float precision"
-                ),
-                "params": st.column_config.NumberColumn(format="compact"),
-                "MACs": st.column_config.NumberColumn(
-                    format="compact", help="Multiply-adds for one input (batch 1)"
-                ),
-                "MACs vs original": st.column_config.NumberColumn(format="%.2f×"),
-                "peak memory": st.column_config.NumberColumn(
-                    format="bytes", help="Largest float32 tensor the forward pass creates"
-                ),
-                "why": st.column_config.TextColumn(width="large"),
-            },
+        # A static table: every row shown, text wrapped, nothing to load (st.dataframe scrolls
+        # inside itself, cuts text and shows an empty box until its grid is drawn).
+        st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
+        st.markdown(
+            "  \n".join(
+                f"**Note {i}.** {state.escape_markdown(note)}" for i, note in enumerate(notes, 1)
+            )
+        )
+        st.caption(
+            "exact: the same output as the ConvTranspose2d to float precision · MACs: "
+            "multiply-adds for one input (batch 1) · peak memory: the largest float32 tensor "
+            "the forward pass creates."
         )
         names = [r.name for r in replacements]
         # The code shown is the ranked-first replacement of the layer on screen, however the user

@@ -63,7 +63,7 @@ WAIT_FOR_SLOT_S = 10.0  # how long a render waits for another session's heavy ru
 # The generator's own settings: (widget key, default, URL parser).
 SETTINGS_PARAMS = [
     ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),
-    ("gen_ch", 64, state.bounded_int(CHANNEL_CHOICES[0], CHANNEL_CHOICES[-1])),
+    ("gen_ch", 64, state.int_choice(CHANNEL_CHOICES)),
     ("gen_norm", "batch", state.one_of(NORMS)),
     ("gen_act", "relu", state.one_of(ACTIVATIONS)),
     ("gen_rk", 3, state.bounded_int(1, 7)),

@@ -28,7 +28,7 @@ from core.overlap.replacement_maps import replacement_overlap
 from core.parsing import parse_int
 from core.replacements import registry
 from core.replacements.registry import METHODS
-from ui import caps, routing, state, text
+from ui import caps, inputs, routing, state, text
 from ui.figures import overlap as figures
 from ui.figures.style import PLOTLY_CONFIG
 from ui.pipeline_view import pipelines_section
@@ -177,14 +177,21 @@ def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
 
 
 def parse_layer(part: str) -> tuple[int, ...]:
-    """'4.2.1.0.1' -> (4, 2, 1, 0, 1): one layer's k.s.p.op.d, each within the demo's limits."""
+    """'4.2.1.0.1' -> (4, 2, 1, 0, 1): one layer's k.s.p.op.d, each within the app's limits."""
     values = part.split(".")
     if len(values) != len(SPATIAL_NAMES):
-        raise ValueError("each layer needs k.s.p.op.d")
-    return tuple(
-        parse_int(value, name, *LIMITS[name])
-        for name, value in zip(SPATIAL_NAMES, values, strict=True)
-    )
+        raise ValueError(
+            "each added layer needs five whole numbers k.s.p.op.d, such as 4.2.1.0.1, with _ "
+            "between layers"
+        )
+    parsed = []
+    for name, value in zip(SPATIAL_NAMES, values, strict=True):
+        number = parse_int(value, name)
+        err = inputs.range_error(number, *LIMITS[name], name, state.FIELDS[name].limit)
+        if err is not None:
+            raise err
+        parsed.append(number)
+    return tuple(parsed)
 
 
 def parse_stack(raw: str) -> list[tuple[int, ...]]:
@@ -193,7 +200,9 @@ def parse_stack(raw: str) -> list[tuple[int, ...]]:
         return []
     parts = raw.split("_")
     if len(parts) > caps.MAX_STACK_LAYERS - 1:
-        raise ValueError(f"at most {caps.MAX_STACK_LAYERS} layers")
+        raise ValueError(
+            f"{len(parts) + 1} layers are above the limit: {caps.explain('stack_layers')}"
+        )
     return [parse_layer(part) for part in parts]
 
 
@@ -232,8 +241,9 @@ def remove_layer() -> None:
     st.session_state["ov_stack"] = extra
 
 
-def layer_row(i: int, values: tuple[int, ...]) -> tuple[int, ...]:
-    """One added layer's number inputs (layer i + 2); its current k, s, p, op, d."""
+def layer_row(i: int, values: tuple[int, ...]) -> tuple[int, ...] | None:
+    """One added layer's number inputs (layer i + 2); its current k, s, p, op, d, or None where a
+    box holds a value outside its range (the box says why)."""
     columns = st.columns(6, vertical_alignment="bottom")
     columns[0].markdown(f"**Layer {i + 2}**")
     new_values = []
@@ -241,18 +251,26 @@ def layer_row(i: int, values: tuple[int, ...]) -> tuple[int, ...]:
         if key not in st.session_state:
             st.session_state[key] = value
         low, high = LIMITS[name]
-        new_values.append(int(col.number_input(name, low, high, key=key)))
-    return tuple(new_values)
+        typed = inputs.int_input(
+            col, name, key=key, minimum=low, maximum=high, limit=state.FIELDS[name].limit
+        )
+        new_values.append(typed)
+    return None if None in new_values else tuple(new_values)
 
 
-def stack_rows(layer: TransposedConv) -> list[tuple[int, ...]]:
-    """The sidebar's layer and a row of inputs per added layer; the added layers' geometry."""
+def stack_rows(layer: TransposedConv) -> list[tuple[int, ...]] | None:
+    """The sidebar's layer and a row of inputs per added layer; the added layers' geometry, or
+    None while a box holds a refused value."""
     state.page_param("ov_stack", [geometry(layer)] * 2, parse_stack)
     st.markdown(f"**Layer 1** (sidebar): `{layer.torch_repr()}`")
-    extra_layers = [layer_row(i, values) for i, values in enumerate(st.session_state["ov_stack"])]
-    st.session_state["ov_stack"] = extra_layers
+    kept = list(st.session_state["ov_stack"])
+    rows = [layer_row(i, values) for i, values in enumerate(kept)]
+    if None in rows:
+        state.remember("ov_stack", format_stack)  # the last accepted stack stays in the link
+        return None
+    st.session_state["ov_stack"] = rows
     state.remember("ov_stack", format_stack)
-    return extra_layers
+    return rows
 
 
 def stack_buttons(layer: TransposedConv, extra_layers: list[tuple[int, ...]]) -> None:
@@ -266,6 +284,7 @@ def stack_buttons(layer: TransposedConv, extra_layers: list[tuple[int, ...]]) ->
         args=(first,),
         key="ov_add",
         disabled=len(extra_layers) >= caps.MAX_STACK_LAYERS - 1,
+        help=f"Up to {caps.MAX_STACK_LAYERS} layers in all: {caps.explain('stack_layers')}.",
         width="stretch",
     )
     right.button(
@@ -326,8 +345,7 @@ def stack_map(stack: list[TransposedConv], counts: np.ndarray, stats: OverlapSta
 
 def stage_maps(stack: list[TransposedConv], n: int | tuple[int, ...]) -> None:
     """On request, the map after each layer side by side."""
-    flag = {"1": True, "0": False}
-    state.page_param("ov_stages", False, flag.__getitem__)
+    state.page_param("ov_stages", False, state.flag)
     show_stages = st.toggle(
         "Show the map after each layer",
         key="ov_stages",
@@ -359,6 +377,8 @@ def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         "the one in the sidebar; add layers below."
     )
     extra_layers = stack_rows(layer)
+    if extra_layers is None:
+        return
     stack_buttons(layer, extra_layers)
     n = cfg.input_arg()
     try:

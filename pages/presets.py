@@ -8,7 +8,15 @@ import streamlit as st
 from core.converter.text_conversion import convert_text
 from core.errors import ConfigError
 from core.geometry.phases import even_overlap, taps_per_phase
-from core.presets import ARTICLE_CASES, PRESETS, ArticleCase, Preset
+from core.presets import (
+    ARTICLE_CASES,
+    ARTICLE_DESCRIPTION,
+    ARTICLE_TITLE,
+    ARTICLE_URL,
+    PRESETS,
+    ArticleCase,
+    Preset,
+)
 from ui import routing, state, text
 
 routing.require_router()
@@ -59,22 +67,22 @@ def article_case(case: ArticleCase) -> None:
         )
         rows = [
             {
-                "": "original",
+                "layers": "original",
                 "output (px)": text.size(original),
-                "matches": True,
+                "same as original": "yes",
             },
             {
-                "": "the article's",
+                "layers": "the article's",
                 "output (px)": text.size(article),
-                "matches": article == original,
+                "same as original": "yes" if article == original else "**no**",
             },
         ]
         if fixed_size is not None:
             rows.append(
                 {
-                    "": "padding solved",
+                    "layers": "padding solved",
                     "output (px)": text.size(fixed_size),
-                    "matches": fixed_size == original,
+                    "same as original": "yes" if fixed_size == original else "**no**",
                 }
             )
         left, right = st.columns([2, 3])
@@ -86,17 +94,7 @@ def article_case(case: ArticleCase) -> None:
                 f":green[**{text.size(original)} px**]. Sizes traced by core with torch's "
                 "arithmetic:"
             )
-            st.dataframe(
-                pd.DataFrame(rows),
-                hide_index=True,
-                width="stretch",
-                key=f"pr_sizes_{case.key}",
-                column_config={
-                    "": st.column_config.TextColumn("layers"),
-                    "output (px)": st.column_config.TextColumn("output (px)"),
-                    "matches": st.column_config.CheckboxColumn("same as original"),
-                },
-            )
+            st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
             st.caption(
                 f"“padding solved”: Upsample + Conv2d ({FIX_METHOD}) with the padding "
                 "computed by Deconv Lab; its code is under “Done right”."
@@ -142,11 +140,17 @@ for i, preset in enumerate(PRESETS):
         preset_card(preset)
 
 st.subheader("The article's three wrong replacements")
+article = (
+    f"[{ARTICLE_TITLE}]({ARTICLE_URL})"
+    if ARTICLE_TITLE and ARTICLE_URL
+    else ARTICLE_DESCRIPTION[0].upper() + ARTICLE_DESCRIPTION[1:]
+)
 st.caption(
-    "The article this project started from replaces ConvTranspose2d with Upsample + Conv2d "
-    "three times, and gets the output size wrong each time. The layers below are the ones it "
-    "wrote; every size is computed here, and the last row is the same replacement with its "
-    "padding solved so that the size matches (Odena et al. 2016 for why resize-convolution)."
+    f"{article} (the one this project started from) replaces ConvTranspose2d with Upsample + "
+    "Conv2d three times, and gets the output size wrong each time. The layers below are the "
+    "ones it wrote; every size is computed here, and the last row is the same replacement with "
+    "its padding solved so that the size matches (Odena et al. 2016 for why "
+    "resize-convolution)."
 )
 for case in ARTICLE_CASES:
     article_case(case)

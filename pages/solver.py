@@ -1,4 +1,5 @@
-"""Size solver: wanted input and output sizes (or a chain of sizes) -> every layer for it."""
+"""Size solver: wanted input and output sizes, a chain of sizes, or a chain by its two ends ->
+every layer (or module) for it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ConfigError
+from core.geometry.chains import Chain, chain_code, default_channels, explain_no_chain, solve_ends
 from core.geometry.keras import from_keras
 from core.geometry.output_size import output_steps
 from core.geometry.solver import (
@@ -18,7 +20,7 @@ from core.geometry.solver import (
     solve_chain,
 )
 from core.parsing import parse_ints
-from ui import caps, routing, state, text
+from ui import caps, inputs, routing, state, text
 
 routing.require_router()
 
@@ -26,14 +28,21 @@ st.title("Size solver")
 st.caption(
     "Give the spatial size you have and the size you need; get every `ConvTranspose2d` "
     "configuration (per axis, square) that produces it exactly, best first. A chain such as "
-    "4, 8, 16, 32, 64 asks for one configuration that works at every step of a generator."
+    "4, 8, 16, 32, 64 asks for one configuration that works at every step of a generator; "
+    "a chain by its ends (7 to 28 in two layers) lets the solver choose the sizes in between "
+    "and gives the whole module."
 )
 
-MODES = ("one", "chain")
+MODES = ("one", "chain", "ends")
 MODE_LABELS = {
     "one": "One layer: input → output",
     "chain": "A chain of sizes (one config, repeated)",
+    "ends": "From one size to another in N layers",
 }
+FEWEST = "fewest"
+LAYER_CHOICES = (FEWEST, *map(str, range(1, caps.MAX_CHAIN_LAYERS + 1)))
+TABLE_ROWS = 20  # rows of a solutions table shown at once; the rest in an expander
+CHAINS_SHOWN = 20
 
 
 def parse_sizes(raw: str) -> list[int]:
@@ -42,11 +51,13 @@ def parse_sizes(raw: str) -> list[int]:
     if len(sizes) > caps.MAX_CHAIN_SIZES:
         raise ConfigError(
             "sizes",
-            f"at most {caps.MAX_CHAIN_SIZES} sizes in the demo, got "
-            f"{len(sizes)}: shorten the chain",
+            f"{len(sizes)} sizes are above the limit: {caps.explain('chain_sizes')}",
         )
-    if any(s > caps.MAX_SOLVER_SIZE for s in sizes):
-        raise ConfigError("sizes", f"sizes are capped at {caps.MAX_SOLVER_SIZE} px in the demo")
+    for s in sizes:
+        if s > caps.MAX_SOLVER_SIZE:
+            raise ConfigError(
+                "sizes", f"size {s:,} is above the limit: {caps.explain('solver_size')}"
+            )
     return sizes
 
 
@@ -55,10 +66,58 @@ def _valid_chain(raw: str) -> str:
     return raw
 
 
+def parse_channels(raw: str, layers: int) -> tuple[int, ...] | None:
+    """'64, 32, 3' -> channel counts for `layers` layers; '' -> None (automatic)."""
+    if not raw.strip():
+        return None
+    count = len([part for part in raw.replace(";", ",").replace(",", " ").split() if part])
+    if count != layers + 1:
+        raise ConfigError(
+            "channels",
+            f"give {layers + 1} numbers for {layers} layer(s): the input's channels, then each "
+            f"layer's output channels (got {count}), or leave the box empty",
+        )
+    values = parse_ints(
+        raw,
+        "channels",
+        minimum=1,
+        counts=(layers + 1,),
+        example=", ".join(["64", "32", "16", "8", "4"][: layers + 1]),
+    )
+    for c in values:
+        if c > caps.MAX_CHANNELS:
+            raise ConfigError(
+                "channels", f"{c:,} channels are above the limit: {caps.explain('channels')}"
+            )
+    return values
+
+
+def _short_text(raw: str) -> str:
+    if len(raw) > 200:
+        raise ValueError("the channel list is longer than 200 characters")
+    return raw
+
+
+def parse_layers(raw: str) -> str:
+    """'fewest' or a layer count within the limit, from a link."""
+    if raw == FEWEST:
+        return raw
+    return str(state.bounded_int(1, caps.MAX_CHAIN_LAYERS, "chain_layers")(raw))
+
+
+def to_ends(start: int, end: int) -> None:
+    """Callback: ask the two sizes of a chain by its ends instead."""
+    state.set_page_values({"sv_mode": "ends", "sv_from": start, "sv_to": end})
+
+
 state.page_param("sv_mode", "one", state.one_of(MODES))
-state.page_param("sv_in", 16, state.bounded_int(1, caps.MAX_SOLVER_SIZE))
-state.page_param("sv_out", 32, state.bounded_int(1, caps.MAX_SOLVER_SIZE))
+state.page_param("sv_in", 16, state.bounded_int(1, caps.MAX_SOLVER_SIZE, "solver_size"))
+state.page_param("sv_out", 32, state.bounded_int(1, caps.MAX_SOLVER_SIZE, "solver_size"))
 state.page_param("sv_chain", "4, 8, 16, 32, 64", _valid_chain)
+state.page_param("sv_from", 7, state.bounded_int(1, caps.MAX_SOLVER_SIZE, "solver_size"))
+state.page_param("sv_to", 28, state.bounded_int(1, caps.MAX_SOLVER_SIZE, "solver_size"))
+state.page_param("sv_layers", "2", parse_layers)
+state.page_param("sv_ch", "", _short_text)
 state.page_param("sv_maxk", 8, state.bounded_int(1, MAX_KERNEL))
 state.page_param("sv_maxs", 8, state.bounded_int(1, MAX_STRIDE))
 state.page_param("sv_maxd", 1, state.bounded_int(1, MAX_DILATION))
@@ -68,6 +127,8 @@ mode = st.segmented_control(
 )
 state.remember("sv_mode")
 sizes: list[int] | None = None
+ends: tuple[int, int] | None = None
+layers_wanted: int | None = None
 error: ConfigError | None = None
 if mode == "chain":
     raw = st.text_input(
@@ -81,50 +142,98 @@ if mode == "chain":
         sizes = parse_sizes(raw)
     except ConfigError as err:
         error = err
+elif mode == "ends":
+    left, middle, right = st.columns(3)
+    start = inputs.int_input(
+        left,
+        "From (px)",
+        key="sv_from",
+        minimum=1,
+        maximum=caps.MAX_SOLVER_SIZE,
+        limit="solver_size",
+        what="the start size",
+    )
+    end = inputs.int_input(
+        middle,
+        "To (px)",
+        key="sv_to",
+        minimum=1,
+        maximum=caps.MAX_SOLVER_SIZE,
+        limit="solver_size",
+        what="the end size",
+    )
+    choice = right.selectbox(
+        "Layers",
+        LAYER_CHOICES,
+        key="sv_layers",
+        format_func=lambda v: "the fewest that work" if v == FEWEST else v,
+        help="How many ConvTranspose2d layers the module has; the solver chooses the sizes "
+        f"in between (at most {caps.MAX_CHAIN_LAYERS} layers: {caps.explain('chain_layers')}).",
+    )
+    for key in ("sv_from", "sv_to", "sv_layers"):
+        state.remember(key)
+    if start is not None and end is not None:
+        ends = (start, end)
+        layers_wanted = None if choice == FEWEST else int(choice)
 else:
     left, right = st.columns(2)
-    n_in = left.number_input("Input size (px)", 1, caps.MAX_SOLVER_SIZE, key="sv_in")
-    n_out = right.number_input("Wanted output size (px)", 1, caps.MAX_SOLVER_SIZE, key="sv_out")
+    n_in = inputs.int_input(
+        left,
+        "Input size (px)",
+        key="sv_in",
+        minimum=1,
+        maximum=caps.MAX_SOLVER_SIZE,
+        limit="solver_size",
+        what="the input size",
+    )
+    n_out = inputs.int_input(
+        right,
+        "Wanted output size (px)",
+        key="sv_out",
+        minimum=1,
+        maximum=caps.MAX_SOLVER_SIZE,
+        limit="solver_size",
+        what="the wanted output size",
+    )
     state.remember("sv_in")
     state.remember("sv_out")
-    sizes = [int(n_in), int(n_out)]
+    if n_in is not None and n_out is not None:
+        sizes = [n_in, n_out]
 
 with st.expander("Search bounds"):
     a, b, c = st.columns(3)
-    max_k = a.number_input("max kernel_size", 1, MAX_KERNEL, key="sv_maxk")
-    max_s = b.number_input("max stride", 1, MAX_STRIDE, key="sv_maxs")
-    max_d = c.number_input(
+    max_k = inputs.int_input(
+        a, "max kernel_size", key="sv_maxk", minimum=1, maximum=MAX_KERNEL, what="max kernel_size"
+    )
+    max_s = inputs.int_input(
+        b, "max stride", key="sv_maxs", minimum=1, maximum=MAX_STRIDE, what="max stride"
+    )
+    max_d = inputs.int_input(
+        c,
         "max dilation",
-        1,
-        MAX_DILATION,
         key="sv_maxd",
+        minimum=1,
+        maximum=MAX_DILATION,
+        what="max dilation",
         help="Dilated transposed convolutions are rare in decoders; raise this to see them.",
     )
     for key in ("sv_maxk", "sv_maxs", "sv_maxd"):
         state.remember(key)
-
-solutions: list[Solution] = []
-if error is None and sizes is not None:
-    try:
-        bounds = {"max_kernel": int(max_k), "max_stride": int(max_s), "max_dilation": int(max_d)}
-        solutions = (
-            solve(sizes[0], sizes[1], **bounds) if mode == "one" else solve_chain(sizes, **bounds)
-        )
-    except ConfigError as err:
-        error = err
-if error is not None:
-    state.show_error(error)
+bounds_ok = None not in (max_k, max_s, max_d)
+bounds = {"max_kernel": max_k, "max_stride": max_s, "max_dilation": max_d}
 
 base = state.config()
 
 
-def config_for(solution: Solution, input_size: int) -> state.LayerConfig:
-    """The shared layer's channels with this solution's geometry, square, on `input_size`."""
+def config_for(solution: Solution, input_size: int, channels: tuple[int, int] | None = None):
+    """The shared layer's channels (or `channels`) with this solution's geometry, square, on
+    `input_size`."""
     pair = lambda v: (v, v)  # noqa: E731
+    in_ch, out_ch = channels or (base.in_channels, base.out_channels)
     return state.LayerConfig(
-        in_channels=base.in_channels,
-        out_channels=base.out_channels,
-        groups=base.groups,
+        in_channels=in_ch,
+        out_channels=out_ch,
+        groups=base.groups if channels is None else 1,
         bias=base.bias,
         kernel_size=pair(solution.kernel_size),
         stride=pair(solution.stride),
@@ -136,82 +245,225 @@ def config_for(solution: Solution, input_size: int) -> state.LayerConfig:
     )
 
 
-if error is None and sizes is not None:
+def designer_link(cfg: state.LayerConfig) -> str:
+    """A markdown link that opens `cfg` in the designer (built from numbers only)."""
+    return f"[open ↗]({state.link_for(cfg)})"
+
+
+def solutions_table(shown: list[Solution], first_size: int) -> None:
+    """The solutions as a static table (every row visible, notes wrapped), TABLE_ROWS at once."""
+    rows = [
+        {
+            "rank": i + 1,
+            "designer": designer_link(config_for(s, first_size)),
+            "kernel_size": s.kernel_size,
+            "stride": s.stride,
+            "padding": s.padding,
+            "output_padding": s.output_padding,
+            "dilation": s.dilation,
+            "overlap": "even" if s.even_overlap else "uneven",
+            "notes": s.notes,
+        }
+        for i, s in enumerate(shown)
+    ]
+    st.table(pd.DataFrame(rows[:TABLE_ROWS]), hide_index=True, border="horizontal")
+    if len(rows) > TABLE_ROWS:
+        with st.expander(f"{len(rows) - TABLE_ROWS} more"):
+            st.table(pd.DataFrame(rows[TABLE_ROWS:]), hide_index=True, border="horizontal")
+
+
+def one_or_chain(sizes: list[int]) -> None:
+    """The one-layer question, or one configuration repeated along a chain."""
+    try:
+        solutions = (
+            solve(sizes[0], sizes[1], **bounds) if mode == "one" else solve_chain(sizes, **bounds)
+        )
+    except ConfigError as err:
+        state.show_error(err)
+        return
     chain = " → ".join(map(str, sizes))
+    if mode == "chain" and len(sizes) == 2:
+        with st.container(border=True):
+            st.markdown(
+                f"Two sizes ask the one-layer question: which single layer maps {chain} px. "
+                "That is the answer below. To go from "
+                f"{sizes[0]} to {sizes[1]} px in several layers, with the sizes in between "
+                "chosen for you and the whole module as code, ask by the ends:"
+            )
+            st.button(
+                f"From {sizes[0]} to {sizes[1]} px in N layers",
+                key="sv_to_ends",
+                icon=":material/linear_scale:",
+                on_click=to_ends,
+                args=(sizes[0], sizes[1]),
+            )
     if not solutions:
         why = explain_no_solution(sizes, **bounds)
         st.warning(f"No configuration within the bounds maps {chain}: {why}.")
-    else:
-        shown = solutions[: caps.MAX_SOLUTIONS_SHOWN]
-        even = sum(s.even_overlap for s in solutions)
-        st.subheader(f"{len(solutions)} configurations for {chain} px")
-        st.caption(
-            f"{even} of them have even kernel overlap (every output phase gets the same number "
-            "of kernel taps: no checkerboard from the geometry; Odena et al. 2016). Ranked: even "
-            "overlap first, layers with holes (pixels no tap reaches) last, then no "
-            "output_padding, no dilation, about two taps per phase, small kernels. Open any "
-            "row in the designer with its link."
-            + (f" The first {len(shown)} are listed." if len(shown) < len(solutions) else "")
+        return
+    shown = solutions[: caps.MAX_SOLUTIONS_SHOWN]
+    even = sum(s.even_overlap for s in solutions)
+    st.subheader(f"{len(solutions)} configurations for {chain} px")
+    st.caption(
+        f"{even} of them have even kernel overlap (every output phase gets the same number "
+        "of kernel taps: no checkerboard from the geometry; Odena et al. 2016). Ranked: even "
+        "overlap first, layers with holes (pixels no tap reaches) last, then no "
+        "output_padding, no dilation, about two taps per phase, small kernels. Open any "
+        "row in the designer with its link."
+        + (
+            f" The first {len(shown)} are listed ({caps.explain('solutions_shown')})."
+            if len(shown) < len(solutions)
+            else ""
         )
-        rows = [
-            {
-                "#": i + 1,
-                "kernel_size": s.kernel_size,
-                "stride": s.stride,
-                "padding": s.padding,
-                "output_padding": s.output_padding,
-                "dilation": s.dilation,
-                "overlap": "even" if s.even_overlap else "uneven",
-                "notes": s.notes,
-                "designer": state.link_for(config_for(s, sizes[0])),
-            }
-            for i, s in enumerate(shown)
-        ]
-        st.dataframe(
-            pd.DataFrame(rows),
-            hide_index=True,
+    )
+    solutions_table(shown, sizes[0])
+    pick = st.selectbox(
+        "Solution",
+        range(len(shown)),
+        key="sv_pick",
+        format_func=lambda i: (
+            f"#{i + 1}: k={shown[i].kernel_size}, s={shown[i].stride}, "
+            f"p={shown[i].padding}, op={shown[i].output_padding}, d={shown[i].dilation}"
+        ),
+    )
+    chosen = config_for(shown[pick], sizes[0])
+    layer, err = state.current_layer(chosen)
+    if layer is None:
+        state.show_error(err)
+        return
+    left, right = st.columns([4, 1], vertical_alignment="top")
+    with left:
+        st.code(f"layer = {layer.torch_repr()}", language="python", wrap_lines=True)
+        steps = output_steps(layer, sizes[0])
+        st.markdown(
+            f"Check, first step, per axis: `{steps[0].formula}`  \n`{steps[0].substituted}` px"
+        )
+    with right:
+        if st.button(
+            "Open in the designer",
+            type="primary",
+            icon=":material/tune:",
+            key="sv_open",
             width="stretch",
-            column_order=["#", "designer", *[c for c in rows[0] if c not in ("#", "designer")]],
-            column_config={
-                "designer": st.column_config.LinkColumn(
-                    "designer", display_text="open ↗", help="Open in the Layer designer"
-                ),
-                "notes": st.column_config.TextColumn("notes", width="large"),
-            },
-            key="sv_table",
+        ):
+            state.set_config(chosen)
+            st.switch_page("pages/designer.py")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def chains_for(start: int, end: int, layers: int | None, bounds: tuple[int, int, int]):
+    """solve_ends, kept per question (a rerun that changes only the channels is instant)."""
+    k, s, d = bounds
+    return solve_ends(
+        start,
+        end,
+        layers,
+        max_kernel=k,
+        max_stride=s,
+        max_dilation=d,
+        max_layers=caps.MAX_CHAIN_LAYERS,
+        limit=CHAINS_SHOWN,
+        max_work=caps.MAX_CHAIN_SEARCH,
+    )
+
+
+def chain_summary(chain: Chain) -> str:
+    return " · ".join(
+        f"k{s.kernel_size} s{s.stride} p{s.padding}"
+        + (f" op{s.output_padding}" if s.output_padding else "")
+        + (f" d{s.dilation}" if s.dilation != 1 else "")
+        for s in chain.steps
+    )
+
+
+def by_ends(start: int, end: int, layers: int | None) -> None:
+    """Chains from `start` to `end` px: the sizes in between, each layer, the whole module."""
+    try:
+        chains = chains_for(start, end, layers, (max_k, max_s, max_d))
+    except ConfigError as err:
+        if err.parameter == "search":
+            err = ConfigError(
+                "search", f"{err.message}. {caps.explain('chain_search').capitalize()}"
+            )
+        state.show_error(err)
+        return
+    if not chains:
+        why = explain_no_chain(start, end, layers, **bounds, max_layers=caps.MAX_CHAIN_LAYERS)
+        st.warning(f"No chain within the bounds maps {start} → {end} px: {why}.")
+        return
+    count = chains[0].layers
+    fewest = " (the fewest that work)" if layers is None else ""
+    st.subheader(f"{start} → {end} px in {count} layer(s){fewest}")
+    st.caption(
+        "The solver chose the sizes in between: each layer keeps or grows the size, none "
+        "passes the end, and each layer is the best configuration for its step. Chains are "
+        "ranked by their layers' rank keys added up: even overlap first, no holes, no "
+        "output_padding, no dilation, each layer's output exactly stride × its input, equal "
+        "strides (2, 2 before 4, 1), then about two taps per phase and small kernels. The best "
+        f"{len(chains)} are listed."
+    )
+    rows = [
+        {
+            "rank": i + 1,
+            "sizes (px)": " → ".join(map(str, c.sizes)),
+            "layers (k s p op d)": chain_summary(c),
+            "overlap": "even"
+            if c.even_overlap
+            else f"uneven in {sum(not s.even_overlap for s in c.steps)} of {c.layers}",
+            "output_padding": f"{c.output_paddings} layer(s)" if c.output_paddings else "none",
+        }
+        for i, c in enumerate(chains)
+    ]
+    st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
+    pick = st.selectbox(
+        "Chain",
+        range(len(chains)),
+        key="sv_chain_pick",
+        format_func=lambda i: f"#{i + 1}: {rows[i]['sizes (px)']}",
+    )
+    chain = chains[pick]
+    automatic = default_channels(base.in_channels, base.out_channels, chain.layers)
+    raw = st.text_input(
+        "Channels: the input's, then each layer's output",
+        key="sv_ch",
+        placeholder=", ".join(map(str, automatic)),
+        help=f"{chain.layers + 1} numbers. Empty: from the sidebar layer's in_channels, halving "
+        "at each layer down to its out_channels.",
+    )
+    state.remember("sv_ch")
+    try:
+        channels = parse_channels(raw, chain.layers) or automatic
+    except ConfigError as err:
+        state.show_error(err)
+        return
+    layer_rows = []
+    for i, step in enumerate(chain.steps):
+        cfg = config_for(step, chain.sizes[i], (channels[i], channels[i + 1]))
+        layer_rows.append(
+            {
+                "layer": i + 1,
+                "designer": designer_link(cfg),
+                "size (px)": f"{chain.sizes[i]} → {chain.sizes[i + 1]}",
+                "channels": f"{channels[i]} → {channels[i + 1]}",
+                "ConvTranspose2d": f"`{chain.layer(i, channels[i], channels[i + 1]).torch_repr()}`",
+                "overlap": step.notes,
+            }
         )
-        pick = st.selectbox(
-            "Solution",
-            range(len(shown)),
-            key="sv_pick",
-            format_func=lambda i: (
-                f"#{i + 1}: k={shown[i].kernel_size}, s={shown[i].stride}, "
-                f"p={shown[i].padding}, op={shown[i].output_padding}, d={shown[i].dilation}"
-            ),
-        )
-        chosen = config_for(shown[pick], sizes[0])
-        layer, err = state.current_layer(chosen)
-        if layer is None:
-            state.show_error(err)
-        else:
-            left, right = st.columns([4, 1], vertical_alignment="top")
-            with left:
-                st.code(f"layer = {layer.torch_repr()}", language="python", wrap_lines=True)
-                steps = output_steps(layer, sizes[0])
-                st.markdown(
-                    f"Check, first step, per axis: `{steps[0].formula}`  \n"
-                    f"`{steps[0].substituted}` px"
-                )
-            with right:
-                if st.button(
-                    "Open in the designer",
-                    type="primary",
-                    icon=":material/tune:",
-                    key="sv_open",
-                    width="stretch",
-                ):
-                    state.set_config(chosen)
-                    st.switch_page("pages/designer.py")
+    st.table(pd.DataFrame(layer_rows), hide_index=True, border="horizontal")
+    st.caption(
+        "The whole module: paste it, `model` maps (N, "
+        f"{channels[0]}, {start}, {start}) to (N, {channels[-1]}, {end}, {end}). Put your "
+        "normalisation and activations between the layers (an `nn.ReLU()` is there)."
+    )
+    text.code_block(chain_code(chain, channels), f"chain_{start}_to_{end}.py", key="sv_chain_dl")
+
+
+if error is not None:
+    state.show_error(error)
+elif bounds_ok and mode == "ends" and ends is not None:
+    by_ends(*ends, layers_wanted)
+elif bounds_ok and mode != "ends" and sizes is not None:
+    one_or_chain(sizes)
 
 st.divider()
 st.subheader("Coming from Keras?")
@@ -222,25 +474,36 @@ st.caption(
 )
 with st.form("keras"):
     a, b, c, d = st.columns(4)
-    filters = a.number_input("filters", 1, caps.MAX_CHANNELS, 32)
-    in_ch = b.number_input("input channels", 1, caps.MAX_CHANNELS, 64)
-    k_size = c.number_input("kernel_size", 1, caps.MAX_KERNEL, 3)
-    strides = d.number_input("strides", 1, caps.MAX_STRIDE, 2)
+    filters = inputs.int_input(
+        a, "filters", minimum=1, maximum=caps.MAX_CHANNELS, limit="channels", value=32
+    )
+    in_ch = inputs.int_input(
+        b, "input channels", minimum=1, maximum=caps.MAX_CHANNELS, limit="channels", value=64
+    )
+    k_size = inputs.int_input(
+        c, "kernel_size", minimum=1, maximum=caps.MAX_KERNEL, limit="kernel_size", value=3
+    )
+    strides = inputs.int_input(
+        d, "strides", minimum=1, maximum=caps.MAX_STRIDE, limit="stride", value=2
+    )
     a, b, c = st.columns(3)
     pad_mode = a.selectbox("padding", ["same", "valid"])
     op_text = b.selectbox("output_padding", ["None", *map(str, range(caps.MAX_STRIDE))])
-    n_keras = c.number_input("input size (px)", 1, caps.MAX_INPUT, 16)
+    n_keras = inputs.int_input(
+        c, "input size (px)", minimum=1, maximum=caps.MAX_INPUT, limit="input_size", value=16
+    )
     submitted = st.form_submit_button("Translate")
-if submitted:
+keras_values = (filters, in_ch, k_size, strides, n_keras)
+if submitted and None not in keras_values:
     try:
         tr = from_keras(
-            int(filters),
-            int(k_size),
-            int(strides),
+            filters,
+            k_size,
+            strides,
             pad_mode,
             None if op_text == "None" else int(op_text),
-            in_channels=int(in_ch),
-            input_size=int(n_keras),
+            in_channels=in_ch,
+            input_size=n_keras,
         )
     except ConfigError as err:
         state.show_error(err)

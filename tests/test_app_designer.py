@@ -6,10 +6,12 @@ import pytest
 import torch
 from app_support import assert_clean, errors, forward_shape, open_page, run_snippet, titles
 
+from core.geometry.changes import changes_for, near_multiple
 from core.geometry.layer import TransposedConv
 from core.geometry.output_size import output_size, output_steps
 from core.presets import PRESETS, preset
 from core.replacements.catalog import list_replacements
+from ui import caps, text
 from ui.state import LayerConfig
 
 
@@ -21,11 +23,11 @@ def shown_layer(at) -> tuple[TransposedConv, LayerConfig]:
 
 
 def steps_table(at):
-    return at.main.dataframe[0].value  # the first table: the arithmetic
+    return at.main.table[0].value  # the first table: the arithmetic
 
 
 def replacement_table(at):
-    return at.main.dataframe[1].value  # the second: the replacements
+    return at.main.table[1].value  # the second: the replacements
 
 
 def torch_output(layer: TransposedConv, size: tuple[int, int]) -> tuple[int, int]:
@@ -51,13 +53,18 @@ def test_default_view_matches_core_and_torch():
     table = replacement_table(at)
     found = list_replacements(layer, cfg.input_arg())
     assert list(table["replacement"]) == [r.name for r in found]
-    assert list(table["exact"]) == [r.exact for r in found]
-    assert list(table["params"]) == [r.params for r in found]
-    assert list(table["MACs"]) == [r.macs for r in found]
-    assert list(table["peak memory"]) == [r.peak_memory for r in found]
+    assert list(table["exact"]) == ["yes" if r.exact else "no" for r in found]
+    assert list(table["params"]) == [text.count(r.params) for r in found]
+    assert list(table["MACs"]) == [text.count(r.macs) for r in found]
+    assert list(table["peak memory"]) == [text.nbytes(r.peak_memory) for r in found]
+    notes = list(dict.fromkeys(r.checkerboard_reason for r in found))
     assert list(table["checkerboard risk"]) == [
-        "yes" if r.checkerboard_risk else "no" for r in found
+        f"{'yes' if r.checkerboard_risk else 'no'} (note {notes.index(r.checkerboard_reason) + 1})"
+        for r in found
     ]
+    shown = " ".join(m.value for m in at.main.markdown).replace("\\", "")
+    for i, note in enumerate(notes, 1):
+        assert f"**Note {i}.** {note}" in shown
 
 
 def test_every_replacement_code_runs_with_the_layers_output_shape():
@@ -145,13 +152,13 @@ def test_invalid_values_give_an_error_naming_the_parameter(widget, value, parame
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith(f"**{parameter}**")
     assert titles(at) == ["Layer designer"]  # the page is still there
-    assert not at.dataframe  # nothing computed from an invalid layer
+    assert not at.main.table  # nothing computed from an invalid layer
     at.number_input(key=widget).set_value(
         LayerConfig().__getattribute__(widget.removeprefix("layer_"))[0]
         if widget != "layer_groups"
         else 1
     ).run()
-    assert not errors(at) and len(at.main.dataframe) == 2
+    assert not errors(at) and len(at.main.table) == 2
 
 
 def test_url_round_trip_reproduces_the_view():
@@ -241,3 +248,90 @@ def test_a_link_to_a_layer_without_a_pick_shows_its_ranked_first():
     at = open_page(query=query)
     assert_clean(at)
     assert at.selectbox(key="rep").value == _ranked_first(at) == "nearest x2 + Conv2d 3x3"
+
+
+# ----------------------------------------------------------------------------- wanted output
+
+
+def layer_of_link(at) -> TransposedConv:
+    cfg, notices = LayerConfig.from_query(at.query_params)
+    assert not notices
+    return cfg.layer()
+
+
+def test_an_off_by_one_is_said_with_its_fixes_and_each_fix_gives_stride_times_input_in_torch():
+    query = {"k": "3", "s": "2", "p": "1", "op": "0", "n": "16"}
+    at = open_page(query=query)
+    assert_clean(at)
+    layer, _ = shown_layer(at)
+    found = near_multiple(layer, 16, max_kernel=16, max_stride=8, max_padding=32)
+    shown = " ".join(m.value for m in at.main.markdown)
+    assert "gives 31 from 16, one short of 2 × 16 = 32" in shown.replace("\\", "")
+    assert [at.button(key=f"ds_fix_{i}").label.lower() for i in range(len(found.fixes))] == [
+        fix.instruction.lower() for fix in found.fixes
+    ]
+    assert found.fixes[0].instruction == "add output_padding=1"
+    for i in range(len(found.fixes)):
+        again = open_page(query=query)
+        again.button(key=f"ds_fix_{i}").click().run()
+        assert_clean(again)
+        fixed = layer_of_link(again)
+        assert torch_output(fixed, (16, 16)) == (32, 32)
+        assert {m.label: m.value for m in again.metric}["Output (H × W)"] == "32 × 32 px"
+        assert not any("one short" in m.value for m in again.main.markdown)
+
+
+def test_a_wanted_output_lists_cores_changes_and_each_one_loads_a_layer_torch_agrees_with():
+    at = open_page(query={"k": "3", "s": "2", "p": "1", "op": "0", "n": "16"})
+    at.text_input(key="ds_want").set_value("33").run()
+    assert_clean(at)
+    layer, _ = shown_layer(at)
+    found = changes_for(layer, (16, 16), (33, 33), max_kernel=16, max_stride=8, max_padding=32)
+    assert len(found) > 6  # some are in the "more" expander
+    labels = [at.button(key=f"ds_change_{i}").label for i in range(len(found))]
+    assert [label.lower() for label in labels] == [c.instruction.lower() for c in found]
+    link = dict(at.query_params)
+    assert link["ds_want"] == "33"
+    for i, change in enumerate(found):
+        assert torch_output(change.layer, (16, 16)) == (33, 33)
+        if i < 3:  # three clicks through the page (each a full run)
+            again = open_page(query=link)
+            again.button(key=f"ds_change_{i}").click().run()
+            assert_clean(again)
+            loaded = layer_of_link(again)
+            assert loaded == change.layer
+            assert torch_output(loaded, (16, 16)) == (33, 33)
+            assert any("already" in s.value for s in again.success)
+
+
+def test_a_wanted_output_per_axis_and_a_bad_one():
+    at = open_page()
+    at.text_input(key="ds_want").set_value("32, 40").run()
+    assert_clean(at)
+    layer, _ = shown_layer(at)
+    first = changes_for(layer, (16, 16), (32, 40), max_kernel=16, max_stride=8, max_padding=32)[0]
+    at.button(key="ds_change_0").click().run()
+    loaded = layer_of_link(at)
+    assert loaded == first.layer and torch_output(loaded, (16, 16)) == (32, 40)
+    for bad in ("32 px", "0", "1, 2, 3", "+32"):
+        at.text_input(key="ds_want").set_value(bad).run()
+        assert_clean(at)
+        (message,) = errors(at)
+        assert message.startswith("**wanted**")
+        assert "invalid literal" not in message
+
+
+def test_a_value_above_a_limit_is_refused_with_the_limit_named_never_used_in_silence():
+    at = open_page()
+    at.number_input(key="layer_input_size").set_value(100_000).run()
+    assert_clean(at)
+    assert at.number_input(key="layer_input_size").value == 100_000  # kept as typed
+    (message,) = errors(at)
+    plain = message.replace("\\", "")
+    assert plain.startswith("**input_size** — input_size 100,000 is above the limit")
+    assert f"{caps.MAX_INPUT} px is the default limit" in plain
+    assert "DECONV_LAB_LIMITS=local streamlit run app.py" in plain
+    assert not at.metric and not at.main.table  # nothing computed from another size
+    at.number_input(key="layer_input_size").set_value(0).run()
+    (message,) = errors(at)
+    assert "input_size must be at least 1" in message.replace("\\", "")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlsplit
 
+import pandas as pd
 import pytest
 import torch
 from app_support import assert_clean, errors, forward_shape, open_page, run_snippet, titles
+from test_security import assert_generated_code_is_clean
 
+from core.geometry.chains import chain_code, default_channels, solve_ends
 from core.geometry.keras import from_keras
 from core.geometry.layer import SPATIAL_NAMES
 from core.geometry.solver import solve, solve_chain
@@ -16,9 +20,22 @@ from ui.state import LayerConfig
 COLUMNS = list(SPATIAL_NAMES)
 
 
+def shown_table(at):
+    """The solutions, every static table of the page's main area together (the first rows and
+    the "more" expander)."""
+    return pd.concat([t.value for t in at.main.table], ignore_index=True)
+
+
 def shown_rows(at) -> list[tuple]:
-    table = at.dataframe[0].value
+    table = shown_table(at)
     return [tuple(int(v) for v in row) for row in table[COLUMNS].itertuples(index=False)]
+
+
+def link_of(cell: str) -> str:
+    """The address of a markdown link '[open ↗](./?k=4&...)'."""
+    match = re.fullmatch(r"\[[^\]]*\]\((\./\?[^)\s]*)\)", cell)
+    assert match, cell
+    return match.group(1)
 
 
 def core_rows(solutions) -> list[tuple]:
@@ -31,7 +48,7 @@ def test_default_table_is_cores_solutions():
     assert titles(at) == ["Size solver"]
     expected = solve(16, 32, max_kernel=8, max_stride=8, max_dilation=1)
     assert shown_rows(at) == core_rows(expected)
-    overlap = list(at.dataframe[0].value["overlap"])
+    overlap = list(shown_table(at)["overlap"])
     assert overlap == ["even" if s.even_overlap else "uneven" for s in expected]
 
 
@@ -64,7 +81,7 @@ def test_bad_chain_gives_an_error_naming_sizes_and_no_exception():
     at.text_input(key="sv_chain").set_value("4, eight, 16").run()
     assert_clean(at)
     assert any("sizes" in e for e in errors(at))
-    assert not at.dataframe  # nothing stale is shown
+    assert not at.main.table  # nothing stale is shown
     at.text_input(key="sv_chain").set_value("32, 16").run()  # shrinking: no solution
     assert_clean(at)
     assert solve_chain([32, 16], max_kernel=8, max_stride=8, max_dilation=1) == []
@@ -82,7 +99,7 @@ def test_chain_sizes_are_ascii_digits_only(value):
     (message,) = errors(at)
     assert message.startswith("**sizes**") and "written with the digits 0\\-9" in message
     assert "invalid literal" not in message
-    assert not at.dataframe
+    assert not at.main.table
 
 
 def test_link_numbers_are_ascii_digits_only():
@@ -100,7 +117,7 @@ def test_link_numbers_are_ascii_digits_only():
 def test_links_and_open_button_load_the_solution_into_the_designer():
     at = open_page("solver")
     first = solve(16, 32, max_kernel=8, max_stride=8, max_dilation=1)[0]
-    link = at.dataframe[0].value["designer"].iloc[0]
+    link = link_of(shown_table(at)["designer"].iloc[0])
     params = dict(parse_qsl(urlsplit(link).query))
     cfg, notices = LayerConfig.from_query(params)
     assert not notices
@@ -150,3 +167,99 @@ def test_keras_translation_code_runs_and_matches_keras_size():
     assert snippet == expected.code().strip()
     layer = run_snippet(snippet)["layer"]
     assert forward_shape(layer, 64, (15, 15)) == expected.keras_output_size
+
+
+# ----------------------------------------------------------------------------- by the ends
+
+
+def chains_table(at):
+    return at.main.table[0].value
+
+
+def test_two_sizes_in_chain_mode_say_what_they_answer_and_offer_the_chain_by_its_ends():
+    at = open_page("solver", {"sv_mode": "chain", "sv_chain": "7, 28"})
+    assert_clean(at)
+    said = " ".join(m.value for m in at.main.markdown)
+    assert "Two sizes ask the one-layer question" in said
+    assert shown_rows(at) == core_rows(solve(7, 28, max_kernel=8, max_stride=8, max_dilation=1))
+    at.button(key="sv_to_ends").click().run()
+    assert_clean(at)
+    assert at.segmented_control(key="sv_mode").value == "ends"
+    assert at.number_input(key="sv_from").value == 7 and at.number_input(key="sv_to").value == 28
+    assert at.query_params["sv_mode"] == "ends" and at.query_params["sv_to"] == "28"
+
+
+def test_a_chain_by_its_ends_is_cores_and_its_module_runs_in_torch():
+    at = open_page("solver", {"sv_mode": "ends", "sv_from": "7", "sv_to": "28", "sv_layers": "2"})
+    assert_clean(at)
+    chains = solve_ends(7, 28, 2, max_kernel=8, max_stride=8, max_dilation=1, max_layers=6)
+    assert list(chains_table(at)["sizes (px)"]) == [" → ".join(map(str, c.sizes)) for c in chains]
+    assert chains[0].sizes == (7, 14, 28)
+    code = at.main.code[0].value
+    channels = default_channels(64, 32, 2)  # the sidebar layer's in and out channels
+    assert code == chain_code(chains[0], channels).strip()
+    assert_generated_code_is_clean(code, "solver page")
+    model = run_snippet(code)["model"]
+    with torch.no_grad():
+        assert model(torch.zeros(1, 64, 7, 7)).shape == (1, 32, 28, 28)
+
+    at.text_input(key="sv_ch").set_value("64, 16, 3").run()  # channels per layer, edited
+    assert_clean(at)
+    model = run_snippet(at.main.code[0].value)["model"]
+    with torch.no_grad():
+        assert model(torch.zeros(2, 64, 7, 7)).shape == (2, 3, 28, 28)
+    layers = at.main.table[1].value
+    assert list(layers["channels"]) == ["64 → 16", "16 → 3"]
+    assert at.query_params["sv_ch"] == "64, 16, 3"
+
+    at.selectbox(key="sv_chain_pick").select_index(3).run()  # another chain, same module shape
+    model = run_snippet(at.main.code[0].value)["model"]
+    assert f"# {' -> '.join(map(str, chains[3].sizes))}" in at.main.code[0].value
+    with torch.no_grad():
+        assert model(torch.zeros(1, 64, 7, 7)).shape == (1, 3, 28, 28)
+
+    at.text_input(key="sv_ch").set_value("64, 3").run()
+    (message,) = errors(at)
+    assert message.startswith("**channels**") and "give 3 numbers" in message
+
+
+def test_the_fewest_layers_by_the_ends():
+    at = open_page("solver", {"sv_mode": "ends", "sv_from": "4", "sv_to": "64"})
+    at.selectbox(key="sv_layers").select("fewest").run()
+    assert_clean(at)
+    fewest = solve_ends(4, 64, None, max_kernel=8, max_stride=8, max_dilation=1, max_layers=6)
+    assert fewest[0].layers == 2
+    assert chains_table(at)["sizes (px)"].iloc[0] == " → ".join(map(str, fewest[0].sizes))
+    assert any("the fewest that work" in h.value for h in at.main.subheader)
+    model = run_snippet(at.main.code[0].value)["model"]
+    with torch.no_grad():
+        assert model(torch.zeros(1, 64, 4, 4)).shape[-2:] == (64, 64)
+
+
+def test_values_above_the_limits_are_refused_with_a_message_in_every_mode():
+    at = open_page("solver")
+    at.number_input(key="sv_in").set_value(100_000).run()
+    assert_clean(at)
+    (message,) = errors(at)
+    assert "above the limit" in message and "DECONV\\_LAB\\_LIMITS=local" in message
+    assert not at.main.table
+    at = open_page("solver", {"sv_mode": "ends"})
+    at.number_input(key="sv_to").set_value(5000).run()
+    (message,) = errors(at)
+    assert message.startswith("the end size 5000 is above the limit")
+    at = open_page("solver", {"sv_mode": "chain"})
+    at.text_input(key="sv_chain").set_value("4, 8, 99999").run()
+    (message,) = errors(at)
+    assert message.startswith("**sizes**") and "above the limit" in message
+    at = open_page("solver")
+    at.number_input(key="sv_maxk").set_value(40).run()
+    assert any("max kernel\\_size can be at most 16" in e for e in errors(at))
+
+
+def test_a_layer_count_above_the_limit_in_a_link_names_the_limit():
+    at = open_page("solver", {"sv_mode": "ends", "sv_layers": "40"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "ignored `sv_layers=40` from the link: it is above the limit" in notices
+    assert "the layers of a chain by its ends" in notices
+    assert at.selectbox(key="sv_layers").value == "2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests_paths import ROOT
 
+from core.limits import ENV_VAR, limits_mode
 from ui import caps
 from ui.state import FIELDS, LayerConfig
 
@@ -76,10 +78,15 @@ def test_a_link_with_lax_integers_opens_the_defaults_with_a_warning():
     assert at.query_params["k"] == str(LayerConfig().kernel_size[0])
 
 
-def test_out_of_range_link_values_are_still_clamped():
+def test_out_of_range_link_values_are_clamped_to_a_valid_layer():
+    """op=9 is above the limit (7), and 7 is still invalid with stride 2: the link gets the
+    nearest value torch accepts with the link's other values, and a notice in words."""
     cfg, notices = LayerConfig.from_query({"op": "9"})
-    assert cfg.output_padding == (FIELDS["output_padding"].maximum,) * 2
-    assert len(notices) == 1 and "outside" in notices[0]
+    assert cfg.output_padding == (1, 1)
+    cfg.layer()  # valid
+    (notice,) = notices
+    assert notice.startswith("`op=9` from the link does not fit this layer")
+    assert "must be smaller than stride 2" in notice and "using 1" in notice
 
 
 def test_link_with_per_axis_values_opens_the_per_axis_widgets():
@@ -174,3 +181,134 @@ def test_streamlit_config_for_the_hosted_demo():
     assert config["server"]["maxUploadSize"] <= 10  # MB: uploads are small target images
     assert "base" not in config.get("theme", {})  # follow the viewer's light or dark setting
     assert config["theme"]["light"]["primaryColor"] and config["theme"]["dark"]["primaryColor"]
+
+
+# ----------------------------------------------------------------------------- links and limits
+
+# Python's own exception texts (a KeyError's is the bare key, quoted).
+PYTHON_TEXT = ("invalid literal", "base 10", "Traceback", "KeyError", "could not convert", ": 'x'")
+
+
+def test_op_9_opens_a_valid_layer_with_a_notice_in_words():
+    at = open_page("designer", {"op": "9"})
+    assert_clean(at)
+    assert not at.error  # the page opens on a layer torch accepts
+    warning = " ".join(w.value for w in at.warning)
+    assert "`op=9` from the link does not fit this layer" in warning
+    assert at.number_input(key="layer_output_padding").value == 1
+
+
+@pytest.mark.parametrize(
+    ("page", "key"),
+    [
+        ("overlap", "ov_stack"),
+        ("overlap", "ov_anim_n"),
+        ("overlap", "ov_stages"),
+        ("overlap", "ov_methods"),
+        ("generator", "gen_ch"),
+        ("generator", "gen_stages"),
+        ("solver", "sv_layers"),
+        ("solver", "sv_from"),
+        ("designer", "ds_want"),
+    ],
+)
+@pytest.mark.parametrize("value", ["x", "99999", "4.2.1.0.1_99.2.1.0.1", "-1"])
+def test_link_values_get_notices_in_plain_words(page, key, value):
+    at = open_page(page, {key: value})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning)
+    for text in PYTHON_TEXT:
+        assert text not in notices, notices
+    if f"`{key}=" in notices:
+        assert "from the link" in notices
+
+
+def test_a_stack_link_above_the_limit_names_it():
+    too_many = "_".join(["4.2.1.0.1"] * caps.MAX_STACK_LAYERS)
+    at = open_page("overlap", {"ov_stack": too_many, "ov_anim_n": "99", "ov_stages": "x"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert f"{caps.MAX_STACK_LAYERS + 1} layers are above the limit" in notices
+    assert "DECONV_LAB_LIMITS=local" in notices
+    assert "`ov_stages=x` from the link: use 1 (on) or 0 (off)" in notices
+    assert "at most 8, got 99" in notices
+
+
+def test_the_overlap_stack_refuses_a_typed_value_above_the_limit():
+    at = open_page("overlap")
+    at.number_input(key="ov_l0_k").set_value(99).run()
+    assert_clean(at)
+    messages = [e.value.replace("\\", "") for e in at.error]
+    assert any(m.startswith("kernel_size 99 is above the limit") for m in messages), messages
+    assert at.query_params["ov_stack"] != ""  # the last accepted stack stays in the link
+
+
+LIMITS_SCRIPT = """
+import sys
+sys.path[:0] = [{root!r}, {tests!r}]
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({app!r}, default_timeout=60)
+at.query_params.update({{"n": "1000", "k": "40"}})
+at.run()
+assert not at.exception, [e.value for e in at.exception]
+print("ERRORS", [e.value for e in at.error])
+print("WARNINGS", [w.value for w in at.warning])
+print("METRICS", [m.value for m in at.metric])
+at.number_input(key="layer_input_size").set_value(100000).run()
+print("TYPED", [e.value for e in at.error])
+"""
+
+
+def run_with_limits(setting: str | None) -> str:
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    if setting is not None:
+        env[ENV_VAR] = setting
+    script = LIMITS_SCRIPT.format(
+        root=str(ROOT), tests=str(ROOT / "tests"), app=str(ROOT / "app.py")
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.replace("\\\\", "")
+
+
+def test_local_limits_are_one_setting_away_and_messages_say_which_limits_apply():
+    default = run_with_limits(None)
+    assert "the default limit (the hosted demo's)" in default
+    assert "DECONV_LAB_LIMITS=local streamlit run app.py" in default
+    assert "METRICS []" not in default  # clamped link: the page shows the clamped layer
+    hosted = run_with_limits("hosted")
+    assert "the hosted demo's limit for" in hosted and "default limit" not in hosted
+    local = run_with_limits("local")
+    assert "WARNINGS []" in local  # n=1000 and k=40 are within the local limits
+    assert "1000 × 1000 px" in local  # the layer really runs on 1000 px
+    assert "the local limit for the input size" in local and "hosted demo" not in local
+    bogus = run_with_limits("lcoal")
+    assert "is not a setting Deconv Lab knows" in bogus
+
+
+def test_limits_mode_reads_one_setting():
+    assert limits_mode({}).name == "default"
+    assert limits_mode({ENV_VAR: "local"}).local
+    assert limits_mode({ENV_VAR: " Hosted "}).name == "hosted"
+    odd = limits_mode({ENV_VAR: "lots"})
+    assert odd.name == "default" and "lots" in odd.problem
+    for key, lim in caps.LIMITS.items():
+        assert lim.local >= lim.hosted, key
+        assert "hosted demo's limit" in lim.explain(limits_mode({ENV_VAR: "hosted"}))
+        assert "hosted demo" not in lim.explain(limits_mode({ENV_VAR: "local"}))
+
+
+def test_a_channel_count_the_generator_does_not_offer_is_named_not_swapped_in_silence():
+    """gen_ch=17 used to pass the range check and then fall back to 8 in the select box."""
+    at = open_page("generator", {"gen_ch": "17"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning)
+    assert "ignored `gen_ch=17` from the link: use one of 8, 16, 32, 64, 128, 256" in notices
+    assert at.selectbox(key="gen_ch").value == 64  # the default, said so

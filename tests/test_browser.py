@@ -153,3 +153,61 @@ def test_invalid_value_shows_the_error_and_no_exception(app, page):
     assert "must be smaller than stride" in alert.first.inner_text()
     wait_settled(page)
     no_exception(page)
+
+
+def test_a_typed_value_above_a_limit_is_refused_with_the_limit_named(app, page):
+    """Type 100000 as the input size and press Tab: the box keeps it, and the page says which
+    limit refuses it and how to raise it (it used to go on with 16 in silence)."""
+    base, _ = app
+    open_page(page, base)
+    box = page.get_by_label("input size (px)", exact=True)
+    box.fill("100000")
+    box.press("Tab")
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="above the limit")
+    alert.first.wait_for()
+    said = alert.first.inner_text()
+    assert "input_size 100,000 is above the limit" in said
+    assert "DECONV_LAB_LIMITS=local streamlit run app.py" in said
+    wait_settled(page)
+    assert box.input_value() == "100000"
+    assert page.locator('[data-testid="stMetric"]').count() == 0  # nothing computed from 16
+    no_exception(page)
+
+
+MAIN_TABLES = '[data-testid="stMain"] [data-testid="stTable"]'
+TABLE_SCROLL_JS = f"""() => [...document.querySelectorAll('{MAIN_TABLES}')]
+    .map(t => t.scrollHeight - t.clientHeight)"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize(
+    ("name", "path", "link"),
+    [
+        ("designer", "", "op=0&ds_want=33"),
+        ("solver", "solver", ""),
+        ("solver_ends", "solver", "sv_mode=ends&sv_from=7&sv_to=28&sv_layers=2"),
+    ],
+)
+def test_designer_and_solver_show_every_table_row_in_light_and_dark(
+    app, name, path, link, width, scheme
+):
+    """Every table row visible without an inner scroll; screenshots for a person to look at."""
+    base, browser = app
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        open_page(tab, base, path, link)
+        assert tab.locator(MAIN_TABLES).count() >= 1
+        assert all(extra <= 1 for extra in tab.evaluate(TABLE_SCROLL_JS))
+        no_exception(tab)
+        # Streamlit scrolls inside its main section: grow the window to the page to shoot it all.
+        height = tab.evaluate(
+            "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+        )
+        tab.set_viewport_size({"width": width, "height": min(height + 40, 8000)})
+        wait_settled(tab)
+        tab.screenshot(path=SHOTS / f"{name}_{width}_{scheme}.png")
+    finally:
+        context.close()

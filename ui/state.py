@@ -14,7 +14,7 @@ import base64
 import re
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -22,6 +22,8 @@ import streamlit as st
 
 from core.errors import ConfigError
 from core.geometry.layer import SPATIAL_NAMES, TransposedConv
+from core.geometry.output_size import output_size
+from core.geometry.repair import make_valid
 from core.parsing import parse_int
 from ui import caps
 
@@ -59,24 +61,34 @@ def echo(key: str, raw: object) -> str:
 
 @dataclass(frozen=True)
 class Field:
-    """How one layer parameter appears in the URL and in its widget."""
+    """How one layer parameter appears in the URL and in its widget; `limit` is its key in
+    `ui.caps.LIMITS` (the maximum's name and how to raise it)."""
 
     url: str
     label: str
     minimum: int
     maximum: int
     help: str
+    limit: str
+
+    def explain_maximum(self) -> str:
+        return caps.explain(self.limit)
 
 
 FIELDS: dict[str, Field] = {
-    "in_channels": Field("cin", "in_channels", 1, caps.MAX_CHANNELS, "Input channels (C_in)."),
-    "out_channels": Field("cout", "out_channels", 1, caps.MAX_CHANNELS, "Output channels (C_out)."),
+    "in_channels": Field(
+        "cin", "in_channels", 1, caps.MAX_CHANNELS, "Input channels (C_in).", "channels"
+    ),
+    "out_channels": Field(
+        "cout", "out_channels", 1, caps.MAX_CHANNELS, "Output channels (C_out).", "channels"
+    ),
     "groups": Field(
         "g",
         "groups",
         1,
         caps.MAX_GROUPS,
         "Channel groups: both channel counts must be divisible by it.",
+        "groups",
     ),
     "input_size": Field(
         "n",
@@ -84,15 +96,19 @@ FIELDS: dict[str, Field] = {
         1,
         caps.MAX_INPUT,
         "Spatial size of the input feature map, in pixels.",
+        "input_size",
     ),
-    "kernel_size": Field("k", "kernel_size (px)", 1, caps.MAX_KERNEL, "Kernel extent k."),
-    "stride": Field("s", "stride (px)", 1, caps.MAX_STRIDE, "Upsampling factor s."),
+    "kernel_size": Field(
+        "k", "kernel_size (px)", 1, caps.MAX_KERNEL, "Kernel extent k.", "kernel_size"
+    ),
+    "stride": Field("s", "stride (px)", 1, caps.MAX_STRIDE, "Upsampling factor s.", "stride"),
     "padding": Field(
         "p",
         "padding (px)",
         0,
         caps.MAX_PADDING,
         "p pixels are cropped from both ends of each axis of the full output.",
+        "padding",
     ),
     "output_padding": Field(
         "op",
@@ -100,8 +116,11 @@ FIELDS: dict[str, Field] = {
         0,
         caps.MAX_OUTPUT_PADDING,
         "Extra rows/columns added at the end; must be smaller than stride or dilation.",
+        "output_padding",
     ),
-    "dilation": Field("d", "dilation (px)", 1, caps.MAX_DILATION, "Spacing between kernel taps."),
+    "dilation": Field(
+        "d", "dilation (px)", 1, caps.MAX_DILATION, "Spacing between kernel taps.", "dilation"
+    ),
 }
 BIAS_URL = "bias"
 
@@ -150,9 +169,15 @@ class LayerConfig:
 
     @classmethod
     def from_query(cls, params: Mapping[str, str]) -> tuple[LayerConfig, list[str]]:
-        """Read a configuration from URL parameters; bad or capped values come back as notices."""
+        """Read a configuration from URL parameters; bad or clamped values come back as notices.
+
+        A value outside the app's limits is clamped to the nearest allowed one; where that
+        leaves a layer torch would refuse (`op=9` clamped to 7 with stride 2), the parameter at
+        fault moves to the nearest valid value given the others (`core.geometry.repair`), and the
+        notice says so in words."""
         values: dict[str, Any] = {}
-        notices: list[str] = []
+        notices: dict[str, str] = {}  # by parameter name, in FIELDS order
+        raws: dict[str, list[int]] = {}  # the numbers the link gave
         per_axis = False
         for name, spec in FIELDS.items():
             raw = params.get(spec.url)
@@ -161,24 +186,30 @@ class LayerConfig:
             parts = [part.strip() for part in str(raw).split(",")]
             is_tuple = isinstance(getattr(cls(), name), tuple)
             if len(parts) not in ((1, 2) if is_tuple else (1,)):
-                notices.append(
-                    f"ignored {echo(spec.url, raw)} from the link: give one integer"
+                notices[name] = (
+                    f"ignored {echo(spec.url, raw)} from the link: give one whole number"
                     + (" or two (H,W)" if is_tuple else "")
                 )
                 continue
             try:
                 numbers = [parse_int(part, name) for part in parts]
             except ConfigError as err:
-                notices.append(
+                notices[name] = (
                     f"ignored {echo(spec.url, raw)} from the link: {escape_markdown(err.message)}"
                 )
                 continue
             clamped = [min(max(v, spec.minimum), spec.maximum) for v in numbers]
-            if clamped != numbers:
-                notices.append(
-                    f"{echo(spec.url, raw)} from the link is outside "
-                    f"{spec.minimum}..{spec.maximum} (the demo's limits): using "
-                    f"{','.join(map(str, clamped))}"
+            raws[name] = numbers
+            used = ",".join(map(str, clamped))
+            if any(v > spec.maximum for v in numbers):
+                notices[name] = (
+                    f"{echo(spec.url, raw)} from the link is above the limit for `{name}`: "
+                    f"using {used}. {escape_markdown(spec.explain_maximum())}."
+                )
+            elif clamped != numbers:
+                notices[name] = (
+                    f"{echo(spec.url, raw)} from the link: `{name}` must be at least "
+                    f"{spec.minimum}, using {used}."
                 )
             if is_tuple:
                 per_axis = per_axis or len(clamped) == 2
@@ -190,8 +221,70 @@ class LayerConfig:
             if raw_bias in ("0", "1", "true", "false"):
                 values["bias"] = raw_bias in ("1", "true")
             else:
-                notices.append(f"ignored {echo(BIAS_URL, raw_bias)} from the link: use 0 or 1")
-        return cls(per_axis=per_axis, **values), notices
+                notices[BIAS_URL] = f"ignored {echo(BIAS_URL, raw_bias)} from the link: use 0 or 1"
+        cfg = cls(per_axis=per_axis, **values)
+        clamped_any = any(name in notices and name in values for name in FIELDS)
+        if clamped_any:
+            cfg = cfg._repaired(notices, raws)
+        return cfg, list(notices.values())
+
+    def _repaired(self, notices: dict[str, str], raws: Mapping[str, list[int]]) -> LayerConfig:
+        """After clamping: the nearest layer torch accepts; each parameter moved gets a notice
+        (replacing its clamping notice: the value used is within the limits)."""
+        before = self._layer_kwargs()
+        bounds = {
+            name: (spec.minimum, spec.maximum)
+            for name, spec in FIELDS.items()
+            if name != "input_size"
+        }
+        fixed, repairs = make_valid(before, self.input_size, bounds)
+        for name in dict.fromkeys(r.parameter for r in repairs):
+            spec = FIELDS[name]
+            new = fixed[name]
+            used = (
+                ",".join(map(str, new if self.per_axis else new[:1]))
+                if isinstance(new, tuple)
+                else str(new)
+            )
+            asked = raws.get(name)
+            old = before[name]
+            source = (
+                f"{echo(spec.url, ','.join(map(str, asked)))} from the link"
+                if asked is not None
+                else f"`{name}` {old[0] if isinstance(old, tuple) else old}"
+            )
+            notices[name] = (
+                f"{source} does not fit this layer "
+                f"({escape_markdown(self._rule(before, name, asked))}): using {used}, the "
+                "nearest value that does."
+            )
+        return replace(self, **{r.parameter: fixed[r.parameter] for r in repairs})
+
+    def _rule(self, values: Mapping[str, Any], name: str, asked: list[int] | None) -> str:
+        """core's objection to `name` as the link asked for it (the rule, without the fix)."""
+        trial = dict(values)
+        if asked is not None and isinstance(values[name], tuple):
+            trial[name] = tuple(asked) if len(asked) == 2 else (asked[0],) * 2
+        elif asked is not None:
+            trial[name] = asked[0]
+        try:
+            output_size(TransposedConv.make(**trial), self.input_size)
+        except ConfigError as err:
+            return re.split(r"[:;] use ", err.message)[0]
+        return f"{name} does not fit the other values"
+
+    def _layer_kwargs(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "output_padding": self.output_padding,
+            "groups": self.groups,
+            "bias": self.bias,
+            "dilation": self.dilation,
+        }
 
     @classmethod
     def from_layer(cls, layer: TransposedConv, input_size: int | tuple[int, int]) -> LayerConfig:
@@ -255,6 +348,13 @@ def load_config(cfg: LayerConfig, page_keys: Mapping[str, Any] | None = None) ->
             del st.session_state[key]
     st.query_params.clear()
     st.session_state[_URL_IN] = {}
+
+
+def set_page_values(values: Mapping[str, Any]) -> None:
+    """From a callback: give page widgets new values (kept, and in the URL, like page_param's)."""
+    for key, value in values.items():
+        _store()[key] = value
+        st.session_state[key] = value
 
 
 def reset_all() -> None:
@@ -325,9 +425,13 @@ def page_param(key: str, default: T, parse: Callable[[str], T]) -> None:
     if raw is not None:
         try:
             value = parse(raw)
-        except (ValueError, TypeError, KeyError) as exc:
+        except ConfigError as err:
+            _notices().append(f"ignored {echo(key, raw)} from the link: {_plain(err.message)}")
+        except ValueError as exc:  # the page's parsers say what they want in words
+            _notices().append(f"ignored {echo(key, raw)} from the link: {_plain(str(exc))}")
+        except (TypeError, KeyError, IndexError):
             _notices().append(
-                f"ignored {echo(key, raw)} from the link: {escape_markdown(str(exc))}"
+                f"ignored {echo(key, raw)} from the link: it is not a value this page knows"
             )
     st.session_state[key] = value
     store[key] = value
@@ -341,20 +445,62 @@ def remember(key: str, fmt: Callable[[Any], str] = str) -> Any:
     return value
 
 
-def bounded_int(minimum: int, maximum: int) -> Callable[[str], int]:
+# Python's own exception texts, which a notice must never show (a page's parser that lets one
+# through gets a plain sentence instead).
+_PYTHON_TEXT = re.compile(
+    r"invalid literal|could not convert|base 10|unpack|object|not subscriptable|Traceback",
+    re.IGNORECASE,
+)
+
+
+def _plain(message: str) -> str:
+    """`message` for a notice: escaped markdown, or a plain sentence where it is Python's."""
+    if _PYTHON_TEXT.search(message):
+        return "it is not a value this page knows"
+    return escape_markdown(message)
+
+
+def bounded_int(minimum: int, maximum: int, limit: str | None = None) -> Callable[[str], int]:
     """A `parse` for page_param: a whole number in ASCII digits (`core.parsing.parse_int`;
-    spaces around it are allowed) within the demo's limits."""
+    spaces around it are allowed) from `minimum` to `maximum`. `limit`: the key in
+    `ui.caps.LIMITS` when the maximum is one of the app's limits (the notice explains it)."""
 
     def parse(raw: str) -> int:
         try:
             value = parse_int(raw.strip(), "value")
         except ConfigError:
             raise ValueError("it must be a whole number written with the digits 0-9") from None
-        if not minimum <= value <= maximum:
-            raise ValueError(f"must be within {minimum}..{maximum}")
+        if value < minimum:
+            raise ValueError(f"it must be at least {minimum}")
+        if value > maximum:
+            if limit is None:
+                raise ValueError(f"it can be at most {maximum}")
+            raise ValueError(f"it is above the limit: {caps.explain(limit)}")
         return value
 
     return parse
+
+
+def int_choice(choices: list[int] | tuple[int, ...]) -> Callable[[str], int]:
+    """A `parse` for page_param: one of the whole numbers a select box offers."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = parse_int(raw.strip(), "value")
+        except ConfigError:
+            raise ValueError("it must be a whole number written with the digits 0-9") from None
+        if value not in choices:
+            raise ValueError(f"use one of {', '.join(map(str, choices))}")
+        return value
+
+    return parse
+
+
+def flag(raw: str) -> bool:
+    """A `parse` for page_param: 1 (on) or 0 (off)."""
+    if raw not in ("0", "1"):
+        raise ValueError("use 1 (on) or 0 (off)")
+    return raw == "1"
 
 
 def one_of(options: list[str] | tuple[str, ...]) -> Callable[[str], str]:
@@ -430,20 +576,53 @@ def _widget_key(name: str, axis: int | None = None) -> str:
 def _int_widget(
     container: Any, name: str, start: int, axis: int | None = None, label: str | None = None
 ) -> int:
+    """A sidebar number box without bounds of its own: a value outside the field's range is
+    kept as typed, and `current_layer` refuses it with a message naming the rule or limit."""
     spec = FIELDS[name]
     key = _widget_key(name, axis)
     if key not in st.session_state:
-        st.session_state[key] = min(max(start, spec.minimum), spec.maximum)
+        st.session_state[key] = start
     return int(
         container.number_input(
             label or spec.label,
-            min_value=spec.minimum,
-            max_value=spec.maximum,
             step=1,
             key=key,
-            help=spec.help,
+            help=f"{spec.help} At most {spec.maximum:,} ({_limit_words()}).",
         )
     )
+
+
+def _limit_words() -> str:
+    return {"local": "the local limit", "hosted": "the hosted demo's limit"}.get(
+        caps.MODE.name, "the default limit"
+    )
+
+
+def limits_panel(where: Any) -> None:
+    """The app's limits in force and the one setting that raises them (`ui.caps`)."""
+    if caps.MODE.problem:
+        where.warning(escape_markdown(caps.MODE.problem), icon=":material/warning:")
+    with where.expander("Limits", icon=":material/straighten:"):
+        if caps.MODE.local:
+            where_text = (
+                f"The local limits are on ({caps.ENV_VAR}=local). Larger layers: use core's "
+                "Python API."
+            )
+        else:
+            name = "the hosted demo's" if caps.MODE.name == "hosted" else "the default ones"
+            where_text = (
+                f"These limits are {name}, which keep one request cheap on the hosted demo. "
+                "Running the app on your own machine? Raise them with one setting: "
+                f"`{caps.ENV_VAR}=local streamlit run app.py`."
+            )
+        st.caption(where_text)
+        st.markdown(
+            "\n".join(
+                f"- {lim.what}: **{caps.limit(key):,}{lim.unit}**"
+                + ("" if caps.MODE.local else f" (local: {lim.local:,}{lim.unit})")
+                for key, lim in caps.LIMITS.items()
+            )
+        )
 
 
 def _reset_button(bar: Any) -> None:
@@ -537,10 +716,28 @@ def current_layer(
     """The validated layer for `cfg` (default: the shared one), or the ConfigError explaining why
     torch would refuse it."""
     cfg = cfg or config()
+    err = limit_error(cfg)
+    if err is not None:
+        return None, err
     try:
         return cfg.layer(), None
     except ConfigError as err:
         return None, err
+
+
+def limit_error(cfg: LayerConfig) -> ConfigError | None:
+    """The first value of `cfg` above the app's limits, as a ConfigError naming the parameter,
+    the limit and how to raise it; None when every value is within them (values below a
+    parameter's minimum are core's to refuse, with torch's rule)."""
+    for name, spec in FIELDS.items():
+        value = getattr(cfg, name)
+        values = (value if cfg.per_axis else value[:1]) if isinstance(value, tuple) else (value,)
+        for v in values:
+            if v > spec.maximum:
+                return ConfigError(
+                    name, f"{name} {v:,} is above the limit: {spec.explain_maximum()}"
+                )
+    return None
 
 
 def show_error(err: ConfigError, where: Any = st) -> None:

@@ -42,6 +42,15 @@ def count(n: int | float) -> str:
     return f"{n:.0f}"
 
 
+def nbytes(n: int | float) -> str:
+    """A byte count in binary units: 1536 -> '1.5 KiB'."""
+    n = float(n)
+    for factor, unit in ((2**40, " TiB"), (2**30, " GiB"), (2**20, " MiB"), (2**10, " KiB")):
+        if abs(n) >= factor:
+            return f"{n / factor:.3g}{unit}"
+    return f"{n:.0f} B"
+
+
 def code_block(
     code: str,
     file_name: str,
