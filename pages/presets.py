@@ -10,7 +10,6 @@ from core.errors import ConfigError
 from core.geometry.phases import even_overlap, taps_per_phase
 from core.presets import (
     ARTICLE_CASES,
-    ARTICLE_DESCRIPTION,
     ARTICLE_TITLE,
     ARTICLE_URL,
     PRESETS,
@@ -139,17 +138,15 @@ for i, preset in enumerate(PRESETS):
     with columns[i % 3]:
         preset_card(preset)
 
-st.subheader("The article's three wrong replacements")
-article = (
-    f"[{ARTICLE_TITLE}]({ARTICLE_URL})"
-    if ARTICLE_TITLE and ARTICLE_URL
-    else ARTICLE_DESCRIPTION[0].upper() + ARTICLE_DESCRIPTION[1:]
-)
+st.subheader("Three replacements that get the size wrong")
 st.caption(
-    f"{article} (the one this project started from) replaces ConvTranspose2d with Upsample + "
-    "Conv2d three times, and gets the output size wrong each time. The layers below are the "
-    "ones it wrote; every size is computed here, and the last row is the same replacement with "
-    "its padding solved so that the size matches (Odena et al. 2016 for why "
+    "The common advice is to replace ConvTranspose2d with Upsample + Conv2d against checkerboard "
+    "artifacts, and tutorials keep the original's kernel and padding when they do. One of them, "
+    f"[{ARTICLE_TITLE}]({ARTICLE_URL}) (runebook.dev, 2025), writes exactly the first case "
+    "below: Upsample(2) + Conv2d(k=3, p=1) for ConvTranspose2d(64, 32, k=3, s=2, p=1) on "
+    "16 × 16. The other two apply the same recipe to output_padding and to a three-layer "
+    "generator. Every size below is computed here, and the last row of each case is the same "
+    "replacement with its padding solved so that the size matches (Odena et al. 2016 for why "
     "resize-convolution)."
 )
 for case in ARTICLE_CASES:

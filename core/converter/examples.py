@@ -16,8 +16,8 @@ class ExampleText:
 
 
 ARTICLE_GENERATOR = """\
-# The article's three-layer generator: 8x8 -> 64x64 with k=4, s=2, p=1.
-# Its own "Upsample(2) + Conv2d(k=4, p=1)" rewrite ends at 57x57; converting it here keeps 64x64.
+# A three-layer generator: 8x8 -> 64x64 with k=4, s=2, p=1.
+# The common "Upsample(2) + Conv2d(k=4, p=1)" rewrite ends at 57x57; converting it here keeps 64x64.
 nn.ConvTranspose2d(256, 128, kernel_size=4, stride=2, padding=1)
 nn.BatchNorm2d(128)
 nn.ReLU()
@@ -121,11 +121,12 @@ UNET_DECODER = "\n".join(
 )
 EXAMPLES: dict[str, ExampleText] = {
     "article": ExampleText(
-        "The article's three-layer generator",
+        "A three-layer generator (k4 s2 p1)",
         ARTICLE_GENERATOR,
         (1, 256, 8, 8),
-        "A plain list of layers. The article's own resize-conv rewrite gives 57x57 instead of "
-        "64x64; the conversion here keeps every size.",
+        "A plain list of layers. The common Upsample(2) + Conv2d(k=4, p=1) rewrite, which keeps "
+        "the kernel and padding, gives 57x57 instead of 64x64; the conversion here keeps every "
+        "size.",
     ),
     "dcgan": ExampleText(
         "DCGAN generator (print(model))",

@@ -204,7 +204,21 @@ def solve_ends(
     Every size in between lies between the ends and no layer moves back (a chain that grows
     only grows). Each step gets its best configuration for that step within the bounds; chains
     are ranked by the sum of their steps' solver keys, compared in order (`Chain.rank_key`).
-    Empty when no chain of that length exists within the bounds (`explain_no_chain` says why).
+
+    Args:
+        start, end: the sizes at the two ends (px, per axis).
+        layers: how many layers; None for the fewest that work, up to `max_layers`.
+        max_kernel, max_stride, max_dilation: bounds of every layer searched.
+        max_layers: the most layers tried when `layers` is None.
+        limit: the most chains returned.
+        max_work: the most candidate layers one search looks at (a ConfigError past it).
+
+    Returns:
+        The chains, best first; empty when no chain of that length exists within the bounds
+        (`explain_no_chain` says why).
+
+    Raises:
+        ConfigError: for sizes or bounds out of range, or a search over `max_work`.
 
     Example:
         >>> [c.sizes for c in solve_ends(7, 28, 2)][:1]
@@ -311,6 +325,23 @@ def chain_code(chain: Chain, channels: Sequence[int], *, activation: bool = True
     with `channels[i] -> channels[i + 1]`, an `nn.ReLU()` between layers when `activation`.
 
     Built only from numbers: each layer is `core`'s own `TransposedConv.torch_repr()`.
+
+    Args:
+        chain: a chain from `solve_ends`.
+        channels: one channel count per size of the chain (len(chain.sizes) values).
+        activation: put an `nn.ReLU()` between the layers.
+
+    Returns:
+        The Python source, importing torch and binding the module to `model`.
+
+    Raises:
+        ConfigError: for a channel list of the wrong length or a channel count below 1.
+
+    Example:
+        >>> chain = solve_ends(7, 28, 2)[0]
+        >>> "nn.ConvTranspose2d(16, 8, kernel_size=4, stride=2, padding=1)" in chain_code(
+        ...     chain, [32, 16, 8])
+        True
     """
     if len(channels) != chain.layers + 1:
         raise ConfigError(

@@ -280,6 +280,21 @@ def near_multiple(
     Inputs of 1 px are left out (every size is a multiple of 1). `fixes` holds at most two
     changes reaching stride × input: the best that only sets output_padding (what people
     expect), and the best of all where it differs.
+
+    Args:
+        layer: the layer on screen.
+        input_size: its input size (an int or one per axis).
+        max_kernel, max_stride, max_padding: bounds of the fixes searched.
+
+    Returns:
+        A `NearMultiple` (the output, the multiple it misses per axis, the fixes), or None
+        where no axis is one off a multiple of its input.
+
+    Example:
+        >>> from core.geometry.layer import TransposedConv
+        >>> near = near_multiple(TransposedConv.make(64, 32, 3, stride=2, padding=1), 16)
+        >>> near.output_size, near.target, near.offsets
+        ((31, 31), (32, 32), (-1, -1))
     """
     sizes = input_tuple(layer, input_size)
     out = output_size(layer, sizes)
