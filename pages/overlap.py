@@ -41,6 +41,17 @@ def chart(fig: go.Figure, key: str) -> None:
     st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG)
 
 
+def panel_row(maps: dict[str, np.ndarray], heading: str, key: str) -> None:
+    """Maps side by side on one colour scale, one figure per column (the columns stack on a
+    phone), under a heading, with the shared colour bar below."""
+    panels, note = figures.comparison_panels(maps, height=figures.panels_height(len(maps)))
+    st.markdown(f"**{heading}**{note}")
+    for i, (column, fig) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
+        with column:
+            chart(fig, f"{key}_{i}")
+    chart(figures.comparison_scale(maps), f"{key}_scale")
+
+
 def ratio_text(ratio: float) -> str:
     return "∞ (holes)" if math.isinf(ratio) else f"{ratio:.3g}"
 
@@ -339,12 +350,11 @@ def stage_maps(stack: list[TransposedConv], n: int | tuple[int, ...]) -> None:
         state.show_error(err)
         return
     shown = list(enumerate(stages))[-figures.MAX_PANELS :]
-    fig = figures.comparison_figure(
+    panel_row(
         {f"after layer {i + 1}": m for i, m in shown},
-        title="After each layer (each map relative to its own maximum)",
-        height=figures.panels_height(len(shown)),
+        "After each layer (each map relative to its own maximum)",
+        "ov_stages_chart",
     )
-    chart(fig, "ov_stages_chart")
 
 
 def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
@@ -401,12 +411,9 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     except ConfigError as err:
         state.show_error(err)
         return
-    fig = figures.comparison_figure(
-        maps,
-        title="The original and its replacements (each relative to its maximum)",
-        height=figures.panels_height(len(maps)),
+    panel_row(
+        maps, "The original and its replacements (each relative to its maximum)", "ov_compare"
     )
-    chart(fig, "ov_compare")
 
 
 # ----------------------------------------------------------------------------- animation
