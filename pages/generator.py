@@ -465,21 +465,21 @@ def findings_block(found: tuple[Finding, ...]) -> None:
 
 def flat_stage_choice(stages: tuple[FlatStage, ...], key: str) -> FlatStage:
     """Which stage's flat-input panels to show (the last by default)."""
-    numbers = [s.stage for s in stages]
-    if st.session_state.get(key) not in numbers:
-        st.session_state[key] = numbers[-1]
-    if len(numbers) == 1:
+    choices = [s.stage for s in stages]
+    if st.session_state.get(key) not in choices:
+        st.session_state[key] = choices[-1]
+    if len(choices) == 1:
         return stages[0]
     chosen = st.segmented_control(
         "Stage",
-        numbers,
+        choices,
         format_func=lambda n: f"stage {n}",
         key=key,
         required=True,
         help="Which upsampling stage's layer gets the all-ones input (stage 1 follows the "
         "4 × 4 stem; the last stage makes the image).",
     )
-    return stages[numbers.index(chosen)]
+    return stages[choices.index(chosen)]
 
 
 def flat_panel(panel: FlatPanel, key: str, height: int) -> None:

@@ -174,8 +174,8 @@ class PicturePlan:
 
     @property
     def grid_width(self) -> int:
-        """The grid's width in screen pixels, gaps included."""
-        return self.columns * self.side * self.grid_zoom + (self.columns - 1) * GRID_GAP
+        """The grid's width in screen pixels: its pictures and gaps, all enlarged."""
+        return self.grid_zoom * (self.columns * self.side + (self.columns - 1) * GRID_GAP)
 
 
 def _grid_choice(n: int, side: int, width: int, height: int) -> tuple[int, int]:
@@ -186,8 +186,8 @@ def _grid_choice(n: int, side: int, width: int, height: int) -> tuple[int, int]:
     options = []  # (columns, rows, largest zoom by width, largest zoom by height)
     for columns in (c for c in range(1, n + 1) if n % c == 0):
         rows = n // columns
-        by_width = (width - GRID_GAP * (columns - 1)) // (columns * side)
-        by_height = (height - GRID_GAP * (rows - 1)) // (rows * side)
+        by_width = width // (columns * side + GRID_GAP * (columns - 1))  # gaps enlarge too
+        by_height = height // (rows * side + GRID_GAP * (rows - 1))
         options.append((columns, rows, by_width, by_height))
     fitting = [(min(bw, bh), -abs(r - c), c) for c, r, bw, bh in options if min(bw, bh) >= 1]
     if fitting:
