@@ -697,6 +697,9 @@ def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
     return FitInputs(int(steps), float(lr), target, (upload.name, upload.size, upload.file_id))
 
 
+LIVE_CAPTION_PX = 40  # room under a live fit picture for its one-line caption
+
+
 class LiveFit:
     """What a running fit shows: a progress bar, each variant's latest picture, the losses. Every
     picture keeps its final size from the start (a grey placeholder until the first frame), and
@@ -706,9 +709,14 @@ class LiveFit:
         self.steps = steps
         self.zoom = picture_plan(image_size, 1, column_width(len(variants))).image_zoom
         self.progress = st.progress(0.0, text="Starting…")
-        columns = st.columns(len(variants))
-        self.slots = {name: col.empty() for col, name in zip(columns, variants, strict=True)}
-        for name in variants:
+        self.labels, self.slots = [], {}
+        for col, name in zip(st.columns(len(variants)), variants, strict=True):
+            self.labels.append(col.empty())
+            self.labels[-1].markdown(f"**{VARIANT_LABELS[name]}**")
+            # A frame of fixed height around the picture: a new picture loading in the browser
+            # (briefly 0 px high) cannot move anything below it.
+            frame = col.container(height=image_size[0] * self.zoom + LIVE_CAPTION_PX, border=False)
+            self.slots[name] = frame.empty()
             self.show(name, placeholder(image_size, self.zoom), "latest picture")
         self.curve = st.empty()
         self.curve.plotly_chart(
@@ -716,10 +724,14 @@ class LiveFit:
         )
 
     def show(self, name: str, frame: np.ndarray, what: str) -> None:
-        """A variant's label and one picture, at the picture's own width, in its slot."""
-        with self.slots[name].container():
-            st.markdown(f"**{VARIANT_LABELS[name]}**")
-            picture(frame, f"{what}, {zoom_text(self.zoom)}")
+        """A variant's latest picture at its own width, replacing the one in its slot (the same
+        image element, so the browser shows the old picture until the new one has loaded)."""
+        self.slots[name].image(
+            frame,
+            caption=f"{what} · {self.zoom}×",
+            width=int(frame.shape[1]),
+            output_format="PNG",
+        )
 
     def update(self, fraction: float, images: dict, losses: dict) -> None:
         """The fit's callback: show its progress after a block of steps."""
@@ -740,7 +752,7 @@ class LiveFit:
             text=f"Done in {result.seconds:.1f} s on {result.device_label}: "
             f"{result.steps_done} of {result.steps} steps.",
         )
-        for slot in self.slots.values():
+        for slot in [*self.labels, *self.slots.values()]:
             slot.empty()
         self.curve.empty()
 

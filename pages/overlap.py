@@ -101,8 +101,9 @@ def layer_heatmap(counts: np.ndarray, stats: OverlapStats, cfg: state.LayerConfi
         chart(fig, "ov_heatmap")
     with right:
         st.markdown(
-            "**Reading the map.** Each cell is an output pixel; its colour and number say how "
-            "many kernel taps reach it. The dashed box is the interior, free of border "
+            "**Reading the map.** Each cell is an output pixel; its colour (and on maps up to "
+            f"{figures.ANNOTATE_MAX} pixels a side, the number in it) says how many kernel taps "
+            "reach it. The dashed box is the interior, free of border "
             "effects. Where kernel_size is not divisible by stride, neighbouring pixels get "
             "different counts: a periodic pattern the network must learn to cancel "
             "(Odena et al. 2016)."

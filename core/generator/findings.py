@@ -458,7 +458,9 @@ def replacement_finding(comparison: ReplacementComparison, variants: Sequence[st
         + (" and were then trained with the rest" if c.trained else "")
     )
     if other is not None:
-        reasons.append(fit + f", where {_label(other)} draws its own weights at random")
+        reasons.append(
+            fit + f", where {_label(other)} starts from weights of its own, drawn at random"
+        )
         mode_other = other.removeprefix("resize-")
         if c.method.removeprefix("resize-") != mode_other:
             reasons.append(

@@ -284,6 +284,7 @@ def flat_figure(
         autorange="reversed",
         scaleanchor="x",
         constrain="domain",
+        constraintoward="top",  # right under the variant's name, whatever the column's width
         **tick,
     )
     return fig
