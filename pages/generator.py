@@ -709,15 +709,18 @@ class LiveFit:
         self.steps = steps
         self.zoom = picture_plan(image_size, 1, column_width(len(variants))).image_zoom
         self.progress = st.progress(0.0, text="Starting…")
-        self.labels, self.slots = [], {}
-        for col, name in zip(st.columns(len(variants)), variants, strict=True):
-            self.labels.append(col.empty())
-            self.labels[-1].markdown(f"**{VARIANT_LABELS[name]}**")
-            # A frame of fixed height around the picture: a new picture loading in the browser
-            # (briefly 0 px high) cannot move anything below it.
-            frame = col.container(height=image_size[0] * self.zoom + LIVE_CAPTION_PX, border=False)
-            self.slots[name] = frame.empty()
-            self.show(name, placeholder(image_size, self.zoom), "latest picture")
+        # Everything live sits in one placeholder, emptied when the fit ends: the fixed-height
+        # frames below would otherwise stay behind as blank space.
+        self.board = st.empty()
+        self.slots = {}
+        with self.board.container():
+            for col, name in zip(st.columns(len(variants)), variants, strict=True):
+                col.markdown(f"**{VARIANT_LABELS[name]}**")
+                # A frame of fixed height around the picture: a new picture loading in the
+                # browser (briefly 0 px high) cannot move anything below it.
+                height = image_size[0] * self.zoom + LIVE_CAPTION_PX
+                self.slots[name] = col.container(height=height, border=False).empty()
+                self.show(name, placeholder(image_size, self.zoom), "latest picture")
         self.curve = st.empty()
         self.curve.plotly_chart(
             charts.loss_figure({}, VARIANT_LABELS), width="stretch", config=PLOTLY_CONFIG
@@ -752,8 +755,7 @@ class LiveFit:
             text=f"Done in {result.seconds:.1f} s on {result.device_label}: "
             f"{result.steps_done} of {result.steps} steps.",
         )
-        for slot in [*self.labels, *self.slots.values()]:
-            slot.empty()
+        self.board.empty()
         self.curve.empty()
 
 

@@ -18,6 +18,7 @@ from ui.figures.style import (
     COLORSCALE,
     HIGHLIGHT,
     LEGEND_BELOW,
+    LEGEND_ROOM,
     MARGIN_COMPACT,
     TITLE_SIZE_COMPACT,
     VARIANT_COLOURS,
@@ -182,7 +183,7 @@ def log_ticks(values: Sequence[float]) -> tuple[list[float], list[str]]:
 
 
 def loss_figure(
-    losses: Mapping[str, Sequence[float]], labels: Mapping[str, str], height: int = 320
+    losses: Mapping[str, Sequence[float]], labels: Mapping[str, str], height: int = 400
 ) -> go.Figure:
     """Training loss per variant against the step, log scale.
 
@@ -212,7 +213,7 @@ def loss_figure(
         fig,
         "Fit loss (mean squared error on [-1, 1] pixels)",
         height=height,
-        margin=MARGIN_COMPACT,
+        margin={**MARGIN_COMPACT, "b": MARGIN_COMPACT["b"] + LEGEND_ROOM},
         title_size=TITLE_SIZE_COMPACT,
         legend=LEGEND_BELOW,
     )

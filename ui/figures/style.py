@@ -44,7 +44,17 @@ VARIANT_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#E69F
 MARGIN = {"l": 60, "r": 20, "t": 70, "b": 50}
 MARGIN_COMPACT = {"l": 55, "r": 10, "t": 40, "b": 45}
 TITLE_SIZE_COMPACT = 13  # title font size of compact panels (None: the theme's size)
-LEGEND_BELOW = {"orientation": "h", "y": -0.25}  # a horizontal legend under the plot
+# A horizontal legend at the bottom of the figure, under the x axis's title whatever the width:
+# on a phone its entries wrap to one a row, so leave `LEGEND_ROOM` pixels of bottom margin.
+LEGEND_BELOW = {
+    "orientation": "h",
+    "x": 0,
+    "xanchor": "left",
+    "y": 0,
+    "yref": "container",
+    "yanchor": "bottom",
+}
+LEGEND_ROOM = 110
 # A horizontal colour bar at the bottom of the figure (leave about 80 px of bottom margin for it
 # and the x axis's title): a vertical one beside the plot takes a third of a phone's width.
 COLORBAR_BELOW: dict[str, Any] = {
