@@ -621,7 +621,10 @@ def render_caption(result: Render) -> str:
     batch = result.batch_statistics
     return (
         f"{result.n_images} images per variant, {text.size(result.geometry.image_size)} px, "
-        f"seed {result.seed}, on {result.device_label} in {result.seconds:.2f} s."
+        f"seed {result.seed}, on {result.device_label} in {result.seconds:.2f} s. Random "
+        "weights make noise-like pictures, each contrast-stretched (its 0.5–99.5 percentile "
+        "range to black–white) so that faint ones show; what tells the variants apart is the "
+        "texture in the enlarged crops, the spectra, and the flat-input panels below."
         + (
             f" Batch norm takes its statistics from a fixed batch of {batch} latents, of "
             f"which the first {result.n_images} are shown and measured: an image does not "

@@ -21,6 +21,7 @@ from core.generator.config import VARIANT_LABELS, VARIANTS, GeneratorConfig
 from core.generator.findings import (
     VISIBLE_FACTOR,
     correlation,
+    error_text,
     fit_findings,
     flat_finding,
     init_findings,
@@ -31,6 +32,7 @@ from core.generator.measures import checkerboard_numbers
 from core.generator.model import build_generator
 from core.generator.pictures import (
     GRID_GAP,
+    MAX_ZOOM,
     column_width,
     enlarge,
     image_grid,
@@ -181,19 +183,22 @@ def test_constant_response_map_finds_the_interior_torch_would():
 @settings(max_examples=200, deadline=None)
 @given(
     n=st.integers(1, 16),
-    side=st.sampled_from([4, 8, 16, 32, 64, 128, 256]),
+    side=st.sampled_from([2, 4, 8, 16, 32, 64, 128, 256]),
     columns=st.integers(1, 5),
 )
 def test_picture_plans_have_no_blank_tile_and_whole_zooms(n, side, columns):
     width = column_width(columns)
     plan = picture_plan((side, side), n, width)
     assert n % plan.columns == 0 and plan.rows * plan.columns == n  # no blank tile
-    assert plan.grid_zoom >= 1 and plan.crop_zoom >= 1 and plan.image_zoom >= 1
+    zooms = (plan.grid_zoom, plan.crop_zoom, plan.image_zoom)
+    assert all(1 <= z <= MAX_ZOOM for z in zooms)
     if side <= width:  # a picture fits the column: nothing is wider than it
         assert plan.grid_width <= width
         assert side * plan.image_zoom <= width and plan.crop_size * plan.crop_zoom <= width
     if side * 2 <= width:
         assert plan.image_zoom >= 2
+    if side * (MAX_ZOOM + 1) <= width:
+        assert plan.image_zoom == MAX_ZOOM
     grid = image_grid(np.zeros((n, side, side, 3), np.uint8), plan.columns)
     assert enlarge(grid, plan.grid_zoom).shape[1] == plan.grid_width
 
@@ -232,6 +237,14 @@ def test_render_lays_out_the_grid_it_says_and_enlarges_it():
 # ----------------------------------------------------------------------------- findings
 
 
+def leaders(values: dict[str, float], fmt: str) -> str:
+    """The labels whose value, as shown with `fmt`, equals the largest, in the page's words
+    ("a", "a and b", "a, b and c"), in descending order of value."""
+    order = sorted(values, key=lambda k: -values[k])
+    top = [k for k in order if format(values[k], fmt) == format(values[order[0]], fmt)]
+    return top[0] if len(top) == 1 else ", ".join(top[:-1]) + " and " + top[-1]
+
+
 def number_after(text: str, label: str) -> float:
     match = re.search(re.escape(label) + r",? (-?[\d.]+)", text)
     assert match, (label, text)
@@ -254,24 +267,23 @@ def test_init_findings_agree_with_the_numbers():
     ]
     for label in above:
         assert label in found["energy"].split("first:")[1].split(". ")[-1]
-    strengths = {n: v.checkerboard.strength for n, v in render.variants.items()}
-    top = max(strengths, key=strengths.get)
-    lead = f"Strongest checkerboard strength at initialisation: {VARIANT_LABELS[top]}, "
-    assert lead + f"{strengths[top]:.3f}" in found["strength"]
+    strengths = {VARIANT_LABELS[n]: v.checkerboard.strength for n, v in render.variants.items()}
+    lead = f"Strongest checkerboard strength at initialisation: {leaders(strengths, '.3f')}, "
+    assert lead + f"{max(strengths.values()):.3f}" in found["strength"]
 
 
 def test_fit_findings_agree_with_the_numbers():
     config = small(kernel_size=3, stride=2, padding=1, output_padding=1, stages=3)
     result = fit(config, VARIANTS, None, 30, 0.01, 0, "cpu")
     found = {f.kind: f.text for f in fit_findings(result)}
-    psnr = {n: v.psnr for n, v in result.variants.items()}
-    best = max(psnr, key=psnr.get)
-    assert f"Closest to the target: {VARIANT_LABELS[best]}, {psnr[best]:.1f} dB" in found["psnr"]
+    psnr = {VARIANT_LABELS[n]: v.psnr for n, v in result.variants.items()}
+    best = f"{leaders(psnr, '.1f')}, {max(psnr.values()):.1f} dB"
+    assert f"Closest to the target: {best}" in found["psnr"]
     strengths = {n: v.checkerboard.strength for n, v in result.variants.items()}
-    top = max(strengths, key=strengths.get)
+    shown = {VARIANT_LABELS[n]: v for n, v in strengths.items()}
     assert (
-        f"Strongest checkerboard strength after the fit: {VARIANT_LABELS[top]}, "
-        f"{strengths[top]:.3f}" in found["strength"]
+        f"Strongest checkerboard strength after the fit: {leaders(shown, '.3f')}, "
+        f"{max(strengths.values()):.3f}" in found["strength"]
     )
     target = result.target_checkerboard_energy
     above = [
@@ -304,9 +316,9 @@ def test_the_replacement_finding_explains_the_difference_from_the_build():
                 if isinstance(m, nn.Conv2d))  # fmt: skip
     assert c.kernel_size == tuple(conv.kernel_size) == (2, 2)  # covers k3 s2's footprint
     text = replacement_finding(c, tuple(render.variants)).text
-    assert "looks unlike Resize-conv (nearest)" in text
+    assert "differs from Resize-conv (nearest)" in text
     assert "its kernel is 2 × 2" in text and "3 × 3" in text
-    assert f"relative error {c.error:.2f}" in text
+    assert f"relative error {error_text(c.error)}" in text
     a, b = c.correlations["convtranspose"], c.correlations["resize-nearest"]
     assert f"{a:.3f} with ConvTranspose2d's" in text and f"{b:.3f} with Resize-conv" in text
     closer = "ConvTranspose2d" if a > b else "Resize-conv (nearest)"
@@ -340,3 +352,31 @@ def test_correlation():
     assert correlation(a, -a) == pytest.approx(-1)
     assert correlation(a, torch.ones(10)) == 0.0
     assert math.isfinite(correlation(torch.randn(5), torch.randn(5)))
+
+
+def test_stride_one_names_no_strongest_grid():
+    """Nothing is upsampled: no checkerboard frequencies, no layer with a pattern, and the
+    findings say so instead of naming a "strongest" layer at 0.000."""
+    config = small(kernel_size=3, stride=1, padding=1)
+    render = render_at_init(config, VARIANTS, 2, 0, "cpu")
+    found = {f.kind: f.text for f in init_findings(render)}
+    assert "energy" not in found
+    assert "No layer answers a constant with a pattern at initialisation" in found["strength"]
+    assert "Strongest" not in found["strength"]
+    assert all(not stage.gridded for stage in render.flat)
+    result = fit(config, ["convtranspose", "subpixel-icnr"], None, 3, 0.01, 0, "cpu")
+    kinds = [f.kind for f in fit_findings(result)]
+    assert kinds == ["psnr", "strength"]  # no energy (stride 1), no sub-pixel grid to explain
+
+
+def test_equal_readings_are_named_together():
+    """Two variants whose strengths read the same (an exact replacement and its original) are
+    both named the strongest."""
+    config = small(kernel_size=4, stride=2, padding=1, replacement="subpixel")
+    render = render_at_init(config, ["convtranspose", "custom"], 2, 0, "cpu")
+    text = next(f.text for f in init_findings(render) if f.kind == "strength")
+    a = render.variants["convtranspose"].checkerboard.strength
+    assert f"{a:.3f}" == f"{render.variants['custom'].checkerboard.strength:.3f}"
+    lead = text.split(". All")[0]  # the two, in either order (their unrounded values decide)
+    assert lead.endswith(f", {a:.3f}") and " and " in lead
+    assert "ConvTranspose2d" in lead and "Your replacement" in lead

@@ -122,6 +122,18 @@ def replacement_comparison(
 # ----------------------------------------------------------------------------- sentences
 
 
+def error_text(error: float) -> str:
+    """A replacement's relative error: two decimals from 0.01 up, else in powers of ten.
+
+    Args:
+        error: the relative error, at least 0.
+
+    Returns:
+        e.g. "0.78", "3.0e-16".
+    """
+    return f"{error:.2f}" if error >= 0.01 else f"{error:.1e}"
+
+
 def _label(name: str) -> str:
     return VARIANT_LABELS[name]
 
@@ -219,10 +231,21 @@ def strength_finding(
         if random_level > 0
         else ""
     )
+    top = values[order[0]]
+    if top < NO_GRID:
+        lead = (
+            f"No layer answers a constant with a pattern {when}: every checkerboard strength is "
+            f"below {NO_GRID:g}"
+        )
+    else:
+        tied = [n for n in order if _strength(values[n]) == _strength(top)]  # equal as shown
+        lead = (
+            f"Strongest checkerboard strength {when}: {_and([_label(n) for n in tied])}, "
+            f"{_strength(top)}"
+        )
     return Finding(
         "strength",
-        f"**Layers.** Strongest checkerboard strength {when}: {_label(order[0])}, "
-        f"{_strength(values[order[0]])}. All, highest first: {'; '.join(parts)}.{reference}",
+        f"**Layers.** {lead}. All, highest first: {'; '.join(parts)}.{reference}",
     )
 
 
@@ -237,11 +260,12 @@ def psnr_finding(result: FitResult) -> Finding:
     """
     values = {n: v.psnr for n, v in result.variants.items()}
     order = sorted(values, key=lambda n: -values[n])
-    rest = [f"{_label(n)} {values[n]:.1f} dB" for n in order[1:]]
+    best = [n for n in order if f"{values[n]:.1f}" == f"{values[order[0]]:.1f}"]  # equal as shown
+    rest = [f"{_label(n)} {values[n]:.1f} dB" for n in order[len(best) :]]
     return Finding(
         "psnr",
-        f"**Fit.** Closest to the target: {_label(order[0])}, {values[order[0]]:.1f} dB PSNR"
-        + (f"; then {', '.join(rest)}." if rest else "."),
+        f"**Fit.** Closest to the target: {_and([_label(n) for n in best])}, "
+        f"{values[order[0]]:.1f} dB PSNR" + (f"; then {', '.join(rest)}." if rest else "."),
     )
 
 
@@ -432,8 +456,8 @@ def replacement_finding(comparison: ReplacementComparison, variants: Sequence[st
     if c.exact:
         text = (
             f"**Your replacement ({c.method})** is an exact rewrite of the ConvTranspose2d "
-            f"variant's layers (largest relative error {c.error:.1e}): it computes the same "
-            f"operator{trained}, grid included"
+            f"variant's layers (largest relative error {error_text(c.error)}): it computes the "
+            f"same operator{trained}, grid included"
         )
         if "convtranspose" in corr:
             text += f"; its pictures correlate {corr['convtranspose']:.3f} with ConvTranspose2d's"
@@ -449,7 +473,7 @@ def replacement_finding(comparison: ReplacementComparison, variants: Sequence[st
         )
     fit = (
         f"its weights {'started as' if c.trained else 'are'} the least-squares fit of the "
-        f"ConvTranspose2d variant's random weights (relative error {c.error:.2f}"
+        f"ConvTranspose2d variant's random weights (relative error {error_text(c.error)}"
         + (
             ": a resize-convolution cannot hold the different phase responses of those weights)"
             if c.error >= NO_GRID
@@ -467,7 +491,7 @@ def replacement_finding(comparison: ReplacementComparison, variants: Sequence[st
                 f"it upsamples {c.method.removeprefix('resize-')}, {_label(other)} {mode_other}"
             )
         text = (
-            f"**Why Your replacement ({c.method}) looks unlike {_label(other)}**: "
+            f"**Why Your replacement ({c.method}) differs from {_label(other)}**: "
             f"{'; '.join(reasons)}."
         )
     else:

@@ -133,6 +133,7 @@ PHONE_WIDTH = 340
 GRID_GAP = 2  # grey pixels between the pictures of a grid
 GRID_HEIGHT = 360  # a grid taller than this is accepted only when no grid fits otherwise
 CROP_ZOOM = 8  # a crop's pixels: 8 x 8 screen pixels each, large enough to count
+MAX_ZOOM = 32  # the largest enlargement of anything (a 4 x 4 picture: 128 px)
 
 
 def column_width(columns: int, page_width: int = PAGE_WIDTH, gap: int = COLUMN_GAP) -> int:
@@ -189,7 +190,9 @@ def _grid_choice(n: int, side: int, width: int, height: int) -> tuple[int, int]:
         by_width = width // (columns * side + GRID_GAP * (columns - 1))  # gaps enlarge too
         by_height = height // (rows * side + GRID_GAP * (rows - 1))
         options.append((columns, rows, by_width, by_height))
-    fitting = [(min(bw, bh), -abs(r - c), c) for c, r, bw, bh in options if min(bw, bh) >= 1]
+    fitting = [
+        (min(bw, bh, MAX_ZOOM), -abs(r - c), c) for c, r, bw, bh in options if min(bw, bh) >= 1
+    ]
     if fitting:
         zoom, _, columns = max(fitting)
         return columns, zoom
@@ -204,7 +207,7 @@ def picture_plan(
 ) -> PicturePlan:
     """How to show `n_images` pictures of `image_size` in a column `width` pixels wide: a grid
     without blank tiles at a whole zoom, a crop of picture 1 at `CROP_ZOOM` (or more, for small
-    pictures), and the zoom of one picture alone.
+    pictures), and the zoom of one picture alone; no zoom above `MAX_ZOOM`.
 
     Args:
         image_size: (height, width) of the pictures.
@@ -228,6 +231,6 @@ def picture_plan(
         rows=n // columns,
         grid_zoom=grid_zoom,
         crop_size=crop,
-        crop_zoom=max(1, width // crop),
-        image_zoom=max(1, width // side),
+        crop_zoom=min(MAX_ZOOM, max(1, width // crop)),
+        image_zoom=min(MAX_ZOOM, max(1, width // side)),
     )

@@ -46,6 +46,7 @@ from core.generator.flat import FlatStage, flat_stages
 from core.generator.measures import checkerboard_numbers, picture_energy, psnr
 from core.generator.model import Generator, build_generator, sample_latents
 from core.generator.pictures import (
+    MAX_ZOOM,
     contrast_normalise,
     enlarge,
     image_grid,
@@ -98,10 +99,10 @@ def _check_render_options(
         "n_images", n_images, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH} images"
     )
     crop_size = int_in("crop_size", crop_size, 1, MAX_RESOLUTION)
-    zoom = int_in("zoom", zoom, 1, 32)
+    zoom = int_in("zoom", zoom, 1, MAX_ZOOM)
     if columns is not None:
         columns = int_in("columns", columns, 1, MAX_BATCH)
-    grid_zoom = int_in("grid_zoom", grid_zoom, 1, 32)
+    grid_zoom = int_in("grid_zoom", grid_zoom, 1, MAX_ZOOM)
     if models is not None and (
         not isinstance(models, Mapping)
         or not all(isinstance(m, Generator) for m in models.values())
