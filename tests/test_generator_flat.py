@@ -38,6 +38,7 @@ from core.generator.pictures import (
     image_grid,
     picture_plan,
     placeholder,
+    squarest_columns,
 )
 from core.generator.readouts import crop_text, flat_panel_text, zoom_text
 from core.generator.run import fit, render_at_init
@@ -380,3 +381,15 @@ def test_equal_readings_are_named_together():
     lead = text.split(". All")[0]  # the two, in either order (their unrounded values decide)
     assert lead.endswith(f", {a:.3f}") and " and " in lead
     assert "ConvTranspose2d" in lead and "Your replacement" in lead
+
+
+def test_the_default_grid_has_no_blank_tile_either():
+    for n in range(1, 17):
+        columns = squarest_columns(n)
+        rows = n // columns
+        assert n % columns == 0 and columns >= rows  # no blank tile, no taller than wide
+        assert all(abs(n // c - c) >= columns - rows for c in range(1, n + 1) if n % c == 0)
+    config = small()
+    h, w = config.image_size
+    variant = render_at_init(config, ["resize-nearest"], 8, 0, "cpu").variants["resize-nearest"]
+    assert variant.grid_columns == 4 and variant.grid.shape[:2] == (2 * h + 2, 4 * w + 3 * 2)

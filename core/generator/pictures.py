@@ -179,6 +179,19 @@ class PicturePlan:
         return self.grid_zoom * (self.columns * self.side + (self.columns - 1) * GRID_GAP)
 
 
+def squarest_columns(n: int) -> int:
+    """The divisor of n closest to a square grid (the wider one on a tie): columns for n
+    pictures that leave no blank tile, e.g. 4 for 8 (2 rows), 3 for 6, 1 for 7.
+
+    Args:
+        n: the number of pictures, at least 1.
+
+    Returns:
+        The columns.
+    """
+    return min((abs(n // c - c), -c) for c in range(1, n + 1) if n % c == 0)[1] * -1
+
+
 def _grid_choice(n: int, side: int, width: int, height: int) -> tuple[int, int]:
     """(columns, zoom) of the grid: a divisor of n as columns, the largest whole zoom that keeps
     it within width and height; ties go to the squarer grid. Where no divisor keeps it within

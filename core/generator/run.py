@@ -7,7 +7,6 @@ caller checks against are re-exported here).
 
 from __future__ import annotations
 
-import math
 import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,6 +49,7 @@ from core.generator.pictures import (
     contrast_normalise,
     enlarge,
     image_grid,
+    squarest_columns,
     to_uint8,
     zoomed_crop,
 )
@@ -148,7 +148,7 @@ def _render_variant(
     raw = output.detach().float().cpu()
     images = contrast_normalise(raw.numpy())
     crop, box = zoomed_crop(images[0], options.crop_size, options.zoom)
-    columns = max(1, min(options.columns or math.ceil(math.sqrt(n_images)), n_images))
+    columns = max(1, min(options.columns or squarest_columns(n_images), n_images))
     rendered = VariantRender(
         name=model.variant,
         label=VARIANT_LABELS[model.variant],
@@ -199,8 +199,9 @@ def render_at_init(
         precision: "auto", "float32", "float16" or "bfloat16" (`devices.resolve_precision`).
         crop_size: side of the centre crop of picture 0, in pixels.
         zoom: how many times the crop is enlarged.
-        columns: columns of the picture grid (None: about square; `pictures.picture_plan` picks
-            a divisor of `n_images`, so that the grid has no blank tile).
+        columns: columns of the picture grid (None: `pictures.squarest_columns`, a divisor of
+            `n_images`, so that the grid has no blank tile; `pictures.picture_plan` picks one
+            that fits a page's column).
         grid_zoom: how many times the grid is enlarged (nearest neighbour).
         models: prebuilt generators for some variants (e.g. from a cache); one on another
             device is copied, never moved.
