@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -245,14 +246,50 @@ def _footprint(
     )
 
 
-@torch.no_grad()
-def constant_response(
-    module: nn.Module, stride: StrideLike | None = None, *, in_channels: int | None = None
-) -> torch.Tensor:
-    """Phase means (C, s_h, s_w) of the interior response of `module` to an all-ones input.
+Box = tuple[tuple[int, int], tuple[int, int]]
+"""((top, bottom), (left, right)): an inclusive box of output rows and columns."""
 
-    `stride`: the module's upsampling factor (int or (H, W)); None infers it from how the output
-    grows with the input. The module is run as it is (put it in eval mode if it holds batch norm).
+
+class ConstantResponse(NamedTuple):
+    """What `constant_response_map` returns."""
+
+    response: torch.Tensor
+    """(C, H, W): the module's output for an all-ones input."""
+    interior: Box
+    """Where no border effect reaches, in the output's coordinates (inclusive)."""
+    stride: tuple[int, int]
+    """The module's upsampling factor per axis (given or inferred)."""
+
+
+@torch.no_grad()
+def constant_response_map(
+    module: nn.Module,
+    stride: StrideLike | None = None,
+    *,
+    in_channels: int | None = None,
+    min_interior: int | Sequence[int] = 0,
+) -> ConstantResponse:
+    """The response of `module` to an all-ones input, and where its interior lies.
+
+    The input is made large enough that the interior (the output pixels no border effect
+    reaches, see the module docstring) spans at least two periods per axis, and at least
+    `min_interior` pixels.
+
+    Args:
+        module: an upsampling module (ConvTranspose2d, Upsample + Conv2d, ...), run as it is (in
+            its own dtype and device; put it in eval mode if it holds batch norm).
+        stride: its upsampling factor (int or (H, W)); None infers it from how the output grows
+            with the input.
+        in_channels: its input channels; None reads them from the module.
+        min_interior: the fewest interior output pixels wanted per axis (int or (H, W)).
+
+    Returns:
+        A `ConstantResponse`: the output (C, H, W) of the module for a (1, C_in, n_h, n_w)
+        all-ones input, its interior box ((top, bottom), (left, right)), inclusive, in that
+        output's coordinates, and the stride.
+
+    Raises:
+        ConfigError: for something that is not a module, or whose footprint cannot be located.
     """
     if not isinstance(module, nn.Module):
         raise ConfigError(
@@ -261,7 +298,9 @@ def constant_response(
     channels = _in_channels(module, in_channels)
     dtype, device = _first_parameter(module)
     pair = None if stride is None else _stride_pair(stride)
+    wanted = _pair("min_interior", min_interior, minimum=0, maximum=_MAX_PROBE)
     pair, offsets = _footprint(module, channels, pair, dtype, device)
+    wanted = tuple(max(w, 2 * s) for w, s in zip(wanted, pair, strict=True))
     # Input side per axis so that the interior [b, (n - 1)*s + a] spans at least 2 periods.
     sizes = [
         max(1, -(-(off[1] - off[0]) // s)) + 3 if off is not None else 2 * s
@@ -277,15 +316,44 @@ def constant_response(
                 box.append((0, length - 1))
             else:
                 box.append((max(off[1], 0), min((n - 1) * s + off[0], length - 1)))
-        short = [hi - lo + 1 < 2 * s for (lo, hi), s in zip(box, pair, strict=True)]
+        short = [hi - lo + 1 < w for (lo, hi), w in zip(box, wanted, strict=True)]
         if not any(short) or max(sizes) > _MAX_PROBE:
             break
         sizes = [2 * n if too_short else n for n, too_short in zip(sizes, short, strict=True)]
-    (top, bottom), (left, right) = box
-    inner = y[..., top : bottom + 1, left : right + 1]
-    # Re-index phases to the uncropped output: shift by the crop offsets.
+    return ConstantResponse(y[0], (box[0], box[1]), pair)
+
+
+def interior_phase_means(response: torch.Tensor, interior: Box, stride: StrideLike) -> torch.Tensor:
+    """Phase means (C, s_h, s_w) of a response's interior, indexed by the phase in the uncropped
+    output: entry [c, rh, rw] averages the interior pixels (o_h, o_w) of channel c with
+    o_h % s_h == rh and o_w % s_w == rw.
+
+    Args:
+        response: (C, H, W) or (N, C, H, W), e.g. from `constant_response_map`.
+        interior: ((top, bottom), (left, right)), inclusive.
+        stride: the period per axis.
+
+    Returns:
+        The phase means.
+    """
+    pair = _stride_pair(stride)
+    (top, bottom), (left, right) = interior
+    inner = response[..., top : bottom + 1, left : right + 1]
     means = phase_means(inner, pair)
+    # Re-index phases to the uncropped output: shift by the crop offsets.
     return torch.roll(means, shifts=(top % pair[0], left % pair[1]), dims=(1, 2))
+
+
+def constant_response(
+    module: nn.Module, stride: StrideLike | None = None, *, in_channels: int | None = None
+) -> torch.Tensor:
+    """Phase means (C, s_h, s_w) of the interior response of `module` to an all-ones input.
+
+    `stride`: the module's upsampling factor (int or (H, W)); None infers it from how the output
+    grows with the input. The module is run as it is (put it in eval mode if it holds batch norm).
+    """
+    found = constant_response_map(module, stride, in_channels=in_channels)
+    return interior_phase_means(found.response, found.interior, found.stride)
 
 
 def checkerboard_strength(

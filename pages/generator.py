@@ -32,10 +32,28 @@ from core.generator.devices import (
     pick_device,
     resolve_precision,
 )
+from core.generator.findings import Finding, fit_findings, flat_finding, init_findings
+from core.generator.flat import FlatPanel, FlatStage
 from core.generator.images import load_upload
 from core.generator.measures import CheckerboardNumbers, strength_reference
 from core.generator.model import build_generator
-from core.generator.readouts import energy_text, noise_ratio_text, share_text, strength_text
+from core.generator.pictures import (
+    PicturePlan,
+    column_width,
+    enlarge,
+    picture_plan,
+    placeholder,
+    zoomed_crop,
+)
+from core.generator.readouts import (
+    crop_text,
+    energy_text,
+    flat_panel_text,
+    noise_ratio_text,
+    share_text,
+    strength_text,
+    zoom_text,
+)
 from core.generator.results import FitResult, Render, VariantFit, VariantRender
 from core.generator.run import fit, render_at_init, steps_done_so_far
 from core.generator.spectra import SPECTRUM_LOW_PERCENTILE, StagePeriod
@@ -52,7 +70,7 @@ from core.hosted import (
 from core.replacements.registry import METHODS
 from ui import routing, state, text
 from ui.figures import generator as charts
-from ui.figures.style import PLOTLY_CONFIG
+from ui.figures.style import PLOTLY_CONFIG, colour_bar_figure
 
 routing.require_router()
 
@@ -322,15 +340,31 @@ def checkerboard_metrics(numbers: CheckerboardNumbers, result: Result) -> None:
     )
 
 
+def picture(image: np.ndarray, caption: str) -> None:
+    """A picture at exactly its own pixel width (pre-enlarged in core by whole numbers), sent as
+    PNG: no browser scaling, no JPEG blur over the pixels."""
+    st.image(image, caption=caption, width=int(image.shape[1]), output_format="PNG")
+
+
 def render_pictures(variant: VariantRender) -> None:
     """A rendered variant's picture grid and the zoomed crop of its first picture."""
-    st.image(variant.grid, caption="images (contrast-stretched)")
-    st.image(variant.crop, caption="centre crop of image 1, enlarged")
+    n = len(variant.images)
+    picture(
+        variant.grid,
+        f"{n} image{'s' if n > 1 else ''}, {variant.grid_columns} per row, each contrast-"
+        f"stretched, {zoom_text(variant.grid_zoom)}",
+    )
+    picture(variant.crop, f"image 1, {crop_text(variant.crop_box, variant.crop_zoom)}")
 
 
-def fit_picture(variant: VariantFit) -> None:
-    """A fitted variant's final picture and its PSNR."""
-    st.image(variant.final_image, caption=f"final image · PSNR {variant.psnr:.1f} dB")
+def fit_pictures(variant: VariantFit, plan: PicturePlan) -> None:
+    """A fitted variant's final picture (not stretched) and a zoomed crop of it."""
+    picture(
+        enlarge(variant.final_image, plan.image_zoom),
+        f"final image · PSNR {variant.psnr:.1f} dB · {zoom_text(plan.image_zoom)}",
+    )
+    crop, box = zoomed_crop(variant.final_image, plan.crop_size, plan.crop_zoom)
+    picture(crop, crop_text(box, plan.crop_zoom))
 
 
 def spectrum_chart(
@@ -420,6 +454,89 @@ def spectrum_caption(result: Result) -> str:
     )
 
 
+# ----------------------------------------------------------------------------- findings, flat input
+
+
+def findings_block(found: tuple[Finding, ...]) -> None:
+    """The measured findings, one bullet each (every sentence built by core from the numbers)."""
+    if found:
+        st.markdown("**Measured here**\n\n" + "\n".join(f"- {f.text}" for f in found))
+
+
+def flat_stage_choice(stages: tuple[FlatStage, ...], key: str) -> FlatStage:
+    """Which stage's flat-input panels to show (the last by default)."""
+    choices = [s.stage for s in stages]
+    if st.session_state.get(key) not in choices:
+        st.session_state[key] = choices[-1]
+    if len(choices) == 1:
+        return stages[0]
+    chosen = st.segmented_control(
+        "Stage",
+        choices,
+        format_func=lambda n: f"stage {n}",
+        key=key,
+        required=True,
+        help="Which upsampling stage's layer gets the all-ones input (stage 1 follows the "
+        "4 × 4 stem; the last stage makes the image).",
+    )
+    return stages[choices.index(chosen)]
+
+
+def flat_panel(panel: FlatPanel, key: str, height: int) -> None:
+    """One variant's answer to the flat input: its window, with its numbers below."""
+    st.markdown(f"**{panel.label}**")
+    st.plotly_chart(
+        charts.flat_figure(panel.values, panel.rows, panel.cols, height=height),
+        width="stretch",
+        key=key,
+        config=PLOTLY_CONFIG,
+    )
+    st.caption(flat_panel_text(panel))
+
+
+def strength_explained(result: Result) -> str:
+    """What the checkerboard strength measures, against what the energy measures."""
+    random = result.geometry.strength_reference.random_weights
+    s = result.config.stride
+    return (
+        "**What the checkerboard strength measures.** These panels, as one number per layer: "
+        f"feed the layer an all-ones input, average each output channel's interior over each of "
+        f"the {s} × {s} output phases, and take the spread of those phase means over their size "
+        "(root mean square), averaged over the channels: 0 for a layer that answers a constant "
+        f"with a constant, about {random:.3f} when the phase means scatter around zero, as with "
+        "random weights. It is relative, so a tiny pattern counts as much as a large one, and it "
+        "probes the layer alone. The checkerboard energy measures the pictures instead, which "
+        "also depend on what reaches the layer, the normalisation and activations after it and, "
+        "after a fit, the target."
+    )
+
+
+def flat_section(result: Result, key: str) -> None:
+    """A constant feature map through each variant's layer of one stage, on one colour range."""
+    st.markdown("#### A flat input through each layer")
+    st.caption(
+        "Each variant's upsampling layer of one stage gets the same all-ones input, with nothing "
+        "after it. Shown: one output channel in a window away from the borders (row and column "
+        "numbers of the layer's output), every value divided by the same number, so that equal "
+        "colours and numbers mean equal responses across the panels."
+    )
+    stage = flat_stage_choice(result.flat, f"{key}_flat_stage")
+    panels = list(stage.panels.values())
+    if panels:
+        height = 230 if len(panels) > 2 else 300
+        for col, panel in zip(st.columns(len(panels)), panels, strict=True):
+            with col:
+                flat_panel(panel, f"{key}_flat_{panel.name}", height)
+        st.plotly_chart(
+            colour_bar_figure((-1.0, 1.0), f"response ÷ {stage.scale:.3g}"),
+            width="stretch",
+            key=f"{key}_flat_scale",
+            config=PLOTLY_CONFIG,
+        )
+    st.markdown(flat_finding(stage).text)
+    st.markdown(strength_explained(result))
+
+
 # ----------------------------------------------------------------------------- at initialisation
 
 
@@ -452,6 +569,11 @@ def init_caption(config: GeneratorConfig) -> str:
     )
 
 
+def plan_for(config: GeneratorConfig, chosen: dict[str, Any], n_images: int) -> PicturePlan:
+    """How a variant's column shows its pictures: whole-number zooms that fit the column."""
+    return picture_plan(config.image_size, n_images, column_width(len(chosen["variants"])))
+
+
 def rendered(
     config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str
 ) -> Render | None:
@@ -474,6 +596,7 @@ def rendered(
                     device,
                     precision=precision,
                     models=models,
+                    **picture_options(plan_for(config, chosen, chosen["n_images"])),
                 )
         except ConfigError as err:
             state.show_error(err)
@@ -483,12 +606,25 @@ def rendered(
     return st.session_state["gen_init_result"]
 
 
+def picture_options(plan: PicturePlan) -> dict[str, int]:
+    """`render_at_init`'s picture arguments from a plan."""
+    return {
+        "crop_size": plan.crop_size,
+        "zoom": plan.crop_zoom,
+        "columns": plan.columns,
+        "grid_zoom": plan.grid_zoom,
+    }
+
+
 def render_caption(result: Render) -> str:
     """How many pictures, their size, the seed, the device and the time; batch norm's batch."""
     batch = result.batch_statistics
     return (
         f"{result.n_images} images per variant, {text.size(result.geometry.image_size)} px, "
-        f"seed {result.seed}, on {result.device_label} in {result.seconds:.2f} s."
+        f"seed {result.seed}, on {result.device_label} in {result.seconds:.2f} s. Random "
+        "weights make noise-like pictures, each contrast-stretched (its 0.5–99.5 percentile "
+        "range to black–white) so that faint ones show; what tells the variants apart is the "
+        "texture in the enlarged crops, the spectra, and the flat-input panels below."
         + (
             f" Batch norm takes its statistics from a fixed batch of {batch} latents, of "
             f"which the first {result.n_images} are shown and measured: an image does not "
@@ -508,7 +644,9 @@ def init_section(
     if result is None:
         return
     st.caption(render_caption(result))
+    findings_block(init_findings(result))
     variant_columns(result, "init", render_pictures)
+    flat_section(result, "init")
 
 
 # ----------------------------------------------------------------------------- fit
@@ -528,8 +666,9 @@ class FitInputs:
 def fit_intro() -> str:
     return (
         "Deep-image-prior style: each variant is trained (Adam, MSE) to reproduce the target "
-        "from one fixed latent. Watch the ConvTranspose2d variant fight its own grid while the "
-        "resize-convolutions converge to smooth images. On this hosted demo a fit stops after "
+        "from one fixed latent. After the fit, the findings say which variant came closest, "
+        "which layers print a checkerboard and whether the pictures show one, from the "
+        "numbers measured on this run. On this hosted demo a fit stops after "
         f"{FIT_TIME_BUDGET_S:g} s (every variant then has the same number of steps done), and "
         "one fit runs at a time on the server."
     )
@@ -561,14 +700,44 @@ def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
     return FitInputs(int(steps), float(lr), target, (upload.name, upload.size, upload.file_id))
 
 
-class LiveFit:
-    """What a running fit shows: a progress bar, each variant's latest picture, the losses."""
+LIVE_CAPTION_PX = 40  # room under a live fit picture for its one-line caption
 
-    def __init__(self, variants: tuple[str, ...], steps: int) -> None:
+
+class LiveFit:
+    """What a running fit shows: a progress bar, each variant's latest picture, the losses. Every
+    picture keeps its final size from the start (a grey placeholder until the first frame), and
+    the loss chart its height, so nothing on the page jumps while it runs."""
+
+    def __init__(self, variants: tuple[str, ...], steps: int, image_size: tuple[int, int]) -> None:
         self.steps = steps
+        self.zoom = picture_plan(image_size, 1, column_width(len(variants))).image_zoom
         self.progress = st.progress(0.0, text="Starting…")
-        self.slots = [col.empty() for col in st.columns(len(variants))]
+        # Everything live sits in one placeholder, emptied when the fit ends: the fixed-height
+        # frames below would otherwise stay behind as blank space.
+        self.board = st.empty()
+        self.slots = {}
+        with self.board.container():
+            for col, name in zip(st.columns(len(variants)), variants, strict=True):
+                col.markdown(f"**{VARIANT_LABELS[name]}**")
+                # A frame of fixed height around the picture: a new picture loading in the
+                # browser (briefly 0 px high) cannot move anything below it.
+                height = image_size[0] * self.zoom + LIVE_CAPTION_PX
+                self.slots[name] = col.container(height=height, border=False).empty()
+                self.show(name, placeholder(image_size, self.zoom), "latest picture")
         self.curve = st.empty()
+        self.curve.plotly_chart(
+            charts.loss_figure({}, VARIANT_LABELS), width="stretch", config=PLOTLY_CONFIG
+        )
+
+    def show(self, name: str, frame: np.ndarray, what: str) -> None:
+        """A variant's latest picture at its own width, replacing the one in its slot (the same
+        image element, so the browser shows the old picture until the new one has loaded)."""
+        self.slots[name].image(
+            frame,
+            caption=f"{what} · {self.zoom}×",
+            width=int(frame.shape[1]),
+            output_format="PNG",
+        )
 
     def update(self, fraction: float, images: dict, losses: dict) -> None:
         """The fit's callback: show its progress after a block of steps."""
@@ -576,8 +745,8 @@ class LiveFit:
         self.progress.progress(
             fraction, text=f"Training… step {done} of {self.steps} ({fraction:.0%})"
         )
-        for slot, (name, image) in zip(self.slots, images.items(), strict=False):
-            slot.image(image, caption=VARIANT_LABELS[name])
+        for name, image in images.items():
+            self.show(name, enlarge(image, self.zoom), f"step {done}")
         self.curve.plotly_chart(
             charts.loss_figure(losses, VARIANT_LABELS), width="stretch", config=PLOTLY_CONFIG
         )
@@ -589,8 +758,7 @@ class LiveFit:
             text=f"Done in {result.seconds:.1f} s on {result.device_label}: "
             f"{result.steps_done} of {result.steps} steps.",
         )
-        for slot in self.slots:
-            slot.empty()
+        self.board.empty()
         self.curve.empty()
 
 
@@ -598,7 +766,7 @@ def run_fit(
     config: GeneratorConfig, chosen: dict[str, Any], device: str, precision: str, inputs: FitInputs
 ) -> FitResult | None:
     """Fit every variant, showing its progress live; None after showing core's error."""
-    live = LiveFit(chosen["variants"], inputs.steps)
+    live = LiveFit(chosen["variants"], inputs.steps, config.image_size)
     try:
         with heavy_run_slot(timeout=0):
             result = fit(
@@ -625,7 +793,8 @@ def fit_panels(result: FitResult) -> None:
     """The target and its spectrum beside every variant's loss curve."""
     left, right = st.columns([1, 3])
     with left:
-        st.image(result.target, caption="target")
+        zoom = picture_plan(result.config.image_size, 1, column_width(4)).image_zoom
+        picture(enlarge(result.target, zoom), f"target, {zoom_text(zoom)}")
         st.plotly_chart(
             spectrum_chart(result.target_spectrum, result, "target spectrum (log)", 260),
             width="stretch",
@@ -656,7 +825,10 @@ def show_fit(result: FitResult) -> None:
         f"{result.seed}, on {result.device_label} in {result.seconds:.1f} s. Target "
         f"checkerboard energy {share_text(result.target_checkerboard_energy)}."
     )
-    variant_columns(result, "fit", fit_picture)
+    findings_block(fit_findings(result))
+    plan = picture_plan(result.config.image_size, 1, column_width(len(result.variants)))
+    variant_columns(result, "fit", lambda variant: fit_pictures(variant, plan))
+    flat_section(result, "fit")
 
 
 def fit_section(

@@ -44,6 +44,17 @@ def chart(fig: go.Figure, key: str) -> None:
     st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG)
 
 
+def panel_row(maps: dict[str, np.ndarray], heading: str, key: str) -> None:
+    """Maps side by side on one colour scale, one figure per column (the columns stack on a
+    phone), under a heading, with the shared colour bar below."""
+    panels, note = figures.comparison_panels(maps, height=figures.panels_height(len(maps)))
+    st.markdown(f"**{heading}**{note}")
+    for i, (column, fig) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
+        with column:
+            chart(fig, f"{key}_{i}")
+    chart(figures.comparison_scale(maps), f"{key}_scale")
+
+
 def ratio_text(ratio: float) -> str:
     return "∞ (holes)" if math.isinf(ratio) else f"{ratio:.3g}"
 
@@ -93,8 +104,9 @@ def layer_heatmap(counts: np.ndarray, stats: OverlapStats, cfg: state.LayerConfi
         chart(fig, "ov_heatmap")
     with right:
         st.markdown(
-            "**Reading the map.** Each cell is an output pixel; its colour and number say how "
-            "many kernel taps reach it. The dashed box is the interior, free of border "
+            "**Reading the map.** Each cell is an output pixel; its colour (and on maps up to "
+            f"{figures.ANNOTATE_MAX} pixels a side, the number in it) says how many kernel taps "
+            "reach it. The dashed box is the interior, free of border "
             "effects. Where kernel_size is not divisible by stride, neighbouring pixels get "
             "different counts: a periodic pattern the network must learn to cancel "
             "(Odena et al. 2016)."
@@ -360,12 +372,11 @@ def stage_maps(stack: list[TransposedConv], n: int | tuple[int, ...]) -> None:
         state.show_error(err)
         return
     shown = list(enumerate(stages))[-figures.MAX_PANELS :]
-    fig = figures.comparison_figure(
+    panel_row(
         {f"after layer {i + 1}": m for i, m in shown},
-        title="After each layer (each map relative to its own maximum)",
-        height=figures.panels_height(len(shown)),
+        "After each layer (each map relative to its own maximum)",
+        "ov_stages_chart",
     )
-    chart(fig, "ov_stages_chart")
 
 
 def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
@@ -424,12 +435,9 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     except ConfigError as err:
         state.show_error(err)
         return
-    fig = figures.comparison_figure(
-        maps,
-        title="The original and its replacements (each relative to its maximum)",
-        height=figures.panels_height(len(maps)),
+    panel_row(
+        maps, "The original and its replacements (each relative to its maximum)", "ov_compare"
     )
-    chart(fig, "ov_compare")
 
 
 # ----------------------------------------------------------------------------- gather view

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import threading
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from app_support import assert_clean, errors, open_page, plotly_figures, titles
+from app_support import assert_clean, errors, open_page, plotly_array, titles
 from PIL import Image
 
 from core import hosted
 from core.generator import measures
-from core.generator.config import VARIANTS, GeneratorConfig
+from core.generator.config import VARIANT_LABELS, VARIANTS, GeneratorConfig
 from core.generator.devices import device_label, pick_device
+from core.generator.findings import error_text
+from core.generator.readouts import share_text
 from core.generator.run import fit, render_at_init
 from core.hosted import heavy_run_slot
 
@@ -94,8 +97,11 @@ def test_both_checkerboard_numbers_are_shown_and_explained():
     low, high = expected.spectrum_range
     assert f"from {low:.1f} (dark) to {high:.1f} (bright)" in text
     assert "circles stage 2 (period 2 px)" in text and "diamonds stage 1 (period 4 px)" in text
-    figures = plotly_figures(at)
-    spectra = [f for f in figures if f["data"][0].get("type") == "heatmap"]
+    spectra = [
+        json.loads(el.proto.spec)
+        for el in at.get("plotly_chart")
+        if el.key.startswith("init_spectrum_")
+    ]
     assert len(spectra) == len(VARIANTS) + 1  # one per variant + the shared colour bar
     for figure in spectra:
         assert figure["data"][0]["zmin"] == pytest.approx(low)
@@ -146,7 +152,7 @@ def test_fit_mode_trains_and_reports():
     assert not errors(at)
     expected = fit(small_config(at), ["convtranspose", "resize-nearest"], None, 4, 0.01, 0, "cpu")
     captions = list(at.image)
-    assert len(captions) == 1 + 2  # target + one final image per variant
+    assert len(captions) == 1 + 2 * 2  # target + per variant its final image and a zoomed crop
     assert strengths(at) == [f"{v.checkerboard.strength:.3f}" for v in expected.variants.values()]
     progress = at.get("progress")
     assert progress and progress[-1].value == 100
@@ -265,3 +271,181 @@ def test_url_round_trip():
     again = open_page("generator", at.query_params)
     assert again.query_params == at.query_params
     assert strengths(again) == strengths(at)
+
+
+# ----------------------------------------------------------------------------- pictures, findings
+
+
+@pytest.fixture
+def media(monkeypatch) -> dict[str, bytes]:
+    """The bytes of every media file the page sends, by file id (the name in the image's URL)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    sent: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        sent[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    return sent
+
+
+def shown_pictures(at, media: dict[str, bytes]) -> list[tuple[np.ndarray, str]]:
+    """Every picture on the page as the browser gets it: (RGB pixels, caption), checked to be PNG
+    (lossless: no JPEG blur over the pixels)."""
+    found = []
+    for element in at.image:
+        for img in element.proto.imgs:
+            data = media[img.url.rsplit("/", 1)[1].split(".")[0]]
+            assert data[:8] == b"\x89PNG\r\n\x1a\n", img.caption
+            found.append((np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), img.caption))
+    return found
+
+
+@pytest.mark.parametrize("n", [3, 6, 8])
+def test_picture_grids_have_no_blank_tile_and_pixels_are_whole_squares(media, n):
+    at = open_page("generator", {**SMALL, "gen_n": str(n)})
+    assert_clean(at)
+    result = at.session_state["gen_init_result"]
+    pictures = shown_pictures(at, media)
+    assert len(pictures) == 2 * len(VARIANTS)  # per variant: its grid and a zoomed crop
+    h, w = result.geometry.image_size
+    for (grid, caption), (crop, crop_caption), variant in zip(
+        pictures[::2], pictures[1::2], result.variants.values(), strict=True
+    ):
+        columns, zoom = variant.grid_columns, variant.grid_zoom
+        assert n % columns == 0, caption  # every row full: no blank tile
+        rows = n // columns
+        assert f"{n} images, {columns} per row" in caption
+        assert grid.shape == (
+            zoom * (rows * h + (rows - 1) * 2),
+            zoom * (columns * w + (columns - 1) * 2),
+            3,
+        )
+        # Each tile is image i, every pixel a zoom x zoom square (nearest neighbour).
+        for i in range(n):
+            r, c = divmod(i, columns)
+            tile = grid[
+                zoom * r * (h + 2) : zoom * (r * (h + 2) + h),
+                zoom * c * (w + 2) : zoom * (c * (w + 2) + w),
+            ]
+            assert np.array_equal(tile[::zoom, ::zoom], variant.images[i])
+            assert np.array_equal(
+                tile, np.kron(variant.images[i], np.ones((zoom, zoom, 1), np.uint8))
+            )
+        top, left, ch, cw = variant.crop_box
+        z = variant.crop_zoom
+        assert z >= 8 and crop.shape == (ch * z, cw * z, 3)
+        assert f"shown {z}×" in crop_caption
+        assert np.array_equal(crop[::z, ::z], variant.images[0][top : top + ch, left : left + cw])
+
+
+def leaders(values: dict[str, float], fmt: str) -> str:
+    """The labels whose value, as shown with `fmt`, equals the largest, in the page's words
+    ("a", "a and b", "a, b and c"), in descending order of value."""
+    order = sorted(values, key=lambda k: -values[k])
+    top = [k for k in order if format(values[k], fmt) == format(values[order[0]], fmt)]
+    return top[0] if len(top) == 1 else ", ".join(top[:-1]) + " and " + top[-1]
+
+
+def measured(at) -> list[str]:
+    """The findings the page lists under "Measured here", one per bullet."""
+    blocks = [m.value for m in at.markdown if m.value.startswith("**Measured here**")]
+    assert len(blocks) == 1
+    return [line[2:] for line in blocks[0].splitlines() if line.startswith("- ")]
+
+
+def test_init_findings_state_the_measured_numbers():
+    at = open_page("generator", SMALL)
+    assert_clean(at)
+    result = at.session_state["gen_init_result"]
+    expected = render_at_init(small_config(at), VARIANTS, 2, 0, "cpu")
+    for name, variant in expected.variants.items():  # the page's result is core's
+        assert variant.checkerboard.strength == result.variants[name].checkerboard.strength
+    pictures, layers, replacement = measured(at)
+    # Highest first, in the order of the measured energies, each with its number.
+    energies = sorted(result.variants.values(), key=lambda v: -v.checkerboard.energy)
+    where = [pictures.index(f"{v.label} {share_text(v.checkerboard.energy)}") for v in energies]
+    assert where == sorted(where)
+    above = [v.label for v in energies if v.checkerboard.energy_vs_noise > 2]
+    verdict = pictures.rsplit(". ", 1)[-1]
+    assert all(label in verdict for label in above) and (not above) == ("None" in verdict)
+    strengths = {v.label: v.checkerboard.strength for v in result.variants.values()}
+    assert (
+        f"Strongest checkerboard strength at initialisation: {leaders(strengths, '.3f')}, "
+        f"{max(strengths.values()):.3f}" in layers
+    )
+    # "Your replacement" is explained from its build: the kernel it has, the fit's error.
+    c = result.replacement
+    assert f"Why Your replacement ({c.method}) differs from Resize-conv (nearest)" in replacement
+    assert f"relative error {error_text(c.error)}" in replacement
+    kernel_differs = c.kernel_size != (c.resize_kernel, c.resize_kernel)
+    assert ("its kernel is" in replacement) == kernel_differs
+    a, b = c.correlations["convtranspose"], c.correlations["resize-nearest"]
+    assert f"correlate {a:.3f} with ConvTranspose2d's and {b:.3f}" in replacement
+    assert f"closer to {'ConvTranspose2d' if a > b else 'Resize-conv (nearest)'}'s" in replacement
+
+
+def test_flat_input_panels_show_cores_numbers_on_one_scale():
+    at = open_page("generator", SMALL)
+    assert_clean(at)
+    result = at.session_state["gen_init_result"]
+    stage = result.flat[-1]  # the last stage by default
+    assert at.segmented_control(key="init_flat_stage").value == stage.stage
+    panels = {
+        el.key.removeprefix("init_flat_"): json.loads(el.proto.spec)
+        for el in at.get("plotly_chart")
+        if el.key.startswith("init_flat_") and el.key != "init_flat_scale"
+    }
+    assert list(panels) == list(stage.panels)
+    for name, figure in panels.items():
+        trace = figure["data"][0]
+        assert np.allclose(plotly_array(trace["z"]), stage.panels[name].values)
+        assert (trace["zmin"], trace["zmax"]) == (-1.0, 1.0)  # one range for every panel
+        assert trace["texttemplate"] == "%{z:.2f}"  # the numbers on it
+    sentence = next(m.value for m in at.markdown if m.value.startswith(f"Stage {stage.stage},"))
+    assert "ConvTranspose2d (phase means" in sentence and "paints a period-2 grid" in sentence
+    assert stage.gridded == ("convtranspose",)
+    for name in stage.flat:
+        assert f"{VARIANT_LABELS[name]} ({stage.panels[name].high:.2f})" in sentence
+    at.segmented_control(key="init_flat_stage").set_value(1).run()
+    assert_clean(at)
+    assert any(m.value.startswith("Stage 1,") for m in at.markdown)
+    assert any("What the checkerboard strength measures" in m.value for m in at.markdown)
+
+
+def test_fit_findings_state_the_measured_numbers():
+    at = open_page("generator", {**SMALL, "gen_mode": "fit", "gen_steps": "12", "gen_ch": "16"})
+    intro = captions(at)
+    assert "fight its own grid" not in intro  # nothing claimed before it is measured
+    at.button(key="gen_fit").click().run()
+    assert_clean(at)
+    result = at.session_state["gen_fit_result"]
+    lines = {line.split("**")[1].split(" ")[0]: line for line in measured(at)}
+    psnr = {v.label: v.psnr for v in result.variants.values()}
+    best = f"{leaders(psnr, '.1f')}, {max(psnr.values()):.1f} dB PSNR"
+    assert f"Closest to the target: {best}" in lines["Fit."]
+    strengths = {v.label: v.checkerboard.strength for v in result.variants.values()}
+    assert (
+        f"Strongest checkerboard strength after the fit: {leaders(strengths, '.3f')}, "
+        f"{max(strengths.values()):.3f}" in lines["Layers."]
+    )
+    target = result.target_checkerboard_energy
+    verdict = lines["Pictures."].rsplit(". ", 1)[-1]
+    above = [v.label for v in result.variants.values() if v.checkerboard.energy > 2 * target]
+    assert all(label in verdict for label in above) and (not above) == ("None" in verdict)
+    icnr = result.variants["subpixel-icnr"].checkerboard
+    why = [line for line in measured(at) if line.startswith("**Why Sub-pixel")]
+    if icnr.strength >= 0.01:
+        (text,) = why
+        others = [
+            v.checkerboard.strength for n, v in result.variants.items() if n != "subpixel-icnr"
+        ]
+        assert f"strength {icnr.strength:.3f}" in text
+        assert ("the highest of all" in text) == (icnr.strength > max(others))
+        assert ("the grid shows in its picture" in text) == (icnr.energy > 2 * target)
+    else:
+        assert not why

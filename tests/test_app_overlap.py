@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,6 +39,21 @@ def torch_counts(layers: list[TransposedConv], size: tuple[int, int]) -> np.ndar
 
 def heatmap_z(figure: dict) -> np.ndarray:
     return plotly_array(figure["data"][0]["z"])
+
+
+def panels(at, key: str) -> list[dict]:
+    """The figures of a row of panels (keys `key`_0, `key`_1, ...), in order; one figure each,
+    in columns that stack on a phone."""
+    found = {
+        el.key: json.loads(el.proto.spec)
+        for el in at.get("plotly_chart")
+        if el.key and el.key.startswith(f"{key}_") and el.key.removeprefix(f"{key}_").isdigit()
+    }
+    return [found[f"{key}_{i}"] for i in range(len(found))]
+
+
+def heading_shown(at, words: str) -> bool:
+    return any(words in m.value for m in at.markdown)
 
 
 def figure_titled(at, words: str) -> dict:
@@ -122,7 +139,7 @@ def test_invalid_stack_layer_names_it_and_keeps_the_rest():
     assert len(messages) == 1 and messages[0].startswith("**output_padding**")
     assert "layer 2" in messages[0]
     figure_titled(at, "Contributions per output pixel")  # the single-layer map is still there
-    figure_titled(at, "The original and its replacements")
+    assert heading_shown(at, "The original and its replacements") and panels(at, "ov_compare")
 
 
 def test_replacements_side_by_side():
@@ -131,8 +148,14 @@ def test_replacements_side_by_side():
     at.multiselect(key="ov_methods").set_value(["zero-insertion", "resize-bilinear"]).run()
     assert_clean(at)
     assert at.query_params["ov_methods"] == "zero-insertion,resize-bilinear"
-    figure = figure_titled(at, "The original and its replacements")
-    raw = [np.asarray(trace["text"], dtype=np.int64) for trace in figure["data"]]
+    assert heading_shown(at, "The original and its replacements")
+    shown = panels(at, "ov_compare")
+    assert [f["layout"]["title"]["text"] for f in shown] == [
+        "ConvTranspose2d",
+        "zero-insertion",
+        "resize-bilinear",
+    ]
+    raw = [np.asarray(f["data"][0]["text"], dtype=np.int64) for f in shown]
     assert np.array_equal(raw[0], torch_counts([layer], cfg.input_size))
     assert np.array_equal(raw[1], raw[0])  # exact equivalent: same pattern
     assert np.array_equal(raw[2], replacement_overlap("resize-bilinear", layer, cfg.input_arg()))
@@ -176,15 +199,18 @@ def test_url_round_trip():
 
 def test_stage_maps_on_request():
     at = open_page("overlap")
-    assert not [f for f in plotly_figures(at) if "After each layer" in f["layout"]["title"]["text"]]
+    assert not panels(at, "ov_stages_chart") and not heading_shown(at, "After each layer")
     at.toggle(key="ov_stages").set_value(True).run()
     assert_clean(at)
     assert at.query_params["ov_stages"] == "1"
     layer, cfg = layer_and_config(at)
     layers = stack_layers(at, layer)
-    figure = figure_titled(at, "After each layer")
-    for i, trace in enumerate(figure["data"]):
-        raw = np.asarray(trace["text"], dtype=np.int64)
+    assert heading_shown(at, "After each layer")
+    shown = panels(at, "ov_stages_chart")
+    assert len(shown) == len(layers)
+    for i, figure in enumerate(shown):
+        assert figure["layout"]["title"]["text"] == f"after layer {i + 1}"
+        raw = np.asarray(figure["data"][0]["text"], dtype=np.int64)
         assert np.array_equal(raw, torch_counts(layers[: i + 1], cfg.input_size))
 
 

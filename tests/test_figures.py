@@ -17,12 +17,19 @@ from core.geometry.output_size import axis_output
 from core.overlap.counts import overlap_map, overlap_profile, overlap_stats, stack_overlap
 from core.overlap.replacement_maps import replacement_overlaps
 from ui.figures import style
-from ui.figures.generator import colour_scale_figure, loss_figure, spectrum_figure
+from ui.figures.generator import (
+    colour_scale_figure,
+    flat_figure,
+    log_ticks,
+    loss_figure,
+    spectrum_figure,
+)
 from ui.figures.overlap import (
     ANNOTATE_MAX,
     MAX_ANIMATION_INPUT,
     MAX_HEATMAP_SIDE,
-    comparison_figure,
+    comparison_panels,
+    comparison_scale,
     overlap_bar,
     overlap_heatmap,
     scatter_animation,
@@ -150,26 +157,34 @@ def test_scatter_animation_1d_and_limits():
             call()
 
 
-def test_comparison_figure_puts_maps_side_by_side():
+def test_comparison_panels_are_one_figure_per_map_on_one_scale():
     layer = TransposedConv.make(1, 1, 3, 2, 1)
     maps = replacement_overlaps(layer, 6)
     chosen = {name: maps[name] for name in ("conv-transpose", "subpixel", "resize-nearest")}
-    fig = comparison_figure(chosen)
-    assert len(fig.data) == 3
-    assert [a.text for a in fig.layout.annotations] == list(chosen)
-    for trace, counts in zip(fig.data, chosen.values(), strict=True):
+    panels, note = comparison_panels(chosen)
+    assert note == "" and len(panels) == 3
+    # One figure per map, titled with its name: the page puts them in columns that stack on a
+    # phone, where subplots of one figure would run their titles and axes into each other.
+    assert [fig.layout.title.text for fig in panels] == list(chosen)
+    for fig, counts in zip(panels, chosen.values(), strict=True):
+        (trace,) = fig.data
         assert np.array_equal(np.asarray(trace.text, dtype=np.int64), counts)
         assert np.allclose(z_of(trace), counts / counts.max())
         assert trace.texttemplate == "%{text}"
-    raw = comparison_figure(chosen, relative=False)
-    assert np.array_equal(z_of(raw.data[0]), chosen["conv-transpose"])
-    json.loads(fig.to_json())
-    # Large maps: short panel titles, the window said once in the figure's title, and row
-    # labels on the first panel only (they would run into the panel on their left).
-    big = comparison_figure({"a": np.ones((300, 300)), "b": np.ones((300, 300))}, title="T")
-    assert [a.text for a in big.layout.annotations] == ["a", "b"]
-    assert big.layout.title.text == "T (top-left 256 × 256 of 300 × 300; the pattern repeats)"
-    assert [big.layout.yaxis.showticklabels, big.layout.yaxis2.showticklabels] == [True, False]
+        assert (trace.zmin, trace.zmax, trace.showscale) == (0, 1.0, False)  # one shared scale
+        assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+        json.loads(fig.to_json())
+    bar = comparison_scale(chosen).data[0]
+    assert (bar.zmin, bar.zmax, bar.colorbar.orientation) == (0.0, 1.0, "h")
+    raw, _ = comparison_panels(chosen, relative=False)
+    top = max(int(m.max()) for m in chosen.values())
+    assert np.array_equal(z_of(raw[0].data[0]), chosen["conv-transpose"])
+    assert {fig.data[0].zmax for fig in raw} == {top}
+    assert comparison_scale(chosen, relative=False).data[0].colorbar.tickformat == "d"
+    # Large maps: the window said once, for the page to put in its heading.
+    big, note = comparison_panels({"a": np.ones((300, 300)), "b": np.ones((300, 300))})
+    assert [fig.layout.title.text for fig in big] == ["a", "b"]
+    assert note == " (top-left 256 × 256 of 300 × 300; the pattern repeats)"
 
 
 def test_figures_refuse_bad_input():
@@ -180,9 +195,10 @@ def test_figures_refuse_bad_input():
         lambda: overlap_heatmap(np.ones((3, 3)), max_side=0),
         lambda: overlap_bar(np.ones((3, 3))),
         lambda: overlap_bar(np.ones(5000)),
-        lambda: comparison_figure({}),
-        lambda: comparison_figure({str(i): np.ones((2, 2)) for i in range(7)}),
-        lambda: comparison_figure({"1d": np.ones(4)}),
+        lambda: comparison_panels({}),
+        lambda: comparison_panels({str(i): np.ones((2, 2)) for i in range(7)}),
+        lambda: comparison_panels({"1d": np.ones(4)}),
+        lambda: comparison_scale({}),
         lambda: overlap_heatmap(np.ones((3, 3)), interior=[(0, 1)]),
         lambda: overlap_bar(np.ones(3), interior="middle"),
     ]
@@ -203,8 +219,10 @@ def test_every_figure_has_the_one_style():
     figures = [
         overlap_heatmap(counts),
         overlap_bar(counts[0]),
-        comparison_figure({"a": counts}),
+        *comparison_panels({"a": counts})[0],
+        comparison_scale({"a": counts}),
         scatter_animation(layer, 2),
+        flat_figure(np.zeros((2, 2)), [0, 1], [0, 1]),
         spectrum_figure(spectrum, frequencies, frequencies, []),
         colour_scale_figure((0, 1)),
         loss_figure({"a": [1.0, 0.5]}, {}),
@@ -214,7 +232,63 @@ def test_every_figure_has_the_one_style():
         assert fig.layout.title.x == 0.0 and fig.layout.title.xanchor == "left"
         assert fig.layout.font.color is None  # the host theme decides the text colour
     assert overlap_heatmap(counts, height=560).layout.height == 560
-    assert comparison_figure({"a": counts}, height=300).layout.height == 300
+    assert comparison_panels({"a": counts}, height=300)[0][0].layout.height == 300
+
+
+def test_titles_wrap_to_a_phones_width_and_keep_sizes_whole():
+    title = "Contributions per output pixel · 16 × 16 px input, with a much longer tail"
+    wrapped = style.wrap_title(title)
+    lines = wrapped.split("<br>")
+    assert len(lines) > 1 and all(len(line) <= style.TITLE_WRAP for line in lines)
+    assert " ".join(lines) == title and "16 × 16" in wrapped
+    fig = overlap_heatmap(np.ones((4, 4)), title=title, height=500)
+    assert fig.layout.title.text == wrapped
+    extra = len(lines) - 1  # each extra line adds its height to the top margin and the figure
+    assert fig.layout.margin.t == 100 + style.TITLE_LINE * extra
+    assert fig.layout.height == 500 + style.TITLE_LINE * extra
+    assert style.wrap_title("short") == "short"
+
+
+def test_no_toolbar_over_titles_and_colour_bars_lie_flat():
+    """Plotly's mode bar floats over the top right corner, over a title on a phone: it is off.
+    Colour bars are horizontal, above or below the plot, not beside it."""
+    assert style.PLOTLY_CONFIG["displayModeBar"] is False
+    bar = overlap_heatmap(np.ones((4, 4), dtype=np.int64)).data[0].colorbar
+    assert bar.orientation == "h" and bar.tickformat == "d"
+    assert colour_scale_figure((0, 1)).data[0].colorbar.orientation == "h"
+
+
+@pytest.mark.parametrize(
+    ("values", "ticks"),
+    [
+        ([2.0, 0.5, 0.012, 0.003], [0.001, 0.01, 0.1, 1, 10]),  # decades: 0.01, 0.1, 1
+        ([0.06, 0.021], [0.02, 0.05, 0.1]),  # under two decades: the 2s and 5s too
+        ([0.3, 0.25], [0.2, 0.5]),  # a short span is still labelled at both ends
+    ],
+)
+def test_log_axis_ticks_read_as_plain_numbers(values, ticks):
+    got, labels = log_ticks(values)
+    assert got == pytest.approx(ticks)
+    assert labels == [f"{t:g}" for t in ticks]
+    assert all(float(label) == pytest.approx(t) for label, t in zip(labels, ticks, strict=True))
+    fig = loss_figure({"a": values}, {})
+    assert fig.layout.yaxis.type == "log"
+    assert list(fig.layout.yaxis.ticktext) == labels  # never plotly's "2, 5" minor labels
+    low, high = fig.layout.yaxis.range
+    assert 10**low <= min(values) and max(values) <= 10**high
+    assert log_ticks([]) == ([], []) and log_ticks([0.0, -1.0]) == ([], [])
+
+
+def test_flat_figure_prints_its_values_on_a_shared_range():
+    values = np.array([[-1.0, 0.5], [0.25, -0.75]])
+    fig = flat_figure(values, [3, 4], [5, 6], zrange=(-1, 1))
+    (trace,) = fig.data
+    assert np.array_equal(z_of(trace), values)
+    assert list(trace.x) == [5, 6] and list(trace.y) == [3, 4]  # the layer's output coordinates
+    assert (trace.zmin, trace.zmax) == (-1, 1) and trace.texttemplate == "%{z:.2f}"
+    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.scaleanchor == "x"
+    large = flat_figure(np.zeros((16, 16)), range(16), range(16))
+    assert large.data[0].texttemplate is None
 
 
 def _plotly_chart_calls(tree: ast.AST) -> list[ast.Call]:

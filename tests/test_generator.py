@@ -27,8 +27,10 @@ from core.generator.config import (
     GeneratorConfig,
 )
 from core.generator.devices import available_devices, on_device, pick_device, resolve_precision
+from core.generator.flat import FlatPanel, FlatStage
 from core.generator.measures import CheckerboardNumbers, StrengthReference
 from core.generator.model import build_generator, sample_latents
+from core.generator.pictures import PicturePlan
 from core.generator.readouts import energy_text, noise_ratio_text, share_text, strength_text
 from core.generator.results import FitResult, Render, VariantFit, VariantRender
 from core.generator.run import fit, next_block_size, render_at_init, steps_done_so_far
@@ -436,6 +438,9 @@ PAGE_NAMES = {
     "numbers": (CheckerboardNumbers,),
     "reference": (StrengthReference,),
     "e": (StagePeriod,),
+    "stage": (FlatStage,),
+    "panel": (FlatPanel,),
+    "plan": (PicturePlan,),
 }
 ANNOTATIONS = {
     "Result": (Render, FitResult),
@@ -444,6 +449,9 @@ ANNOTATIONS = {
     "VariantRender": (VariantRender,),
     "VariantFit": (VariantFit,),
     "CheckerboardNumbers": (CheckerboardNumbers,),
+    "FlatStage": (FlatStage,),
+    "FlatPanel": (FlatPanel,),
+    "PicturePlan": (PicturePlan,),
 }
 
 
@@ -483,6 +491,7 @@ def test_the_page_reads_only_fields_the_results_have():
     reads = page_reads()
     read = {attr for _, attr in reads}
     assert {"variants", "geometry", "checkerboard", "marks", "strength", "fits_image"} <= read
+    assert {"flat", "panels", "grid_columns", "crop_zoom", "image_zoom", "scale"} <= read
     for owners, attr in reads:
         for cls in owners:
             fields = {f.name for f in dataclasses.fields(cls)}

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from core.generator.config import GeneratorConfig
+from core.generator.findings import ReplacementComparison
+from core.generator.flat import FlatStage
 from core.generator.measures import (
     CheckerboardNumbers,
     StrengthReference,
@@ -100,9 +102,16 @@ class VariantRender:
     images: np.ndarray
     """uint8 (N, H, W, 3): the pictures, each contrast-stretched (`pictures.contrast_normalise`)."""
     grid: np.ndarray
-    """uint8 (rows, cols, 3): the pictures tiled, 2 grey pixels apart (`pictures.image_grid`)."""
+    """uint8 (rows, cols, 3): the pictures tiled, 2 grey pixels apart (`pictures.image_grid`),
+    then enlarged `grid_zoom` times (`pictures.enlarge`)."""
+    grid_columns: int
+    """Pictures per row of the grid."""
+    grid_zoom: int
+    """How many times the grid is enlarged (nearest neighbour: every pixel a square block)."""
     crop: np.ndarray
-    """uint8: the centre of picture 0 enlarged (`pictures.zoomed_crop`)."""
+    """uint8: the centre of picture 0 enlarged `crop_zoom` times (`pictures.zoomed_crop`)."""
+    crop_zoom: int
+    """How many times the crop is enlarged."""
     crop_box: tuple[int, int, int, int]
     """(top, left, height, width) of the crop in picture 0, in pixels."""
     spectrum: np.ndarray
@@ -147,6 +156,11 @@ class Render:
     """Spectrum axes, marks, stage periods and reference numbers, shared by the variants."""
     spectrum_range: tuple[float, float]
     """(low, high) log10 power: one colour range for every spectrum (`spectrum_range`)."""
+    flat: tuple[FlatStage, ...]
+    """Every stage's layers on an all-ones input, the first stage first (`flat.flat_stages`)."""
+    replacement: ReplacementComparison | None
+    """What "Your replacement" is made of and how alike its pictures are to the others'
+    (`findings.replacement_comparison`); None without the custom variant."""
     n_images: int
     """Pictures shown and measured per variant, 1..MAX_BATCH."""
     batch_statistics: int | None
@@ -231,6 +245,11 @@ class FitResult:
     """The target's checkerboard energy (share 0..1); 0 for stride 1."""
     spectrum_range: tuple[float, float]
     """(low, high) log10 power, shared by the target's and the variants' spectra."""
+    flat: tuple[FlatStage, ...]
+    """Every stage's trained layers on an all-ones input, the first stage first."""
+    replacement: ReplacementComparison | None
+    """What "Your replacement" is made of and how alike its final picture is to the others'
+    (`findings.replacement_comparison`); None without the custom variant."""
     steps: int
     """Steps asked for, 1..MAX_STEPS."""
     steps_done: int

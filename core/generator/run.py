@@ -40,9 +40,19 @@ from core.generator.devices import (
     resolve_precision,
     synchronize,
 )
+from core.generator.findings import ReplacementComparison, replacement_comparison
+from core.generator.flat import FlatStage, flat_stages
 from core.generator.measures import checkerboard_numbers, picture_energy, psnr
 from core.generator.model import Generator, build_generator, sample_latents
-from core.generator.pictures import contrast_normalise, image_grid, to_uint8, zoomed_crop
+from core.generator.pictures import (
+    MAX_ZOOM,
+    contrast_normalise,
+    enlarge,
+    image_grid,
+    squarest_columns,
+    to_uint8,
+    zoomed_crop,
+)
 from core.generator.results import FitResult, Geometry, Render, VariantFit, VariantRender
 from core.generator.spectra import display_spectrum, spectrum_range
 from core.hosted import (  # the hosted-demo caps, re-exported
@@ -73,24 +83,26 @@ def _check_run(
 
 @dataclass(frozen=True)
 class _PictureOptions:
-    """How a render lays out its pictures: the zoomed crop and the grid's columns."""
+    """How a render lays out its pictures: the zoomed crop, the grid's columns and zoom."""
 
     crop_size: int
     zoom: int
     columns: int | None
+    grid_zoom: int
 
 
 def _check_render_options(
-    n_images: Any, crop_size: Any, zoom: Any, columns: Any, models: Any
+    n_images: Any, crop_size: Any, zoom: Any, columns: Any, grid_zoom: Any, models: Any
 ) -> tuple[int, _PictureOptions]:
     """`render_at_init`'s own arguments, checked; returns (n_images, picture options)."""
     n_images = int_in(
         "n_images", n_images, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH} images"
     )
     crop_size = int_in("crop_size", crop_size, 1, MAX_RESOLUTION)
-    zoom = int_in("zoom", zoom, 1, 32)
+    zoom = int_in("zoom", zoom, 1, MAX_ZOOM)
     if columns is not None:
         columns = int_in("columns", columns, 1, MAX_BATCH)
+    grid_zoom = int_in("grid_zoom", grid_zoom, 1, MAX_ZOOM)
     if models is not None and (
         not isinstance(models, Mapping)
         or not all(isinstance(m, Generator) for m in models.values())
@@ -98,7 +110,7 @@ def _check_render_options(
         raise ConfigError(
             "models", "models must map variant names to generators from build_generator, or be None"
         )
-    return n_images, _PictureOptions(crop_size, zoom, columns)
+    return n_images, _PictureOptions(crop_size, zoom, columns, grid_zoom)
 
 
 def _model_for(
@@ -124,22 +136,28 @@ def _render_variant(
     device: torch.device,
     precision: str,
     options: _PictureOptions,
-) -> VariantRender:
-    """One variant's pictures from the latents `z` (the first `n_images` kept) and its numbers."""
+) -> tuple[VariantRender, torch.Tensor]:
+    """One variant's pictures from the latents `z` (the first `n_images` kept) and its numbers,
+    and its raw float outputs on the CPU."""
     model = on_device(model, device).eval()
     t0 = time.perf_counter()
     with torch.no_grad(), deterministic_algorithms(device), autocast_context(device, precision):
         output = model(z)[:n_images]
     synchronize(device)
     seconds = time.perf_counter() - t0
-    images = contrast_normalise(output.detach().float().cpu().numpy())
+    raw = output.detach().float().cpu()
+    images = contrast_normalise(raw.numpy())
     crop, box = zoomed_crop(images[0], options.crop_size, options.zoom)
-    return VariantRender(
+    columns = max(1, min(options.columns or squarest_columns(n_images), n_images))
+    rendered = VariantRender(
         name=model.variant,
         label=VARIANT_LABELS[model.variant],
         images=images,
-        grid=image_grid(images, options.columns),
+        grid=enlarge(image_grid(images, columns), options.grid_zoom),
+        grid_columns=columns,
+        grid_zoom=options.grid_zoom,
         crop=crop,
+        crop_zoom=options.zoom,
         crop_box=box,
         spectrum=display_spectrum(output.detach().float()),
         checkerboard=checkerboard_numbers(output, model),
@@ -148,6 +166,7 @@ def _render_variant(
         replacement_error=max(model.replacement_errors, default=None),
         seconds=seconds,
     )
+    return rendered, raw
 
 
 def render_at_init(
@@ -161,6 +180,7 @@ def render_at_init(
     crop_size: int = 16,
     zoom: int = 8,
     columns: int | None = None,
+    grid_zoom: int = 1,
     models: Mapping[str, Generator] | None = None,
     cpu_threads: int | None = CPU_THREADS,
 ) -> Render:
@@ -179,7 +199,10 @@ def render_at_init(
         precision: "auto", "float32", "float16" or "bfloat16" (`devices.resolve_precision`).
         crop_size: side of the centre crop of picture 0, in pixels.
         zoom: how many times the crop is enlarged.
-        columns: columns of the picture grid (None: about square).
+        columns: columns of the picture grid (None: `pictures.squarest_columns`, a divisor of
+            `n_images`, so that the grid has no blank tile; `pictures.picture_plan` picks one
+            that fits a page's column).
+        grid_zoom: how many times the grid is enlarged (nearest neighbour).
         models: prebuilt generators for some variants (e.g. from a cache); one on another
             device is copied, never moved.
         cpu_threads: torch CPU threads during a run on the CPU (restored after; default 1, the
@@ -187,30 +210,35 @@ def render_at_init(
 
     Returns:
         A `Render`: per variant its pictures, spectrum and checkerboard numbers, plus what they
-        share.
+        share: the flat-input panels of every stage and what "Your replacement" is made of.
 
     Raises:
         ConfigError: naming the argument that is out of range.
     """
     variants, seed, device, precision = _check_run(config, variants, seed, device, precision)
-    n_images, options = _check_render_options(n_images, crop_size, zoom, columns, models)
+    n_images, options = _check_render_options(n_images, crop_size, zoom, columns, grid_zoom, models)
     with cpu_thread_limit(device, cpu_threads):
         start = time.perf_counter()
         batch = MAX_BATCH if config.norm == "batch" else n_images
         z = sample_latents(config, batch, seed).to(device)
         label = device_label(device, precision)  # with the run's CPU threads
-        rendered = {
-            name: _render_variant(
-                _model_for(config, name, seed, models), z, n_images, device, precision, options
+        used = {name: _model_for(config, name, seed, models) for name in variants}
+        rendered, outputs = {}, {}
+        for name, model in used.items():
+            rendered[name], outputs[name] = _render_variant(
+                model, z, n_images, device, precision, options
             )
-            for name in variants
-        }
         zrange = spectrum_range([v.spectrum for v in rendered.values()])
+        numbers = {name: v.checkerboard for name, v in rendered.items()}
         return Render(
             variants=rendered,
             config=config,
             geometry=Geometry.of(config),
             spectrum_range=zrange,
+            flat=flat_stages(used, numbers),
+            replacement=replacement_comparison(config, used["custom"], outputs)
+            if "custom" in used
+            else None,
             n_images=n_images,
             batch_statistics=batch if config.norm == "batch" else None,
             seed=seed,
@@ -405,13 +433,14 @@ def _train(
 
 def _fit_variant(
     training: _Training, name: str, z: torch.Tensor, target: torch.Tensor
-) -> VariantFit:
-    """One trained variant's final picture, its spectrum, checkerboard numbers and PSNR."""
+) -> tuple[VariantFit, torch.Tensor]:
+    """One trained variant's final picture, its spectrum, checkerboard numbers and PSNR, and its
+    raw float output on the CPU."""
     model = training.models[name]
     with torch.no_grad(), autocast_context(training.device, training.precision):
         output = model(z)
     final = output.detach().float()
-    return VariantFit(
+    fitted = VariantFit(
         name=name,
         label=VARIANT_LABELS[name],
         losses=tuple(training.losses[name]),
@@ -421,17 +450,39 @@ def _fit_variant(
         psnr=psnr(final, target),
         seconds=training.seconds[name],
     )
+    return fitted, final.cpu()
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    """A fit's analysis: the target's spectrum, every variant's, one colour range for all, the
+    trained layers on a constant input, and what "Your replacement" is made of."""
+
+    target_spectrum: np.ndarray
+    fitted: dict[str, VariantFit]
+    zrange: tuple[float, float]
+    flat: tuple[FlatStage, ...]
+    replacement: ReplacementComparison | None
 
 
 def _analyse_fit(
-    training: _Training, z: torch.Tensor, target: torch.Tensor
-) -> tuple[np.ndarray, dict[str, VariantFit], tuple[float, float]]:
-    """After training: the target's spectrum, every variant's final analysis, and one colour
-    range for all those spectra."""
+    config: GeneratorConfig, training: _Training, z: torch.Tensor, target: torch.Tensor
+) -> _Analysis:
+    """After training: the target's spectrum, every variant's final analysis, one colour range
+    for all those spectra, the flat-input panels and the "Your replacement" comparison."""
     target_spectrum = display_spectrum(target)
-    fitted = {name: _fit_variant(training, name, z, target) for name in training.models}
+    fitted, outputs = {}, {}
+    for name in training.models:
+        fitted[name], outputs[name] = _fit_variant(training, name, z, target)
     zrange = spectrum_range([target_spectrum, *(v.spectrum for v in fitted.values())])
-    return target_spectrum, fitted, zrange
+    models = training.models
+    numbers = {name: v.checkerboard for name, v in fitted.items()}
+    replacement = (
+        replacement_comparison(config, models["custom"], outputs, trained=True)
+        if "custom" in models
+        else None
+    )
+    return _Analysis(target_spectrum, fitted, zrange, flat_stages(models, numbers), replacement)
 
 
 def fit(
@@ -493,15 +544,17 @@ def fit(
         training = _start_training(config, variants, seed, device, precision, lr)
         with deterministic_algorithms(device):
             progress = _train(training, z, target_t, steps, every, budget, callback)
-        target_spectrum, fitted, zrange = _analyse_fit(training, z, target_t)
+        analysis = _analyse_fit(config, training, z, target_t)
         return FitResult(
-            variants=fitted,
+            variants=analysis.fitted,
             config=config,
             geometry=Geometry.of(config),
             target=target,
-            target_spectrum=target_spectrum,
+            target_spectrum=analysis.target_spectrum,
             target_checkerboard_energy=picture_energy(target_t.cpu(), config.stride),
-            spectrum_range=zrange,
+            spectrum_range=analysis.zrange,
+            flat=analysis.flat,
+            replacement=analysis.replacement,
             steps=steps,
             steps_done=progress.done,
             stopped_early=progress.stopped,

@@ -1,9 +1,10 @@
 """Regenerate the README's screenshots: one PNG per page of the app, default settings.
 
-    .venv/bin/python docs/screenshots/make_screenshots.py
+    .venv/bin/python docs/screenshots/make_screenshots.py [PAGE ...]
 
 Starts `streamlit run app.py`, opens each page in headless Chromium at 1400 px wide, waits for
-every chart, and writes docs/screenshots/<page>.png (the page's full height, up to a cap).
+every chart, and writes docs/screenshots/<page>.png (the page's full height, up to a cap). Name
+pages (designer, overlap, generator, ...) to take only those.
 """
 
 from __future__ import annotations
@@ -33,9 +34,15 @@ def page_height(page) -> int:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
+    wanted = sys.argv[1:]
+    unknown = [w for w in wanted if w not in [p or "designer" for p in PAGES]]
+    if unknown:
+        raise SystemExit(f"unknown page(s): {', '.join(unknown)}")
+    paths = [p for p in PAGES if not wanted or (p or "designer") in wanted]
+
     with streamlit_server() as base, sync_playwright() as playwright:
         browser = launch(playwright)
-        for path in PAGES:
+        for path in paths:
             context = browser.new_context(
                 viewport={"width": WIDTH, "height": 900}, device_scale_factor=1
             )

@@ -1,4 +1,5 @@
-"""Plotly drawings of numbers core has already computed (spectra, loss curves): no arithmetic.
+"""Plotly drawings of numbers core has already computed (spectra, loss curves, a layer's answer
+to a flat input): no arithmetic beyond choosing ticks.
 
 The app's one style (`ui.figures.style`), compact: small titles and margins for panels in
 columns; labelled axes with units.
@@ -6,6 +7,7 @@ columns; labelled axes with units.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,11 +18,15 @@ from ui.figures.style import (
     COLORSCALE,
     HIGHLIGHT,
     LEGEND_BELOW,
+    LEGEND_ROOM,
     MARGIN_COMPACT,
     TITLE_SIZE_COMPACT,
     VARIANT_COLOURS,
+    colour_bar_figure,
     layout,
 )
+
+FLAT_ANNOTATE_MAX = 8  # flat-input windows up to this many cells a side get their values printed
 
 # How each mark order is drawn: the last stage's frequencies largest, earlier stages' smaller.
 _MARK_STYLES = (
@@ -145,33 +151,39 @@ def colour_scale_figure(zrange: Sequence[float], height: int = 70) -> go.Figure:
     Returns:
         The figure (an invisible heatmap carrying the colour bar).
     """
-    low, high = float(zrange[0]), float(zrange[1])
-    fig = go.Figure(
-        go.Heatmap(
-            z=[[low, high]],
-            colorscale=COLORSCALE,
-            zmin=low,
-            zmax=high,
-            showscale=True,
-            colorbar=_colorbar(True),
-            hoverinfo="skip",
-            opacity=0,
-        )
-    )
-    layout(
-        fig,
-        "",
-        height=height,
-        margin={"l": 10, "r": 10, "t": 5, "b": 5},
-        title_size=TITLE_SIZE_COMPACT,
-    )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
+    return colour_bar_figure(zrange, "log10 power", height=height)
+
+
+def log_ticks(values: Sequence[float]) -> tuple[list[float], list[str]]:
+    """Tick positions and labels for a log axis over `values` that read as plain numbers:
+    every power of ten ("0.01", "0.1", "1") when the values span two decades or more, else
+    also the 2s and 5s in between ("0.02", "0.05"), so a short span still gets ticks; the first
+    and last tick lie at or just outside the values (use them as the axis's range).
+
+    Args:
+        values: the positive values the axis shows (others are ignored).
+
+    Returns:
+        (tick values, tick labels); empty when no value is positive and finite.
+    """
+    data = np.asarray(list(values), dtype=np.float64)
+    data = data[np.isfinite(data) & (data > 0)]
+    if data.size == 0:
+        return [], []
+    low, high = math.floor(math.log10(data.min())), math.ceil(math.log10(data.max()))
+    steps = (1,) if high - low >= 2 else (1, 2, 5)
+    ticks = [m * 10.0**e for e in range(low, high + 1) for m in steps]
+    lo, hi = data.min(), data.max()
+    inside = [t for t in ticks if lo / 1.0001 <= t <= hi * 1.0001]
+    # the nearest ticks just outside the data too, so that the range is labelled at both ends
+    below = [t for t in ticks if t < lo / 1.0001][-1:]
+    above = [t for t in ticks if t > hi * 1.0001][:1]
+    chosen = below + inside + above
+    return chosen, [f"{t:.10g}" for t in chosen]
 
 
 def loss_figure(
-    losses: Mapping[str, Sequence[float]], labels: Mapping[str, str], height: int = 320
+    losses: Mapping[str, Sequence[float]], labels: Mapping[str, str], height: int = 400
 ) -> go.Figure:
     """Training loss per variant against the step, log scale.
 
@@ -201,10 +213,79 @@ def loss_figure(
         fig,
         "Fit loss (mean squared error on [-1, 1] pixels)",
         height=height,
-        margin=MARGIN_COMPACT,
+        margin={**MARGIN_COMPACT, "b": MARGIN_COMPACT["b"] + LEGEND_ROOM},
         title_size=TITLE_SIZE_COMPACT,
         legend=LEGEND_BELOW,
     )
     fig.update_xaxes(title_text="step", zeroline=False)
-    fig.update_yaxes(title_text="MSE (log scale)", type="log")
+    ticks, labels = log_ticks([v for values in losses.values() for v in values])
+    scale: dict[str, Any] = {}
+    if ticks:
+        scale = {
+            "tickvals": ticks,
+            "ticktext": labels,
+            "range": [math.log10(ticks[0]), math.log10(ticks[-1])],
+        }
+    fig.update_yaxes(title_text="MSE (log scale)", type="log", **scale)
+    return fig
+
+
+def flat_figure(
+    values: np.ndarray,
+    rows: Sequence[int],
+    cols: Sequence[int],
+    title: str = "",
+    *,
+    zrange: Sequence[float] = (-1.0, 1.0),
+    height: int = 230,
+) -> go.Figure:
+    """One variant's stage answering an all-ones input: a window of one output channel, each
+    cell's value printed on it (for windows up to 8 cells a side), on a shared colour range.
+
+    Args:
+        values: the 2D window (e.g. `core.generator.flat.FlatPanel.values`, already divided by
+            the stage's shared scale).
+        rows: the window's output rows.
+        cols: the window's output columns.
+        title: the panel's title.
+        zrange: (low, high) of the colour scale, shared by the stage's panels.
+        height: the figure's height in pixels.
+
+    Returns:
+        The figure.
+    """
+    z = np.asarray(values, dtype=np.float64)
+    trace: dict[str, Any] = {
+        "z": z,
+        "x": np.asarray(cols),
+        "y": np.asarray(rows),
+        "colorscale": COLORSCALE,
+        "zmin": float(zrange[0]),
+        "zmax": float(zrange[1]),
+        "showscale": False,
+        "xgap": 1,
+        "ygap": 1,
+        "hovertemplate": "output row %{y}, column %{x}<br>response %{z:.3f}<extra></extra>",
+    }
+    if max(z.shape) <= FLAT_ANNOTATE_MAX:
+        trace.update(texttemplate="%{z:.2f}", textfont={"size": 10})
+    fig = go.Figure(go.Heatmap(**trace))
+    layout(
+        fig,
+        title,
+        height=height,
+        margin={"l": 28, "r": 4, "t": 28 if title else 6, "b": 26},
+        title_size=TITLE_SIZE_COMPACT,
+    )
+    tick = {"tickfont": {"size": 10}, "dtick": 1 if len(cols) <= FLAT_ANNOTATE_MAX else None}
+    fig.update_xaxes(showgrid=False, zeroline=False, constrain="domain", **tick)
+    fig.update_yaxes(
+        showgrid=False,
+        zeroline=False,
+        autorange="reversed",
+        scaleanchor="x",
+        constrain="domain",
+        constraintoward="top",  # right under the variant's name, whatever the column's width
+        **tick,
+    )
     return fig

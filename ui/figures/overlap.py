@@ -26,6 +26,7 @@ from core.overlap.scatter import (
     scatter_frames,
 )
 from ui.figures.style import (
+    COLORBAR_ABOVE,
     COLORSCALE,
     CONTROL_BORDER,
     CONTROL_FILL,
@@ -33,7 +34,9 @@ from ui.figures.style import (
     GREY_LINE,
     HIGHLIGHT,
     STATE_SCALE,
+    TITLE_SIZE_COMPACT,
     TRANSPARENT,
+    colour_bar_figure,
     layout,
 )
 
@@ -44,29 +47,35 @@ __all__ = [
     "MAX_ANIMATION_INPUT",
     "MAX_HEATMAP_SIDE",
     "MAX_PANELS",
-    "comparison_figure",
+    "comparison_panels",
+    "comparison_scale",
     "overlap_bar",
     "overlap_heatmap",
     "panels_height",
     "scatter_animation",
 ]
 
-ANNOTATE_MAX = 32  # grids up to this many cells per side get their counts printed in the cells
+ANNOTATE_MAX = 24  # grids up to this many cells per side get their counts printed in the cells
+# (a phone's 390 px leaves about 13 px a cell for 24: room for a small digit)
+PANEL_ANNOTATE_MAX = 16  # panels side by side print their counts up to this many cells a side
 MAX_HEATMAP_SIDE = 256  # larger maps are shown as their top-left window of this size
 MAX_PANELS = 6  # maps side by side in one comparison figure
-HEATMAP_HEIGHT = 560  # a square map on a page: plotly's default height would draw it small
+HEATMAP_HEIGHT = 600  # a square map on a page: plotly's default height would draw it small
+MARGIN_HEATMAP = {"l": 60, "r": 20, "t": 100, "b": 50}  # room for the colour bar on top
+TEXT_SIZE = 10  # counts printed in the cells: small enough for a phone's 10 px cells
 
 
 def panels_height(count: int) -> int:
-    """Height in pixels for `count` square panels side by side in a page's width.
+    """Height in pixels of each of `count` square panels side by side (one figure each, in
+    columns that stack on a phone).
 
     Args:
         count: the number of panels in one row.
 
     Returns:
-        The figure height: fewer, wider panels get more height.
+        The panel height: fewer, wider panels get more height.
     """
-    return int(130 + 880 / max(count, 2))
+    return int(110 + 760 / max(count, 2))
 
 
 def _counts(counts: Any, ndim: int, name: str = "counts") -> np.ndarray:
@@ -128,8 +137,8 @@ def _interior_box(interior: Sequence[Sequence[int]] | None, shape: tuple[int, ..
 
 
 def _count_colorbar(title: str, top: float, integers: bool) -> dict[str, Any]:
-    """A colour bar whose ticks are whole counts where the values are counts."""
-    bar: dict[str, Any] = {"title": {"text": title}}
+    """A colour bar under the plot whose ticks are whole counts where the values are counts."""
+    bar: dict[str, Any] = {**COLORBAR_ABOVE, "title": {"text": title, "side": "top"}}
     if integers:
         bar.update(tickformat="d", tickmode="linear", tick0=0, dtick=max(1, -(-int(top) // 8)))
     return bar
@@ -192,9 +201,20 @@ def overlap_heatmap(
     }
     if annotate:
         integers = np.issubdtype(z.dtype, np.integer)
-        trace.update(texttemplate="%{z}" if integers else "%{z:.3~g}", xgap=1, ygap=1)
+        trace.update(
+            texttemplate="%{z}" if integers else "%{z:.3~g}",
+            textfont={"size": TEXT_SIZE},
+            xgap=1,
+            ygap=1,
+        )
     fig = go.Figure(go.Heatmap(**trace))
-    layout(fig, title + note, height=height, shapes=_interior_box(interior, z.shape))
+    layout(
+        fig,
+        title + note,
+        height=height,
+        margin=MARGIN_HEATMAP,
+        shapes=_interior_box(interior, z.shape),
+    )
     fig.update_xaxes(
         title_text="output column (W)", showgrid=False, zeroline=False, constrain="domain"
     )
@@ -205,6 +225,7 @@ def overlap_heatmap(
         showgrid=False,
         zeroline=False,
         constrain="domain",
+        constraintoward="top",  # under its colour bar; a narrow page leaves room below instead
     )
     return fig
 
@@ -264,94 +285,125 @@ def overlap_bar(
     return fig
 
 
-def _panel_trace(z: np.ndarray, relative: bool, annotate: bool | None) -> go.Heatmap:
-    """One panel of a comparison: the map (over its maximum if `relative`), raw counts as text."""
+def _panel_trace(z: np.ndarray, top: float, relative: bool, annotate: bool | None) -> go.Heatmap:
+    """One panel of a comparison: the map (over its maximum if `relative`) on 0..top, raw counts
+    as text."""
     show = z.astype(np.float64)
     if relative:
         peak = float(show.max())
         show = show / peak if peak > 0 else show
-    small = max(z.shape) <= ANNOTATE_MAX // 2
+    small = max(z.shape) <= PANEL_ANNOTATE_MAX
     trace: dict[str, Any] = {
         "z": show,
         "x": np.arange(z.shape[1]),
         "y": np.arange(z.shape[0]),
         "text": _cell_text(z),
-        "coloraxis": "coloraxis",
+        "colorscale": COLORSCALE,
+        "zmin": 0,
+        "zmax": max(top, 1e-12),
+        "showscale": False,
         "hovertemplate": "row %{y}, column %{x}<br>overlap %{text}"
         + ("<br>relative to max %{z:.2f}" if relative else "")
         + "<extra></extra>",
     }
     if annotate or (annotate is None and small):
-        trace.update(texttemplate="%{text}", xgap=1, ygap=1)
+        trace.update(texttemplate="%{text}", textfont={"size": TEXT_SIZE}, xgap=1, ygap=1)
     return go.Heatmap(**trace)
 
 
-def _panel_axes(fig: go.Figure, col: int) -> None:
-    """Panel `col`'s axes: image orientation, square cells, row labels on the first only."""
-    fig.update_yaxes(
-        autorange="reversed",
-        scaleanchor=f"x{col if col > 1 else ''}",
-        showgrid=False,
-        zeroline=False,
-        constrain="domain",
-        showticklabels=col == 1,  # the panels share rows; labels would run into the left one
-        row=1,
-        col=col,
-    )
-    fig.update_xaxes(
-        title_text="column (W)", showgrid=False, zeroline=False, constrain="domain", row=1, col=col
-    )
+def _checked_maps(
+    maps: Mapping[str, np.ndarray], max_side: int
+) -> list[tuple[str, np.ndarray, str]]:
+    """(name, window, note) per map; ConfigError unless 1 to `MAX_PANELS` 2D maps."""
+    if not isinstance(maps, Mapping) or not 1 <= len(maps) <= MAX_PANELS:
+        raise ConfigError("maps", f"maps must be a dict of 1 to {MAX_PANELS} named 2D arrays")
+    return [
+        (str(name), *_window(_counts(m, 2, f"maps[{name!r}]"), max_side))
+        for name, m in maps.items()
+    ]
 
 
-def comparison_figure(
+def _top(arrays: Sequence[np.ndarray], relative: bool) -> float:
+    return 1.0 if relative else max(float(z.max()) for z in arrays)
+
+
+def comparison_panels(
     maps: Mapping[str, np.ndarray],
-    title: str = "Overlap side by side",
     *,
     relative: bool = True,
     annotate: bool | None = None,
     max_side: int = MAX_HEATMAP_SIDE,
     height: int | None = None,
-) -> go.Figure:
-    """Heatmaps of several 2D overlap maps side by side on one colour scale (e.g. a layer and its
-    replacements, from `core.overlap.replacement_maps.replacement_overlaps`).
+) -> tuple[list[go.Figure], str]:
+    """Several 2D overlap maps (e.g. a layer and its replacements, from
+    `core.overlap.replacement_maps.replacement_overlaps`) as one small figure each, on one colour
+    scale, for a page to put side by side in columns (which stack on a phone), with
+    `comparison_scale` under them.
 
     Args:
         maps: 1 to `MAX_PANELS` named 2D maps, one panel each (the name is its title).
-        title: the figure's title; a note is added when the maps are windowed.
         relative: divide each map by its own maximum, so an even map is one flat colour
-            whatever its count (hover shows the raw counts).
+            whatever its count (the cells and the hover show the raw counts).
         annotate: print the counts in the cells; None: for small panels.
         max_side: larger maps show their top-left window of this many cells per side.
-        height: the figure's height in pixels (e.g. `panels_height(len(maps))`); None for
+        height: each panel's height in pixels (e.g. `panels_height(len(maps))`); None for
             plotly's default.
 
     Returns:
-        The figure. Raises ConfigError for anything but 1 to `MAX_PANELS` 2D maps.
+        (figures, note): one figure per map, in order, and what was cut from large maps (said
+        once, "" when nothing was). Raises ConfigError for anything but 1 to `MAX_PANELS` 2D
+        maps.
     """
-    if not isinstance(maps, Mapping) or not 1 <= len(maps) <= MAX_PANELS:
-        raise ConfigError("maps", f"maps must be a dict of 1 to {MAX_PANELS} named 2D arrays")
-    names = [str(name) for name in maps]
-    arrays = [_window(_counts(m, 2, f"maps[{name!r}]"), max_side) for name, m in maps.items()]
-    fig = make_subplots(rows=1, cols=len(arrays), subplot_titles=names, horizontal_spacing=0.04)
-    notes = dict.fromkeys(note for _, note in arrays if note)  # the same cut, said once
-    for col, (z, _) in enumerate(arrays, start=1):
-        fig.add_trace(_panel_trace(z, relative, annotate), row=1, col=col)
-        _panel_axes(fig, col)
-    fig.update_yaxes(title_text="row (H)", row=1, col=1)
-    top = 1.0 if relative else max(float(z.max()) for z, _ in arrays)
-    integers = not relative and all(np.issubdtype(z.dtype, np.integer) for z, _ in arrays)
-    return layout(
-        fig,
-        title + "".join(notes),
-        height=height,
-        coloraxis={
-            "colorscale": COLORSCALE,
-            "cmin": 0,
-            "cmax": max(top, 1e-12),
-            "colorbar": _count_colorbar(
-                "overlap / max" if relative else "overlap", max(top, 1.0), integers
-            ),
-        },
+    checked = _checked_maps(maps, max_side)
+    top = _top([z for _, z, _ in checked], relative)
+    figures = []
+    for name, z, _ in checked:
+        fig = go.Figure(_panel_trace(z, top, relative, annotate))
+        layout(
+            fig,
+            name,
+            height=height,
+            margin={"l": 40, "r": 8, "t": 30, "b": 40},
+            title_size=TITLE_SIZE_COMPACT,
+        )
+        fig.update_yaxes(
+            title_text="row (H)",
+            autorange="reversed",
+            scaleanchor="x",
+            showgrid=False,
+            zeroline=False,
+            constrain="domain",
+        )
+        fig.update_xaxes(
+            title_text="column (W)", showgrid=False, zeroline=False, constrain="domain"
+        )
+        figures.append(fig)
+    notes = dict.fromkeys(note for _, _, note in checked if note)  # the same cut, said once
+    return figures, "".join(notes)
+
+
+def comparison_scale(
+    maps: Mapping[str, np.ndarray],
+    *,
+    relative: bool = True,
+    max_side: int = MAX_HEATMAP_SIDE,
+) -> go.Figure:
+    """The one colour bar of `comparison_panels(maps, relative=relative)`.
+
+    Args:
+        maps: the same maps.
+        relative: as given to the panels.
+        max_side: as given to the panels.
+
+    Returns:
+        A horizontal colour bar alone.
+    """
+    checked = _checked_maps(maps, max_side)
+    arrays = [z for _, z, _ in checked]
+    top = _top(arrays, relative)
+    integers = not relative and all(np.issubdtype(z.dtype, np.integer) for z in arrays)
+    return colour_bar_figure(
+        (0.0, max(top, 1e-12)), "overlap / max" if relative else "overlap", integers=integers
     )
 
 
@@ -436,11 +488,11 @@ def _scatter_traces(fig: go.Figure, scatter: Scatter) -> None:
         "colorscale": COLORSCALE,
         "zmin": 0,
         "zmax": max(int(last.counts.max()), 1),
-        "colorbar": {"title": {"text": "overlap"}},
+        "colorbar": {"title": {"text": "count"}, "thickness": 10},
         "hovertemplate": "output row %{y}, column %{x}<br>overlap so far %{z}<extra></extra>",
     }
     if max(first.counts.shape) <= ANNOTATE_MAX:
-        canvas.update(texttemplate="%{z}", xgap=1, ygap=1)
+        canvas.update(texttemplate="%{z}", textfont={"size": TEXT_SIZE}, xgap=1, ygap=1)
     fig.add_trace(go.Heatmap(**canvas), row=1, col=2)
 
 
@@ -471,7 +523,7 @@ def _slider(scatter: Scatter) -> dict[str, Any]:
         "len": 0.88,
         "y": 0,
         "yanchor": "top",
-        "pad": {"t": 50, "b": 10},
+        "pad": {"t": 62, "b": 10},
         "currentvalue": {"prefix": "scattered up to: "},
         "bgcolor": CONTROL_FILL,
         "bordercolor": CONTROL_BORDER,
@@ -492,7 +544,7 @@ def _play_buttons() -> dict[str, Any]:
         "y": 0,
         "xanchor": "right",
         "yanchor": "top",
-        "pad": {"t": 87, "r": 10},
+        "pad": {"t": 99, "r": 10},
         "showactive": False,
         "bgcolor": CONTROL_FILL,
         "bordercolor": CONTROL_BORDER,
@@ -516,9 +568,7 @@ def _scatter_axes(fig: go.Figure) -> None:
     fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(scaleanchor="x", title_text="input row", row=1, col=1)
     fig.update_xaxes(title_text="input column", row=1, col=1)
-    fig.update_yaxes(
-        scaleanchor="x2", title_text="output row (dashed: kept after cropping)", row=1, col=2
-    )
+    fig.update_yaxes(scaleanchor="x2", row=1, col=2)  # a title here would hit the input panel
     fig.update_xaxes(title_text="output column", row=1, col=2)
 
 
@@ -551,7 +601,7 @@ def scatter_animation(
         rows=1,
         cols=2,
         column_widths=[max(scatter.input_size[1], 2), len(scatter.cols)],
-        subplot_titles=("input (current pixel outlined)", "output canvas: overlap so far"),
+        subplot_titles=("input", "output canvas"),
         horizontal_spacing=0.08,
     )
     _scatter_traces(fig, scatter)
@@ -559,7 +609,7 @@ def scatter_animation(
     layout(
         fig,
         title or _scatter_title(scatter),
-        margin={"l": 60, "r": 20, "t": 80, "b": 130},
+        margin={"l": 60, "r": 20, "t": 80, "b": 142},
         sliders=[_slider(scatter)],
         updatemenus=[_play_buttons()],
         shapes=_frame_shapes(scatter, scatter.frames[0]),
