@@ -21,7 +21,7 @@ from core.generator.flat import FlatStage
 from core.generator.measures import CheckerboardNumbers
 from core.generator.model import Generator
 from core.generator.readouts import ratio_text, share_text
-from core.replacements.weights import EXACT
+from core.replacements.registry import EXACT_METHODS
 
 if TYPE_CHECKING:  # the results hold a `ReplacementComparison`: import them for typing only
     from core.generator.results import FitResult, Render
@@ -108,9 +108,11 @@ def replacement_comparison(
     mine = outputs["custom"]
     return ReplacementComparison(
         method=config.replacement,
-        exact=config.replacement in EXACT,
+        exact=config.replacement in EXACT_METHODS,
         error=max(custom.replacement_errors, default=0.0),
-        kernel_size=None if config.replacement in EXACT else _conv_kernel(custom.upsampling[-1]),
+        kernel_size=None
+        if config.replacement in EXACT_METHODS
+        else _conv_kernel(custom.upsampling[-1]),
         resize_kernel=config.resize_kernel,
         correlations={
             name: correlation(mine, out) for name, out in outputs.items() if name != "custom"
