@@ -316,8 +316,8 @@ def test_check_with_torch_is_refused_for_custom_modules_with_the_reason():
 
 
 def test_the_source_mode_rewrites_the_example_file_as_core_does():
+    from core.converter.examples import SOURCE_EXAMPLE as EXAMPLE
     from core.converter.source_conversion import convert_source
-    from ui.source_view import EXAMPLE
 
     at = open_page("converter", {"cv_mode": "source", "cv_method": "resize-nearest"})
     assert_clean(at)
@@ -331,8 +331,8 @@ def test_the_source_mode_rewrites_the_example_file_as_core_does():
 
 
 def test_the_source_mode_gives_the_weight_snippet_for_exact_methods():
+    from core.converter.examples import SOURCE_EXAMPLE as EXAMPLE
     from core.converter.source_conversion import convert_source
-    from ui.source_view import EXAMPLE
 
     at = open_page("converter", {"cv_mode": "source", "cv_method": "subpixel"})
     assert_clean(at)

@@ -10,39 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.converter.examples import SOURCE_EXAMPLE
 from core.converter.source_conversion import SourceConversion, convert_source
 from core.errors import ConfigError
 from ui import caps, state, text
-
-EXAMPLE = '''\
-"""A DCGAN generator (Radford et al. 2016), as in the PyTorch tutorial."""
-import torch.nn as nn
-
-NZ = 100  # size of the latent vector
-NGF = 64  # generator feature maps
-
-
-class Generator(nn.Module):
-    def __init__(self, ngf=NGF, nc=3):
-        super().__init__()
-        self.main = nn.Sequential(
-            nn.ConvTranspose2d(NZ, ngf * 8, 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ngf * 8),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 4),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 2),
-            nn.ReLU(True),
-            nn.ConvTranspose2d(ngf * 2, nc, kernel_size=3, stride=2, padding=1,
-                               output_padding=1),
-            nn.Tanh(),
-        )
-
-    def forward(self, z):
-        return self.main(z)
-'''
 
 
 def _source_text() -> str:
@@ -155,7 +126,7 @@ def _results(result: SourceConversion, method: str) -> None:
 
 def source_section(method: str) -> None:
     """The "Source file" mode of the converter page, for the chosen `method`."""
-    state.page_param("cv_src", EXAMPLE, lambda raw: raw[: caps.MAX_SOURCE_TEXT])
+    state.page_param("cv_src", SOURCE_EXAMPLE, lambda raw: raw[: caps.MAX_SOURCE_TEXT])
     st.caption(
         "Upload or paste the Python file that defines your model. Every "
         "`nn.ConvTranspose2d(...)` call (also `torch.nn.ConvTranspose2d`, or an imported "

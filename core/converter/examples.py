@@ -142,3 +142,36 @@ EXAMPLES: dict[str, ExampleText] = {
         "trace flags the channel jump on the first Conv2d of each block and carries on.",
     ),
 }
+
+
+# A model file for the converter's source mode: the PyTorch tutorial's DCGAN generator, with a
+# last layer of kernel 3 and output_padding 1.
+SOURCE_EXAMPLE = '''\
+"""A DCGAN generator (Radford et al. 2016), as in the PyTorch tutorial."""
+import torch.nn as nn
+
+NZ = 100  # size of the latent vector
+NGF = 64  # generator feature maps
+
+
+class Generator(nn.Module):
+    def __init__(self, ngf=NGF, nc=3):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(NZ, ngf * 8, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, nc, kernel_size=3, stride=2, padding=1,
+                               output_padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z):
+        return self.main(z)
+'''

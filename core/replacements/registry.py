@@ -36,6 +36,7 @@ from core.replacements.entries import (
     subpixel_entries,
     zero_insertion_entries,
 )
+from core.replacements.plan import RESIZE_MODES
 
 # (record, layer, input size (H, W), output size (H, W), whether the code states shapes)
 CatalogBuilder = Callable[
@@ -171,44 +172,21 @@ RECORDS = (
         expression=codegen.zero_insertion_expression,
         taps="core.replacements.pipelines:zero_insertion_taps",
     ),
-    Method(
-        name="resize-nearest",
-        label="nearest",
-        help="artifact-free: nearest Upsample + Conv2d, same size",
-        exact=False,
-        resize_mode="nearest",
-        catalog=resize_entries,
-        overlap="core.overlap.replacement_maps:resize_overlap",
-        module=None,
-        pipeline="core.replacements.pipelines:resize_view",
-        expression=codegen.resize_expression,
-        taps=None,
-    ),
-    Method(
-        name="resize-bilinear",
-        label="bilinear",
-        help="artifact-free: bilinear Upsample + Conv2d, same size",
-        exact=False,
-        resize_mode="bilinear",
-        catalog=resize_entries,
-        overlap="core.overlap.replacement_maps:resize_overlap",
-        module=None,
-        pipeline="core.replacements.pipelines:resize_view",
-        expression=codegen.resize_expression,
-        taps=None,
-    ),
-    Method(
-        name="resize-bicubic",
-        label="bicubic",
-        help="artifact-free: bicubic Upsample + Conv2d, same size",
-        exact=False,
-        resize_mode="bicubic",
-        catalog=resize_entries,
-        overlap="core.overlap.replacement_maps:resize_overlap",
-        module=None,
-        pipeline="core.replacements.pipelines:resize_view",
-        expression=codegen.resize_expression,
-        taps=None,
+    *(
+        Method(
+            name=f"resize-{mode}",
+            label=mode,
+            help=f"artifact-free: {mode} Upsample + Conv2d, same size",
+            exact=False,
+            resize_mode=mode,
+            catalog=resize_entries,
+            overlap="core.overlap.replacement_maps:resize_overlap",
+            module=None,
+            pipeline="core.replacements.pipelines:resize_view",
+            expression=codegen.resize_expression,
+            taps=None,
+        )
+        for mode in RESIZE_MODES
     ),
 )
 METHODS = tuple(record.name for record in RECORDS)
