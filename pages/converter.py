@@ -282,7 +282,18 @@ def flagged_section(result: TextConversion) -> None:
         )
 
 
+STATIC_TABLE_ROWS = 120  # up to this many rows the table is static (every row, text wrapped)
+
+
+def numbered_notes(notes: list[str]) -> tuple[list[str], list[str]]:
+    """Each row's note as a reference ("note 2") to one list of the distinct notes, in order."""
+    distinct = list(dict.fromkeys(note for note in notes if note))
+    refs = [f"note {distinct.index(note) + 1}" if note else "" for note in notes]
+    return refs, distinct
+
+
 def table_section(result: TextConversion) -> None:
+    refs, distinct = numbered_notes([row.note for row in result.rows])
     rows = [
         {
             "layer": row.path,
@@ -294,9 +305,9 @@ def table_section(result: TextConversion) -> None:
             "output before": shape_text(row.out_shape_before),
             "output after": shape_text(row.out_shape_after),
             "exact": {True: "exact", False: "same size", None: ""}[row.exact],
-            "note": row.note,
+            "note": ref,
         }
-        for row in result.rows
+        for row, ref in zip(result.rows, refs, strict=True)
     ]
     st.subheader("Layer by layer")
     st.caption(
@@ -306,19 +317,14 @@ def table_section(result: TextConversion) -> None:
         "in a printout), unknown (a layer Deconv Lab does not know), untraceable (a recurrent, "
         "attention or embedding layer), mismatch (what reaches the layer cannot be what it "
         "expects: the trace stops), error (torch refuses), skipped (after a stop). Layers kept "
-        "unchanged say why."
+        "unchanged say why, in the notes under the table."
     )
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        key="cv_table",
-        column_config={
-            "layer": st.column_config.TextColumn(pinned=True),
-            "before": st.column_config.TextColumn(width="medium"),
-            "note": st.column_config.TextColumn(width="large"),
-        },
-    )
+    if len(rows) <= STATIC_TABLE_ROWS:
+        st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
+    else:  # a long model: a scrolling table, every row one line
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="cv_table")
+    for number, note in enumerate(distinct, start=1):
+        st.markdown(f"**Note {number}.** {state.escape_markdown(note)}")
 
 
 def check_key(raw_text: str, shape: tuple[int, ...], method: str) -> str:

@@ -336,10 +336,10 @@ if layer is not None:
 
         st.subheader("See both run")
         st.caption(
-            "Left: the ConvTranspose2d as the ordinary convolution it is (Dumoulin & Visin "
+            "First the ConvTranspose2d as the ordinary convolution it is (Dumoulin & Visin "
             "2016): the input's pixels spread stride apart with zeros between them, padding "
-            "d(k - 1) - p around (a negative amount crops), the flipped kernel sliding. Right: "
-            f"the replacement picked above, {chosen.name}, as it runs, reaching the same "
+            "d(k - 1) - p around (a negative amount crops), the flipped kernel sliding. Below "
+            f"it, the replacement picked above, {chosen.name}, as it runs, reaching the same "
             "output size."
         )
         pipelines_section(layer, cfg.input_size, chosen.method, "ds_pipe")

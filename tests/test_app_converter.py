@@ -16,8 +16,17 @@ def shape_text(shape) -> str:
     return "—" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
 
 
+def layer_table(at):
+    """The page's first table (a static table; a scrolling one for long models)."""
+    return (at.main.table or at.main.dataframe)[0].value
+
+
+def no_table(at) -> bool:
+    return not at.main.table and not at.main.dataframe
+
+
 def assert_table_is(at, expected) -> None:
-    table = at.main.dataframe[0].value
+    table = layer_table(at)
     assert list(table["layer"]) == [row.path for row in expected.rows]
     assert list(table["after"]) == [row.after for row in expected.rows]
     assert list(table["output before"]) == [shape_text(r.out_shape_before) for r in expected.rows]
@@ -80,7 +89,7 @@ def test_hostile_or_broken_pastes_get_an_error(text, parameter):
     assert_clean(at)
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith(f"**{parameter}**")
-    assert not at.main.dataframe
+    assert no_table(at)
 
 
 def test_bad_input_shape_names_it():
@@ -117,7 +126,7 @@ def test_input_shape_takes_ascii_digits_only(raw):
     (message,) = errors(at)
     assert message.startswith("**input_shape**") and "written with the digits 0\\-9" in message
     assert "invalid literal" not in message
-    assert not at.main.dataframe
+    assert no_table(at)
 
 
 def test_a_short_link_with_thousands_of_layers_is_refused_quickly():
@@ -132,7 +141,7 @@ def test_a_short_link_with_thousands_of_layers_is_refused_quickly():
     (message,) = errors(at)
     assert message.startswith("**text**") and "9,999 layers" in message
     assert f"at most {caps.MAX_CONVERTER_LAYERS}" in message
-    assert not at.main.dataframe
+    assert no_table(at)
     assert all("ConvTranspose2d" not in block.value for block in at.main.code)
 
 
@@ -185,7 +194,7 @@ def test_layers_that_need_a_look_are_named_above_the_table():
     assert warning == [
         "2 layers need a look: 1 (unknown), 2 (unknown). Their notes in the table say why."
     ]
-    table = at.dataframe[0].value
+    table = layer_table(at)
     assert list(table.columns[:3]) == ["layer", "type", "status"]
     assert at.selectbox(key="cv_ex").value == "custom"  # never a stale example's name
 
@@ -269,7 +278,7 @@ def test_a_skip_stops_the_trace_and_one_click_continues_it():
     at.button(key="cv_continue").click().run()
     assert_clean(at)
     assert at.text_area(key="cv_known").value == "ups.0.conv.block.0 = 1, 256, 16, 16"
-    table = at.main.dataframe[0].value
+    table = layer_table(at)
     row = table[table["layer"] == "ups.0.conv.block.0"].iloc[0]
     assert row["status"] == "assumed" and row["output before"] == "(1, 128, 16, 16)"
 
@@ -322,7 +331,7 @@ def test_the_source_mode_rewrites_the_example_file_as_core_does():
     at = open_page("converter", {"cv_mode": "source", "cv_method": "resize-nearest"})
     assert_clean(at)
     expected = convert_source(EXAMPLE, "resize-nearest")
-    table = at.main.dataframe[0].value
+    table = layer_table(at)
     assert list(table["line"]) == [call.line for call in expected.calls]
     assert list(table["becomes"]) == [call.replacement for call in expected.calls]
     (diff,) = [c.value for c in at.main.code if c.language == "diff"]
@@ -346,7 +355,7 @@ def test_a_pasted_file_that_does_not_parse_names_its_line():
     assert_clean(at)
     (message,) = errors(at)
     assert message.startswith("**source**") and "line 2, column 7" in message
-    assert not at.main.dataframe
+    assert no_table(at)
 
 
 def test_switching_modes_keeps_the_method_and_the_link_says_the_mode():

@@ -57,18 +57,7 @@ def _calls_table(result: SourceConversion) -> None:
         }
         for call in result.calls
     ]
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        height=36 * (len(rows) + 1) + 3,
-        key="cv_src_table",
-        column_config={
-            "call": st.column_config.TextColumn(width="medium"),
-            "becomes": st.column_config.TextColumn(width="large"),
-            "note": st.column_config.TextColumn(width="large"),
-        },
-    )
+    st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
 
 
 def _results(result: SourceConversion, method: str) -> None:
