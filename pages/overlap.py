@@ -7,6 +7,7 @@ Thin: each section reads its widgets, asks core for the numbers and hands them t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from core.overlap.replacement_maps import REPLACEMENT_METHODS, replacement_overl
 from core.parsing import parse_int
 from ui import caps, routing, state, text
 from ui.figures import overlap as figures
+from ui.figures.cache import cached_figure
 from ui.figures.style import PLOTLY_CONFIG
 
 routing.require_router()
@@ -36,8 +38,13 @@ SHORT = {"kernel_size": "k", "stride": "s", "padding": "p", "output_padding": "o
 LIMITS = {name: (state.FIELDS[name].minimum, state.FIELDS[name].maximum) for name in SPATIAL_NAMES}
 
 
-def chart(fig: go.Figure, key: str) -> None:
-    """Place a figure at the page's width, with the app's plotly toolbar."""
+def chart(key: str, build: Callable[[], go.Figure], *shown: Hashable) -> None:
+    """Place the figure `build()` makes at the page's width, with the app's plotly toolbar.
+
+    `shown`: every value the figure depends on (the layers' geometry, `TransposedConv.axes`: the
+    maps count one channel; the input size; ...): the figure is built once per (key, *shown) and
+    shared by all sessions (`ui.figures.cache`)."""
+    fig = cached_figure((key, *shown), build)
     st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG)
 
 
@@ -79,15 +86,21 @@ def no_interior_note(cfg: state.LayerConfig) -> None:
     )
 
 
-def layer_heatmap(counts: np.ndarray, stats: OverlapStats, cfg: state.LayerConfig) -> None:
+def layer_heatmap(
+    layer: TransposedConv, counts: np.ndarray, stats: OverlapStats, cfg: state.LayerConfig
+) -> None:
     """The layer's overlap map, and how to read it."""
     left, right = st.columns([3, 1])
     with left:
         title = f"Contributions per output pixel · {text.size(cfg.input_size)} px input"
-        fig = figures.overlap_heatmap(
-            counts, interior=stats.interior, title=title, height=figures.HEATMAP_HEIGHT
+        chart(
+            "ov_heatmap",
+            lambda: figures.overlap_heatmap(
+                counts, interior=stats.interior, title=title, height=figures.HEATMAP_HEIGHT
+            ),
+            layer.axes,
+            cfg.input_size,
         )
-        chart(fig, "ov_heatmap")
     with right:
         st.markdown(
             "**Reading the map.** Each cell is an output pixel; its colour and number say how "
@@ -130,15 +143,22 @@ def layer_profiles(layer: TransposedConv, cfg: state.LayerConfig, stats: Overlap
     left, right = st.columns([3, 1])
     with left:
         for index, name in axes:
-            profile = overlap_profile(layer.axes[index], cfg.input_size[index])
+            axis, size = layer.axes[index], cfg.input_size[index]
             label = name if len(axes) > 1 else "W (H is the same)"
-            fig = figures.overlap_bar(
-                profile,
-                axis_name=name,
-                interior=stats.axes[index].interior,
-                title=f"Overlap profile along {label}",
+            chart(
+                f"ov_profile_{name}",
+                lambda axis=axis, size=size, index=index, label=label, name=name: (
+                    figures.overlap_bar(
+                        overlap_profile(axis, size),
+                        axis_name=name,
+                        interior=stats.axes[index].interior,
+                        title=f"Overlap profile along {label}",
+                    )
+                ),
+                axis,
+                size,
+                label,
             )
-            chart(fig, f"ov_profile_{name}")
         st.markdown("**Kernel taps per output phase** (away from the borders)")
         st.dataframe(
             pd.DataFrame(phase_rows(stats)), hide_index=True, width="stretch", key="ov_phases"
@@ -166,7 +186,7 @@ def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     layer_metrics(stats)
     if not stats.has_interior:
         no_interior_note(cfg)
-    layer_heatmap(counts, stats, cfg)
+    layer_heatmap(layer, counts, stats, cfg)
     layer_profiles(layer, cfg, stats)
 
 
@@ -306,13 +326,17 @@ def stack_map(stack: list[TransposedConv], counts: np.ndarray, stats: OverlapSta
     c.metric("Pattern period (H × W)", f"{text.size(stats.period)} px")
     left, right = st.columns([3, 1])
     with left:
-        fig = figures.overlap_heatmap(
-            counts,
-            interior=stats.interior,
-            title=f"{len(stack)} stacked layers",
-            height=figures.HEATMAP_HEIGHT,
+        chart(
+            "ov_stack_heatmap",
+            lambda: figures.overlap_heatmap(
+                counts,
+                interior=stats.interior,
+                title=f"{len(stack)} stacked layers",
+                height=figures.HEATMAP_HEIGHT,
+            ),
+            tuple(part.axes for part in stack),
+            stats.input_size,
         )
-        chart(fig, "ov_stack_heatmap")
     with right:
         st.markdown(
             "**The stack's map.** All-ones input through every layer with all-ones kernels. "
@@ -339,12 +363,16 @@ def stage_maps(stack: list[TransposedConv], n: int | tuple[int, ...]) -> None:
         state.show_error(err)
         return
     shown = list(enumerate(stages))[-figures.MAX_PANELS :]
-    fig = figures.comparison_figure(
-        {f"after layer {i + 1}": m for i, m in shown},
-        title="After each layer (each map relative to its own maximum)",
-        height=figures.panels_height(len(shown)),
+    chart(
+        "ov_stages_chart",
+        lambda: figures.comparison_figure(
+            {f"after layer {i + 1}": m for i, m in shown},
+            title="After each layer (each map relative to its own maximum)",
+            height=figures.panels_height(len(shown)),
+        ),
+        tuple(part.axes for part in stack),
+        n,
     )
-    chart(fig, "ov_stages_chart")
 
 
 def stack_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
@@ -401,12 +429,17 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     except ConfigError as err:
         state.show_error(err)
         return
-    fig = figures.comparison_figure(
-        maps,
-        title="The original and its replacements (each relative to its maximum)",
-        height=figures.panels_height(len(maps)),
+    chart(
+        "ov_compare",
+        lambda: figures.comparison_figure(
+            maps,
+            title="The original and its replacements (each relative to its maximum)",
+            height=figures.panels_height(len(maps)),
+        ),
+        layer.axes,
+        n,
+        tuple(methods),
     )
-    chart(fig, "ov_compare")
 
 
 # ----------------------------------------------------------------------------- animation
@@ -438,11 +471,9 @@ def scatter_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     )
     state.remember("ov_anim_n")
     try:
-        fig = figures.scatter_animation(layer, small)
+        chart("ov_anim", lambda: figures.scatter_animation(layer, small), layer.axes, small)
     except ConfigError as err:
         state.show_error(err)
-    else:
-        chart(fig, "ov_anim")
     state.sync_url()  # a fragment rerun does not reach app.py's sync
 
 

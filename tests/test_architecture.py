@@ -47,6 +47,7 @@ TORCH_FREE = (
     "core/report.py",
     "core/cli.py",
     "core/hosted.py",
+    "core/bounded_cache.py",
 )
 
 # (where, what it may not import, why): `where` is a path prefix under the repository root.

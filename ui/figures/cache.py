@@ -1,0 +1,36 @@
+"""Built figures shared by every session, bounded by bytes.
+
+A figure here is a pure function of what it shows (a layer, an input size, the maps chosen), and
+building one with plotly's validated objects costs far more server CPU than sending it: so a page
+builds each figure once per configuration and every later run that shows the same configuration,
+in any session, reuses it. Nothing mutates a cached figure (`st.plotly_chart` serialises a copy).
+The cache holds at most `FIGURE_CACHE_BYTES`, least recently used first out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import plotly.graph_objects as go
+
+from core.bounded_cache import BoundedCache, CacheStats, deep_sizeof
+
+FIGURE_CACHE_BYTES = 64 * 2**20  # of figure data, as measured by `figure_bytes`
+
+
+def figure_bytes(fig: go.Figure) -> int:
+    """The bytes a figure's data and layout hold (its plain-dict form, measured once)."""
+    return deep_sizeof(fig.to_dict())
+
+
+_FIGURES: BoundedCache[go.Figure] = BoundedCache(FIGURE_CACHE_BYTES, figure_bytes)
+
+
+def cached_figure(key: tuple[Hashable, ...], build: Callable[[], go.Figure]) -> go.Figure:
+    """The figure `build()` makes, built once per `key`: the key must name the figure (e.g. the
+    chart's widget key) and every value it depends on."""
+    return _FIGURES.get_or_make(key, build)
+
+
+def figure_cache_stats() -> CacheStats:
+    return _FIGURES.stats()
