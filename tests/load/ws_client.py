@@ -47,6 +47,7 @@ class RunResult:
     bytes: int
     references: int  # ref_hash messages (an element the client already holds)
     errors: list[str] = field(default_factory=list)  # exception elements and st.error texts
+    notes: list[str] = field(default_factory=list)  # other alerts (info, warning, ...), progress
 
 
 class ProtocolError(RuntimeError):
@@ -62,6 +63,7 @@ class Session:
         self.query = query
         self.page_script_hash = ""
         self.widgets: dict[str, WidgetState] = {}  # widget id -> last state sent
+        self.triggers: list[WidgetState] = []  # button clicks for the next rerun only
         self.labels: dict[str, tuple[str, str]] = {}  # label -> (element type, widget id)
         self.cache: dict[str, ForwardMsg] = {}  # hash -> cacheable message received
         self.session_id = ""
@@ -116,6 +118,12 @@ class Session:
         state.string_value = value
         self.widgets[state.id] = state
 
+    def click(self, label: str) -> None:
+        """Press the button with this label in the next rerun (a trigger: that run only)."""
+        state = WidgetState(id=self.widget_id(label))
+        state.trigger_value = True
+        self.triggers.append(state)
+
     # ------------------------------------------------------------------------- runs
 
     def _rerun_message(self) -> bytes:
@@ -125,6 +133,8 @@ class Session:
         client.page_script_hash = self.page_script_hash
         client.page_name = self.page
         client.widget_states.widgets.extend(self.widgets.values())
+        client.widget_states.widgets.extend(self.triggers)
+        self.triggers = []
         client.cached_message_hashes.extend(self.cache)
         client.context_info.timezone = "UTC"
         client.context_info.locale = "en-US"
@@ -156,14 +166,27 @@ class Session:
                 result.errors.append(f"exception: {element.exception.type}")
             elif etype == "alert" and element.alert.format == element.alert.ERROR:
                 result.errors.append(f"error: {element.alert.body[:200]}")
+            elif etype == "alert":
+                result.notes.append(element.alert.body[:300])
+            elif etype == "progress":
+                result.notes.append(f"progress: {element.progress.text[:200]}")
             elif widget is not None and getattr(widget, "id", "") and hasattr(widget, "label"):
                 self.labels[widget.label] = (etype, widget.id)
+
+    async def request_rerun(self) -> None:
+        """Ask for a rerun with the current widget states, without waiting for it."""
+        await self._ws.send(self._rerun_message())
 
     async def run(self, timeout: float = 120.0) -> RunResult:
         """Ask for a rerun with the current widget states; read until `script_finished`."""
         start = time.perf_counter()
+        await self.request_rerun()
+        return await self.read_run(start, timeout)
+
+    async def read_run(self, start: float | None = None, timeout: float = 120.0) -> RunResult:
+        """Read ForwardMsgs until a run finishes (not one cut short by a newer rerun request)."""
+        start = time.perf_counter() if start is None else start
         result = RunResult(0.0, "", 0, 0, 0)
-        await self._ws.send(self._rerun_message())
         deadline = start + timeout
         while True:
             left = deadline - time.perf_counter()
