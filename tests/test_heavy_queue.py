@@ -200,5 +200,7 @@ def test_the_process_slot_is_the_queue():
     assert not hosted.slot_busy()
 
 
-def test_release_memory_runs():
+def test_release_memory_and_the_arena_limit_apply_where_glibc_is():
     hosted.release_memory()  # gc, and malloc_trim where glibc has it: must not raise
+    glibc = hosted._glibc() is not None
+    assert hosted.limit_arenas() is glibc

@@ -7,7 +7,9 @@ entries on a write), and without shutting it down: on a quiet server a closed se
 images and uploads stay in memory indefinitely. And memory Python frees stays with the C
 allocator: after heavy runs the process keeps its peak.
 
-So one daemon thread per server process, every `PERIOD_S` seconds:
+So the server limits glibc's heaps once (`core.hosted.limit_arenas`: a new thread per script run
+would otherwise spread freed memory over many half-empty heaps), and one daemon thread per
+server process, every `PERIOD_S` seconds:
 
 1. shuts down the closed sessions whose cleanup time has passed, as Streamlit does for a
    session it closes (`AppSession.shutdown`: its files, images and state are released);
@@ -28,7 +30,7 @@ import threading
 import time
 from typing import Any
 
-from core.hosted import HEAVY_QUEUE, release_memory
+from core.hosted import HEAVY_QUEUE, limit_arenas, release_memory
 
 PERIOD_S = 10.0
 GROWTH_BYTES = 64 * 2**20
@@ -38,12 +40,14 @@ _START_LOCK = threading.Lock()
 
 
 def start() -> None:
-    """Start the janitor thread once per process (later calls do nothing)."""
+    """Limit glibc's heaps (`core.hosted.limit_arenas`) and start the janitor thread, once per
+    process (later calls do nothing)."""
     if _STARTED.is_set():
         return
     with _START_LOCK:
         if _STARTED.is_set():
             return
+        limit_arenas()
         threading.Thread(target=_loop, name="deconv-janitor", daemon=True).start()
         _STARTED.set()
 
