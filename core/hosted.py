@@ -88,10 +88,13 @@ class HeavyQueue:
     - A request joins the end of the line; the slot goes to the head of the line when the
       running run ends. A session whose run just ended and that asks again lines up behind
       everyone already waiting: nobody takes the slot twice while another waits.
-    - `owner` (e.g. a session id) has at most one ticket. A request while the owner's run is
-      running is refused (`AlreadyQueuedError`: runs never stack). A request while the owner's
-      ticket is waiting takes that ticket over, keeping its place in line: the newer request
-      (a rerun of the same page) replaces the older one, whose wait ends with
+    - `owner` (e.g. a session id) has at most one ticket waiting. A request while the owner's
+      run is running is refused (`AlreadyQueuedError`: runs never stack), unless it asks
+      `wait_for_own` (an automatic run, such as a render after a setting changed: a session's
+      rerun ends its previous script run, so the run still holding the slot is one the page
+      no longer shows): then it lines up behind everyone like any other. A request while the
+      owner's ticket is waiting takes that ticket over, keeping its place in line: the newer
+      request (a rerun of the same page) replaces the older one, whose wait ends with
       `AlreadyQueuedError`.
     - At most `max_waiting` requests wait at once; more are refused (`BusyError`).
     - Re-entrant: the thread that holds the slot may take it again (nested), without waiting.
@@ -139,15 +142,16 @@ class HeavyQueue:
     def _ahead(self, ticket: _Ticket) -> int:
         return self._waiting.index(ticket) + (self._running is not None)
 
-    def _join(self, owner: Hashable | None) -> _Ticket:
+    def _join(self, owner: Hashable | None, wait_for_own: bool) -> _Ticket:
         """A ticket for `owner` in the line (taking over the owner's waiting one); lock held."""
         ticket = _Ticket(owner)
         if owner is not None:
-            if self._running is not None and self._running.owner == owner:
+            running = self._running is not None and self._running.owner == owner
+            if running and not wait_for_own:
                 raise AlreadyQueuedError(
                     "run",
-                    "your generator run is already running: wait for it to finish (one run per "
-                    "session at a time)",
+                    "your previous generator run is still running: wait for it to end, then "
+                    "press the button again (one run per session at a time)",
                 )
             for index, old in enumerate(self._waiting):
                 if old.owner == owner:
@@ -175,6 +179,7 @@ class HeavyQueue:
         timeout: float = 0.0,
         owner: Hashable | None = None,
         on_wait: Callable[[int, float], None] | None = None,
+        wait_for_own: bool = False,
     ) -> float:
         """Wait in line for the slot, up to `timeout` seconds; return the seconds waited.
 
@@ -190,7 +195,7 @@ class HeavyQueue:
             if self._running is not None and self._running.thread == me:
                 self._depth += 1  # nested in the same thread's run
                 return 0.0
-            ticket = self._join(owner)
+            ticket = self._join(owner, wait_for_own)
         try:
             while True:
                 with self._cond:
@@ -243,9 +248,10 @@ class HeavyQueue:
         timeout: float = 0.0,
         owner: Hashable | None = None,
         on_wait: Callable[[int, float], None] | None = None,
+        wait_for_own: bool = False,
     ) -> Iterator[float]:
         """`acquire` for the `with` block, `release` after it; yields the seconds waited."""
-        waited = self.acquire(timeout, owner, on_wait)
+        waited = self.acquire(timeout, owner, on_wait, wait_for_own)
         try:
             yield waited
         finally:
@@ -260,16 +266,18 @@ def heavy_run_slot(
     *,
     owner: Hashable | None = None,
     on_wait: Callable[[int, float], None] | None = None,
+    wait_for_own: bool = False,
 ) -> AbstractContextManager[float]:
     """Hold the process-wide heavy-run slot for the `with` block; yields the seconds waited.
 
     The slot is granted in arrival order (`HeavyQueue`). `timeout`: how long to wait in line
     (0: do not wait). `owner`: who asks (a session id): an owner's runs never stack.
     `on_wait(ahead, waited)`: called while waiting, e.g. to show the place in line.
+    `wait_for_own`: line up behind the owner's running run instead of being refused.
     Raises `BusyError` (a `ConfigError`, parameter "run") when the slot stays taken or the line
     is full, and `AlreadyQueuedError` (a `BusyError`) when the owner already has a run running.
     """
-    return HEAVY_QUEUE.slot(timeout, owner, on_wait)
+    return HEAVY_QUEUE.slot(timeout, owner, on_wait, wait_for_own)
 
 
 # Decoded uploads, shared by all sessions: a file attached to the page is decoded once, not on

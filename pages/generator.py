@@ -480,7 +480,7 @@ def rendered(
             for v in chosen["variants"]
         }
         try:
-            with st.spinner("Rendering…"), heavy.turn("render", WAIT_FOR_SLOT_S):
+            with st.spinner("Rendering…"), heavy.turn("render", WAIT_FOR_SLOT_S, clicked=False):
                 result = render_at_init(
                     config,
                     chosen["variants"],

@@ -234,7 +234,7 @@ def test_one_heavy_run_at_a_time(monkeypatch):
 
 
 def test_a_sessions_runs_never_stack(monkeypatch):
-    """A session whose run is still running gets "already running", not a second run."""
+    """A click while this session's previous run still runs is refused, not a second run."""
     monkeypatch.setattr(heavy, "session_owner", lambda: "this session")
     at = open_page("generator", {**SMALL, "gen_mode": "fit", "gen_steps": "2"})
     with another_session_holds_the_slot(owner="this session"):
@@ -242,8 +242,19 @@ def test_a_sessions_runs_never_stack(monkeypatch):
     assert_clean(at)
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith("**run**")
-    assert "already running" in messages[0]
+    assert "still running" in messages[0] and "one run per session" in messages[0]
     assert hosted.HEAVY_QUEUE.waiting() == 0
+
+
+def test_a_render_lines_up_behind_this_sessions_previous_run(monkeypatch):
+    """A render the page starts by itself (settings changed) waits for this session's previous
+    run to end instead of being refused: the rerun ended that run's script."""
+    monkeypatch.setattr(heavy, "session_owner", lambda: "this session")
+    with another_session_holds_the_slot(owner="this session", release_after=1.0):
+        at = open_page("generator", SMALL)
+    assert_clean(at)
+    assert not errors(at)
+    assert strengths(at)  # rendered once the previous run ended
 
 
 def test_an_upload_is_decoded_once_per_file(monkeypatch):

@@ -91,13 +91,28 @@ def test_a_session_that_asks_again_lines_up_behind_those_waiting():
 def test_an_owner_with_a_run_running_is_refused_not_stacked():
     queue = HeavyQueue()
     holder = Holder(queue, "a")
-    with pytest.raises(AlreadyQueuedError, match="already running") as info, queue.slot(1, "a"):
+    with pytest.raises(AlreadyQueuedError, match="still running") as info, queue.slot(1, "a"):
         pass
     assert isinstance(info.value, ConfigError) and info.value.parameter == "run"
     assert queue.waiting() == 0  # nothing was queued for it
     holder.release()
     with queue.slot(0, "a"):  # once it has ended, the owner may run again
         assert queue.position("a") == 0
+
+
+def test_an_automatic_run_lines_up_behind_its_owners_running_one():
+    """wait_for_own (a render after a setting changed): behind the owner's run, and everyone
+    already waiting, instead of refused."""
+    queue, order, errors = HeavyQueue(), [], []
+    holder = Holder(queue, "a")
+    b = line_up(queue, "b", order, errors)
+    again = line_up(queue, "a", order, errors, wait_for_own=True)
+    assert queue.position("a") == 0  # its running run
+    assert queue.waiting() == 2
+    holder.release()
+    b.join(LONG)
+    again.join(LONG)
+    assert order == ["b", "a"] and not errors
 
 
 def test_a_newer_request_of_a_waiting_owner_takes_over_its_place():

@@ -44,17 +44,22 @@ def busy_caption(render_wait_s: float) -> str:
 
 
 @contextmanager
-def turn(what: str, timeout: float) -> Iterator[float]:
+def turn(what: str, timeout: float, *, clicked: bool = True) -> Iterator[float]:
     """Hold the heavy-run slot for this session's `what` ("render", "fit") for the `with` block,
     after waiting in line up to `timeout` seconds with a notice of its place; yields the seconds
-    waited. Raises `core.hosted.BusyError` (the notice cleared) when it does not get its turn."""
+    waited. Raises `core.hosted.BusyError` (the notice cleared) when it does not get its turn.
+
+    `clicked`: the run was asked for by a button: while this session's previous run still holds
+    the slot it is refused ("still running"), so clicks never stack runs. A run the page starts
+    by itself (a render after a setting changed; the rerun ends the previous script run, whose
+    run may still be finishing) lines up behind it instead."""
     notice = st.empty()
 
     def show(ahead: int, waited: float) -> None:
         notice.info(waiting_text(what, ahead, waited), icon=":material/hourglass_top:")
 
     try:
-        waited = HEAVY_QUEUE.acquire(timeout, session_owner(), show)
+        waited = HEAVY_QUEUE.acquire(timeout, session_owner(), show, wait_for_own=not clicked)
     except BusyError:
         notice.empty()
         raise
