@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
+from ui import janitor, state
 
 st.set_page_config(
     page_title="Deconv Lab",
@@ -14,6 +14,7 @@ st.set_page_config(
 )
 
 state.begin_run()
+janitor.start()  # memory back after heavy runs and expired sessions (once per process)
 
 # Each page, and what the sidebar shows there: the layer's widgets, a summary of it, or nothing.
 # Page files are spelled out (not built from names) so tools and tests can read them here.

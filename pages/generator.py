@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from core.bounded_cache import BoundedCache
 from core.errors import ConfigError
 from core.generator.config import (
     ACTIVATIONS,
@@ -64,11 +65,11 @@ from core.hosted import (
     MAX_RESOLUTION,
     MAX_STAGES,
     MAX_STEPS,
-    heavy_run_slot,
+    decoded_once,
     slot_busy,
 )
 from core.replacements.registry import METHODS
-from ui import routing, state, text
+from ui import heavy, routing, state, text
 from ui.figures import generator as charts
 from ui.figures.style import PLOTLY_CONFIG, colour_bar_figure
 
@@ -96,13 +97,27 @@ LATER_MARK_SHAPE = "small squares"
 Result = Render | FitResult
 
 
-@st.cache_resource(max_entries=48, show_spinner=False)
+MODEL_CACHE_BYTES = 128 * 2**20  # parameters and buffers of the models kept for reuse
+
+
+def model_bytes(model: Any) -> int:
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+@st.cache_resource(show_spinner=False)
+def model_cache() -> BoundedCache:
+    """The models shared by all sessions, least recently used out first past MODEL_CACHE_BYTES."""
+    return BoundedCache(MODEL_CACHE_BYTES, model_bytes)
+
+
 def cached_model(config_items: tuple[tuple[str, Any], ...], variant: str, seed: int, device: str):
     """One generator variant on one device (e.g. "cpu", "cuda:0"), built once per configuration
     and device and shared by all sessions: the device is in the key, so no session moves a
     model another one is using."""
-    model = build_generator(GeneratorConfig(**dict(config_items)), variant, seed)
-    return model.to(device)
+    return model_cache().get_or_make(
+        (config_items, variant, seed, device),
+        lambda: build_generator(GeneratorConfig(**dict(config_items)), variant, seed).to(device),
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -587,7 +602,7 @@ def rendered(
             for v in chosen["variants"]
         }
         try:
-            with st.spinner("Rendering…"), heavy_run_slot(timeout=WAIT_FOR_SLOT_S):
+            with st.spinner("Rendering…"), heavy.turn("render", WAIT_FOR_SLOT_S, clicked=False):
                 result = render_at_init(
                     config,
                     chosen["variants"],
@@ -693,7 +708,7 @@ def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
     if upload is None:
         return FitInputs(int(steps), float(lr), None, "default")
     try:
-        target = load_upload(upload.getvalue(), config.image_size)
+        target = decoded_once(upload.getvalue(), load_upload, config.image_size)
     except ConfigError as err:
         state.show_error(err)
         return None
@@ -768,7 +783,7 @@ def run_fit(
     """Fit every variant, showing its progress live; None after showing core's error."""
     live = LiveFit(chosen["variants"], inputs.steps, config.image_size)
     try:
-        with heavy_run_slot(timeout=0):
+        with heavy.turn("fit", heavy.FIT_WAIT_S):
             result = fit(
                 config,
                 chosen["variants"],
@@ -883,11 +898,7 @@ def generator_body(cfg: state.LayerConfig) -> None:
         if config is None or label is None:
             return
         if slot_busy():
-            st.caption(
-                "Another generator run is in progress on this server. A render waits up to "
-                f"{WAIT_FOR_SLOT_S:g} s for it; **Fit** is refused while it runs (a fit ends "
-                f"within about {FIT_TIME_BUDGET_S:g} s): press it again then."
-            )
+            st.caption(heavy.busy_caption(WAIT_FOR_SLOT_S))
         if mode == "fit":
             fit_section(config, chosen, device, precision)
         else:

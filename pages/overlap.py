@@ -7,6 +7,7 @@ Thin: each section reads its widgets, asks core for the numbers and hands them t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from core.replacements import registry
 from core.replacements.registry import METHODS
 from ui import caps, inputs, routing, state, text
 from ui.figures import overlap as figures
+from ui.figures.cache import cached_figure
 from ui.figures.style import PLOTLY_CONFIG
 from ui.pipeline_view import pipelines_section
 
@@ -39,20 +41,29 @@ SHORT = {"kernel_size": "k", "stride": "s", "padding": "p", "output_padding": "o
 LIMITS = {name: (state.FIELDS[name].minimum, state.FIELDS[name].maximum) for name in SPATIAL_NAMES}
 
 
-def chart(fig: go.Figure, key: str) -> None:
-    """Place a figure at the page's width, with the app's plotly toolbar."""
+def chart(key: str, build: Callable[[], go.Figure], *shown: Hashable) -> None:
+    """Place the figure `build()` makes at the page's width, with the app's plotly toolbar.
+
+    `shown`: every value the figure depends on (the layers' geometry, `TransposedConv.axes`: the
+    maps count one channel; the input size; ...): the figure is built once per (key, *shown) and
+    shared by all sessions (`ui.figures.cache`)."""
+    fig = cached_figure((key, *shown), build)
     st.plotly_chart(fig, width="stretch", key=key, config=PLOTLY_CONFIG)
 
 
-def panel_row(maps: dict[str, np.ndarray], heading: str, key: str) -> None:
+def panel_row(maps: dict[str, np.ndarray], heading: str, key: str, *shown: Hashable) -> None:
     """Maps side by side on one colour scale, one figure per column (the columns stack on a
-    phone), under a heading, with the shared colour bar below."""
-    panels, note = figures.comparison_panels(maps, height=figures.panels_height(len(maps)))
+    phone), under a heading, with the shared colour bar below. `shown`: every value the maps
+    depend on (the figures are built once per (key, *shown), as `chart` does)."""
+    panels, note = cached_figure(
+        (key, *shown),
+        lambda: figures.comparison_panels(maps, height=figures.panels_height(len(maps))),
+    )
     st.markdown(f"**{heading}**{note}")
     for i, (column, fig) in enumerate(zip(st.columns(len(panels)), panels, strict=True)):
         with column:
-            chart(fig, f"{key}_{i}")
-    chart(figures.comparison_scale(maps), f"{key}_scale")
+            st.plotly_chart(fig, width="stretch", key=f"{key}_{i}", config=PLOTLY_CONFIG)
+    chart(f"{key}_scale", lambda: figures.comparison_scale(maps), *shown)
 
 
 def ratio_text(ratio: float) -> str:
@@ -93,15 +104,21 @@ def no_interior_note(cfg: state.LayerConfig) -> None:
     )
 
 
-def layer_heatmap(counts: np.ndarray, stats: OverlapStats, cfg: state.LayerConfig) -> None:
+def layer_heatmap(
+    layer: TransposedConv, counts: np.ndarray, stats: OverlapStats, cfg: state.LayerConfig
+) -> None:
     """The layer's overlap map, and how to read it."""
     left, right = st.columns([3, 1])
     with left:
         title = f"Contributions per output pixel · {text.size(cfg.input_size)} px input"
-        fig = figures.overlap_heatmap(
-            counts, interior=stats.interior, title=title, height=figures.HEATMAP_HEIGHT
+        chart(
+            "ov_heatmap",
+            lambda: figures.overlap_heatmap(
+                counts, interior=stats.interior, title=title, height=figures.HEATMAP_HEIGHT
+            ),
+            layer.axes,
+            cfg.input_size,
         )
-        chart(fig, "ov_heatmap")
     with right:
         st.markdown(
             "**Reading the map.** Each cell is an output pixel; its colour (and on maps up to "
@@ -145,15 +162,22 @@ def layer_profiles(layer: TransposedConv, cfg: state.LayerConfig, stats: Overlap
     left, right = st.columns([3, 1])
     with left:
         for index, name in axes:
-            profile = overlap_profile(layer.axes[index], cfg.input_size[index])
+            axis, size = layer.axes[index], cfg.input_size[index]
             label = name if len(axes) > 1 else "W (H is the same)"
-            fig = figures.overlap_bar(
-                profile,
-                axis_name=name,
-                interior=stats.axes[index].interior,
-                title=f"Overlap profile along {label}",
+            chart(
+                f"ov_profile_{name}",
+                lambda axis=axis, size=size, index=index, label=label, name=name: (
+                    figures.overlap_bar(
+                        overlap_profile(axis, size),
+                        axis_name=name,
+                        interior=stats.axes[index].interior,
+                        title=f"Overlap profile along {label}",
+                    )
+                ),
+                axis,
+                size,
+                label,
             )
-            chart(fig, f"ov_profile_{name}")
         st.markdown("**Kernel taps per output phase** (away from the borders)")
         st.dataframe(
             pd.DataFrame(phase_rows(stats)), hide_index=True, width="stretch", key="ov_phases"
@@ -181,7 +205,7 @@ def single_layer_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     layer_metrics(stats)
     if not stats.has_interior:
         no_interior_note(cfg)
-    layer_heatmap(counts, stats, cfg)
+    layer_heatmap(layer, counts, stats, cfg)
     layer_profiles(layer, cfg, stats)
 
 
@@ -340,13 +364,17 @@ def stack_map(stack: list[TransposedConv], counts: np.ndarray, stats: OverlapSta
     c.metric("Pattern period (H × W)", f"{text.size(stats.period)} px")
     left, right = st.columns([3, 1])
     with left:
-        fig = figures.overlap_heatmap(
-            counts,
-            interior=stats.interior,
-            title=f"{len(stack)} stacked layers",
-            height=figures.HEATMAP_HEIGHT,
+        chart(
+            "ov_stack_heatmap",
+            lambda: figures.overlap_heatmap(
+                counts,
+                interior=stats.interior,
+                title=f"{len(stack)} stacked layers",
+                height=figures.HEATMAP_HEIGHT,
+            ),
+            tuple(part.axes for part in stack),
+            stats.input_size,
         )
-        chart(fig, "ov_stack_heatmap")
     with right:
         st.markdown(
             "**The stack's map.** All-ones input through every layer with all-ones kernels. "
@@ -376,6 +404,8 @@ def stage_maps(stack: list[TransposedConv], n: int | tuple[int, ...]) -> None:
         {f"after layer {i + 1}": m for i, m in shown},
         "After each layer (each map relative to its own maximum)",
         "ov_stages_chart",
+        tuple(part.axes for part in stack),
+        n,
     )
 
 
@@ -436,7 +466,12 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         state.show_error(err)
         return
     panel_row(
-        maps, "The original and its replacements (each relative to its maximum)", "ov_compare"
+        maps,
+        "The original and its replacements (each relative to its maximum)",
+        "ov_compare",
+        layer.axes,
+        n,
+        tuple(methods),
     )
 
 
@@ -488,11 +523,9 @@ def scatter_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
     )
     state.remember("ov_anim_n")
     try:
-        fig = figures.scatter_animation(layer, small)
+        chart("ov_anim", lambda: figures.scatter_animation(layer, small), layer.axes, small)
     except ConfigError as err:
         state.show_error(err)
-    else:
-        chart(fig, "ov_anim")
     state.sync_url()  # a fragment rerun does not reach app.py's sync
 
 

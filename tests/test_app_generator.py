@@ -21,6 +21,7 @@ from core.generator.findings import error_text
 from core.generator.readouts import share_text
 from core.generator.run import fit, render_at_init
 from core.hosted import heavy_run_slot
+from ui import heavy
 
 # A small, fast generator (2 stages, 8 channels, 2 images) for a 2-core CI machine.
 SMALL = {"gen_stages": "2", "gen_ch": "8", "gen_n": "2"}
@@ -175,14 +176,17 @@ def test_fit_stops_at_the_time_budget_and_says_so(monkeypatch):
 
 
 @contextlib.contextmanager
-def another_session_holds_the_slot() -> Iterator[None]:
-    """Hold the one-heavy-run slot in another thread, as another session would, for the body."""
+def another_session_holds_the_slot(
+    owner: str | None = None, release_after: float | None = None
+) -> Iterator[None]:
+    """Hold the one-heavy-run slot in another thread, as session `owner` would, for the body (or
+    until `release_after` seconds have passed, if given)."""
     holding, release = threading.Event(), threading.Event()
 
     def other_session() -> None:
-        with heavy_run_slot():
+        with heavy_run_slot(owner=owner):
             holding.set()
-            release.wait(30)
+            release.wait(30 if release_after is None else release_after)
 
     thread = threading.Thread(target=other_session)
     thread.start()
@@ -195,23 +199,92 @@ def another_session_holds_the_slot() -> Iterator[None]:
 
 
 def test_busy_server_text_matches_what_fit_does():
-    """While another session holds the heavy-run slot, the page says Fit is refused (it is: a fit
-    does not wait), not that it will start by itself."""
+    """While another session holds the heavy-run slot, the page says a Fit waits its turn in the
+    queue (it does), not that it is refused."""
     with another_session_holds_the_slot():
         at = open_page("generator", {**SMALL, "gen_mode": "fit"})
     assert_clean(at)
     text = captions(at)
-    assert "**Fit** is refused while it runs" in text
-    assert "starts when it ends" not in text
+    assert "Runs take turns in arrival order, one per session" in text
+    assert f"**Fit** up to {heavy.FIT_WAIT_S:g} s" in text
+    assert "refused" not in text
 
 
-def test_one_heavy_run_at_a_time():
+def test_a_fit_waits_its_turn_showing_its_place_in_the_queue(monkeypatch):
+    shown = []
+
+    def waiting_text(what: str, ahead: int, waited: float) -> str:
+        shown.append((what, ahead))
+        return f"waiting: {what}, {ahead} ahead"
+
+    monkeypatch.setattr(heavy, "waiting_text", waiting_text)
+    at = open_page("generator", {**SMALL, "gen_mode": "fit", "gen_steps": "2"})
+    with another_session_holds_the_slot(release_after=1.0):
+        at.button(key="gen_fit").click().run(timeout=60)
+    assert_clean(at)
+    assert not errors(at)
+    assert ("fit", 1) in shown  # the page said: one run ahead of yours
+    assert not [i for i in at.info if i.value.startswith("waiting")]  # cleared once it ran
+    assert "2 of 2 steps" in captions(at)
+
+
+def test_one_heavy_run_at_a_time(monkeypatch):
+    monkeypatch.setattr(heavy, "FIT_WAIT_S", 0.5)
     at = open_page("generator", {**SMALL, "gen_mode": "fit", "gen_steps": "2"})
     with another_session_holds_the_slot():
         at.button(key="gen_fit").click().run()
     assert_clean(at)
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith("**run**") and "busy" in messages[0]
+    assert "1 run ahead of yours" in messages[0] and "try again" in messages[0]
+
+
+def test_a_sessions_runs_never_stack(monkeypatch):
+    """A click while this session's previous run still runs is refused, not a second run."""
+    monkeypatch.setattr(heavy, "session_owner", lambda: "this session")
+    at = open_page("generator", {**SMALL, "gen_mode": "fit", "gen_steps": "2"})
+    with another_session_holds_the_slot(owner="this session"):
+        at.button(key="gen_fit").click().run()
+    assert_clean(at)
+    messages = errors(at)
+    assert len(messages) == 1 and messages[0].startswith("**run**")
+    assert "still running" in messages[0] and "one run per session" in messages[0]
+    assert hosted.HEAVY_QUEUE.waiting() == 0
+
+
+def test_a_render_lines_up_behind_this_sessions_previous_run(monkeypatch):
+    """A render the page starts by itself (settings changed) waits for this session's previous
+    run to end instead of being refused: the rerun ended that run's script."""
+    monkeypatch.setattr(heavy, "session_owner", lambda: "this session")
+    with another_session_holds_the_slot(owner="this session", release_after=1.0):
+        at = open_page("generator", SMALL)
+    assert_clean(at)
+    assert not errors(at)
+    assert strengths(at)  # rendered once the previous run ended
+
+
+def test_an_upload_is_decoded_once_per_file(monkeypatch):
+    from core.generator import images
+
+    decoded = []
+    load_upload = images.load_upload
+
+    def counting_load_upload(data: bytes, size):
+        decoded.append(len(data))
+        return load_upload(data, size)
+
+    monkeypatch.setattr(images, "load_upload", counting_load_upload)
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((21, 31, 3), 123, np.uint8)).save(buffer, format="PNG")
+    at = open_page("generator", {**SMALL, "gen_mode": "fit"})
+    at.file_uploader(key="gen_upload").set_value(("grey.png", buffer.getvalue(), "image/png"))
+    at.run()
+    at.number_input(key="gen_steps").set_value(3).run()  # a rerun with the file attached
+    at.file_uploader(key="gen_upload").set_value(("same.png", buffer.getvalue(), "image/png"))
+    at.run()  # the same content under another name
+    assert_clean(at)
+    assert not errors(at)
+    assert decoded == [len(buffer.getvalue())]
 
 
 def test_upload_is_checked():

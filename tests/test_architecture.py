@@ -48,6 +48,7 @@ TORCH_FREE = (
     "core/cli.py",
     "core/hosted.py",
     "core/limits.py",
+    "core/bounded_cache.py",
 )
 
 # (where, what it may not import, why): `where` is a path prefix under the repository root.
