@@ -21,21 +21,45 @@ from typing import Any, TypeVar
 
 from core.bounded_cache import BoundedCache, deep_sizeof
 from core.errors import ConfigError
+from core.limits import Limit, limits_mode
 
 V = TypeVar("V")
 
-# Hosted-demo caps: every live-generator request is checked against these before any work.
-MAX_RESOLUTION = 256  # output image side, pixels
-MAX_BATCH = 16  # images rendered at once
-MAX_CHANNELS = 256  # channels of any generator layer
-MAX_STEPS = 500  # fit-mode optimisation steps
-MAX_STAGES = 6  # upsampling stages after the 4x4 start
-MAX_LATENT_DIM = 512  # length of the latent vector
-MAX_KERNEL = 11  # kernel side of any upsampling or resize convolution
-# Wall-clock seconds one fit may run (and so hold the heavy-run slot, refusing other fits): the
-# caps above still allow a fit of several minutes on one CPU thread (6 stages, 256 channels,
-# 500 steps), so the page stops a fit at this budget and shows the steps it managed.
-FIT_TIME_BUDGET_S = 30.0
+# The live generator's caps: every request is checked against these before any work. Small on
+# the hosted demo; `DECONV_LAB_LIMITS=local` (core.limits) raises them on a machine of your own.
+MODE = limits_mode()
+GENERATOR_LIMITS = {
+    "resolution": Limit("the generated image's side", 256, 1024, " px"),
+    "batch": Limit("the images rendered at once", 16, 64),
+    "channels": Limit("the generator's channels", 256, 1024),
+    "steps": Limit("a fit's steps", 500, 5000),
+    "stages": Limit("the generator's upsampling stages", 6, 8),
+    "latent": Limit("the latent vector's length", 512, 2048),
+    "kernel": Limit("the generator's kernel side", 11, 31, " px"),
+    # Wall-clock seconds one fit may run (and so hold the heavy-run slot): the other caps still
+    # allow fits of several minutes on one CPU thread, so a fit stops at this budget.
+    "fit_seconds": Limit("the time one fit may run", 30, 600, " s"),
+    # Estimated activation memory of one variant's forward (renders) or forward + backward
+    # (fits), from `GeneratorConfig.activation_bytes`: the caps above, all at their largest,
+    # would otherwise ask for tens of GiB under the local limits.
+    "activation_mib": Limit("the activation memory one run may take", 1024, 8192, " MiB"),
+}
+MAX_RESOLUTION = GENERATOR_LIMITS["resolution"].value(MODE)  # output image side, pixels
+MAX_BATCH = GENERATOR_LIMITS["batch"].value(MODE)  # images rendered at once
+MAX_CHANNELS = GENERATOR_LIMITS["channels"].value(MODE)  # channels of any generator layer
+MAX_STEPS = GENERATOR_LIMITS["steps"].value(MODE)  # fit-mode optimisation steps
+MAX_STAGES = GENERATOR_LIMITS["stages"].value(MODE)  # upsampling stages after the 4x4 start
+MAX_LATENT_DIM = GENERATOR_LIMITS["latent"].value(MODE)  # length of the latent vector
+MAX_KERNEL = GENERATOR_LIMITS["kernel"].value(MODE)  # kernel side of any upsampling conv
+FIT_TIME_BUDGET_S = float(GENERATOR_LIMITS["fit_seconds"].value(MODE))
+MAX_ACTIVATION_BYTES = GENERATOR_LIMITS["activation_mib"].value(MODE) * 2**20
+
+
+def cap_note(key: str) -> str:
+    """Which generator cap `key` is and how to raise it, in plain words (`core.limits`)."""
+    return GENERATOR_LIMITS[key].explain(MODE)
+
+
 MAX_TIME_BUDGET_S = 3600.0  # the largest budget a caller may ask for
 
 # One heavy run (render or fit) at a time per process, in arrival order (`HeavyQueue`): a run

@@ -39,6 +39,15 @@ class LimitsMode:
     def local(self) -> bool:
         return self.name == LOCAL
 
+    def words(self, plural: bool = False) -> str:
+        """How the limits in force are called in messages, e.g. "the default limit"."""
+        s = "s" if plural else ""
+        if self.name == LOCAL:
+            return f"the local limit{s}"
+        if self.name == HOSTED:
+            return f"the hosted demo's limit{s}"
+        return f"the default limit{s}"
+
 
 def limits_mode(environ: Mapping[str, str] | None = None) -> LimitsMode:
     """The mode `DECONV_LAB_LIMITS` asks for (read from `environ`, default `os.environ`)."""

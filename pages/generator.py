@@ -65,6 +65,8 @@ from core.hosted import (
     MAX_RESOLUTION,
     MAX_STAGES,
     MAX_STEPS,
+    MODE,
+    cap_note,
     decoded_once,
     slot_busy,
 )
@@ -75,7 +77,7 @@ from ui.figures.style import PLOTLY_CONFIG, colour_bar_figure
 
 routing.require_router()
 
-CHANNEL_CHOICES = [c for c in (8, 16, 32, 64, 128, 256) if c <= MAX_CHANNELS]
+CHANNEL_CHOICES = [c for c in (8, 16, 32, 64, 128, 256, 512, 1024) if c <= MAX_CHANNELS]
 MODES = ("init", "fit")
 MODE_LABELS = {"init": "At initialisation", "fit": "Fit a target image"}
 WAIT_FOR_SLOT_S = 10.0  # how long a render waits for another session's heavy run
@@ -245,12 +247,13 @@ def generator_config(
 
 
 def settings_caption(config: GeneratorConfig) -> str:
-    """The generator's sizes and channels per stage, and the hosted demo's caps."""
+    """The generator's sizes and channels per stage, and its caps in force."""
     return (
         f"Image size {text.size(config.image_size)} px · sizes per stage "
         f"{' → '.join(map(str, config.sizes))} · channels {' → '.join(map(str, config.channels))}"
-        f" · caps for the hosted demo: {MAX_STAGES} stages, {MAX_CHANNELS} channels, "
-        f"{MAX_BATCH} images, {MAX_STEPS} fit steps, {MAX_RESOLUTION} px images."
+        f" · {MODE.words(plural=True)}: {MAX_STAGES} stages, {MAX_CHANNELS} channels, "
+        f"{MAX_BATCH} images, {MAX_STEPS} fit steps, {MAX_RESOLUTION} px images "
+        "(the sidebar's Limits panel says how to raise them)."
     )
 
 
@@ -683,9 +686,9 @@ def fit_intro() -> str:
         "Deep-image-prior style: each variant is trained (Adam, MSE) to reproduce the target "
         "from one fixed latent. After the fit, the findings say which variant came closest, "
         "which layers print a checkerboard and whether the pictures show one, from the "
-        "numbers measured on this run. On this hosted demo a fit stops after "
-        f"{FIT_TIME_BUDGET_S:g} s (every variant then has the same number of steps done), and "
-        "one fit runs at a time on the server."
+        f"numbers measured on this run. A fit stops after {FIT_TIME_BUDGET_S:g} s "
+        f"({cap_note('fit_seconds')}; every variant then has the same number of steps done), "
+        "and one fit runs at a time on the server."
     )
 
 
@@ -696,7 +699,7 @@ def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
     )
     left, middle, right = st.columns(3)
     steps = left.number_input(
-        "Steps", 1, MAX_STEPS, key="gen_steps", help=f"Capped at {MAX_STEPS} for the hosted demo."
+        "Steps", 1, MAX_STEPS, key="gen_steps", help=f"Up to {MAX_STEPS}: {cap_note('steps')}."
     )
     state.remember("gen_steps")
     lr = middle.number_input("Learning rate", 1e-4, 1.0, DEFAULT_LR, format="%.4f", key="gen_lr")
@@ -829,9 +832,9 @@ def show_fit(result: FitResult) -> None:
     """A finished fit: a time-budget warning if it was cut short, the panels, the variants."""
     if result.stopped_for_time:
         st.warning(
-            f"Stopped at the hosted demo's time budget of {result.time_budget:g} s: "
+            f"Stopped at the time budget of {result.time_budget:g} s: "
             f"{result.steps_done} of {result.steps} steps done for every variant. For a "
-            "full run use fewer steps, stages or channels (or run the app locally).",
+            f"full run use fewer steps, stages or channels ({cap_note('fit_seconds')}).",
             icon=":material/timer:",
         )
     fit_panels(result)

@@ -888,3 +888,94 @@ def test_caps_are_shared_with_the_image_module():
     from core.generator import images
 
     assert MAX_RESOLUTION == images.MAX_RESOLUTION == hosted.MAX_RESOLUTION
+
+
+# ----------------------------------------------------------------------------- memory and limits
+
+
+@pytest.mark.parametrize("variant", ["convtranspose", "resize-nearest"])
+def test_activation_estimate_covers_what_torch_allocates(variant):
+    """The estimate is at least the largest stage's input + output that forward hooks see, and
+    not wildly above it (so it refuses only runs that really are large)."""
+    config = GeneratorConfig(stages=3, base_channels=32, latent_dim=8)
+    model = build_generator(config, variant, 0)
+    seen: list[int] = []
+
+    def hook(module, inputs, output):
+        seen.append(inputs[0].numel() + output.numel())
+
+    stages = [m for m in model.modules() if isinstance(m, nn.ConvTranspose2d | nn.Conv2d)]
+    handles = [m.register_forward_hook(hook) for m in stages]
+    with torch.no_grad():
+        model(sample_latents(config, 4))
+    for h in handles:
+        h.remove()
+    measured = 4 * max(seen)
+    estimate = config.activation_bytes(4)
+    assert measured <= estimate <= 3 * measured
+
+
+def test_every_run_the_default_limits_allow_passes_the_memory_check():
+    from core.generator.run import check_memory
+
+    for stride, kernel, padding, stages in [(2, 4, 1, 6), (4, 8, 2, 3), (2, 11, 5, 6)]:
+        config = GeneratorConfig(
+            stages=stages,
+            stride=stride,
+            kernel_size=kernel,
+            padding=padding,
+            base_channels=hosted.MAX_CHANNELS,
+        )
+        check_memory(config, hosted.MAX_BATCH, backward=False)
+        check_memory(config, 1, backward=True)
+
+
+def test_local_limits_raise_the_generator_caps_and_still_refuse_a_run_too_large_for_memory():
+    import subprocess
+    import sys
+
+    script = """
+from core import hosted
+from core.errors import ConfigError
+from core.generator.config import GeneratorConfig
+from core.generator.run import render_at_init
+print("CAPS", hosted.MAX_CHANNELS, hosted.MAX_RESOLUTION, hosted.MAX_STEPS, hosted.MAX_BATCH)
+big = GeneratorConfig(stages=4, stride=4, kernel_size=8, padding=2, base_channels=1024)
+print("SIZE", big.image_size)
+try:
+    render_at_init(big, ["convtranspose"], n_images=64, device="cpu")
+except ConfigError as error:
+    print("REFUSED", error.parameter, error.message)
+try:
+    GeneratorConfig(base_channels=2048)
+except ConfigError as error:
+    print("CHANNELS", error.message)
+"""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DECONV_LAB_LIMITS"}
+    env["DECONV_LAB_LIMITS"] = "local"
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=root,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "CAPS 1024 1024 5000 64" in out
+    assert "SIZE (1024, 1024)" in out
+    assert "REFUSED n_images this render would need about" in out
+    assert "MiB is the local limit for the activation memory one run may take" in out
+    assert "render fewer images" in out
+    assert "1,024 is the local limit for the generator's channels" in out
+
+
+def test_default_limits_name_the_setting_that_raises_a_generator_cap():
+    with pytest.raises(ConfigError) as info:
+        GeneratorConfig(base_channels=hosted.MAX_CHANNELS + 1)
+    if hosted.MODE.local:
+        pytest.fail("the suite runs under the default limits; unset DECONV_LAB_LIMITS")
+    assert "DECONV_LAB_LIMITS=local streamlit run app.py" in info.value.message
+    assert "to allow up to 1,024" in info.value.message

@@ -24,6 +24,7 @@ from core.errors import ConfigError
 from core.geometry.layer import SPATIAL_NAMES, TransposedConv
 from core.geometry.output_size import output_size
 from core.geometry.repair import make_valid
+from core.hosted import GENERATOR_LIMITS
 from core.parsing import parse_int
 from ui import caps
 
@@ -587,14 +588,8 @@ def _int_widget(
             label or spec.label,
             step=1,
             key=key,
-            help=f"{spec.help} At most {spec.maximum:,} ({_limit_words()}).",
+            help=f"{spec.help} At most {spec.maximum:,} ({caps.MODE.words()}).",
         )
-    )
-
-
-def _limit_words() -> str:
-    return {"local": "the local limit", "hosted": "the hosted demo's limit"}.get(
-        caps.MODE.name, "the default limit"
     )
 
 
@@ -616,11 +611,12 @@ def limits_panel(where: Any) -> None:
                 f"`{caps.ENV_VAR}=local streamlit run app.py`."
             )
         st.caption(where_text)
+        every = [*caps.LIMITS.values(), *GENERATOR_LIMITS.values()]
         st.markdown(
             "\n".join(
-                f"- {lim.what}: **{caps.limit(key):,}{lim.unit}**"
+                f"- {lim.what}: **{lim.value(caps.MODE):,}{lim.unit}**"
                 + ("" if caps.MODE.local else f" (local: {lim.local:,}{lim.unit})")
-                for key, lim in caps.LIMITS.items()
+                for lim in every
             )
         )
 

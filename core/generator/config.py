@@ -20,6 +20,7 @@ from core.hosted import (  # the hosted-demo caps, re-exported
     MAX_LATENT_DIM,
     MAX_RESOLUTION,
     MAX_STAGES,
+    cap_note,
 )
 from core.replacements.registry import METHODS
 
@@ -144,13 +145,13 @@ class GeneratorConfig:
     replacement: str = "resize-nearest"  # the "custom" variant's core.replacements.weights method
 
     def __post_init__(self) -> None:
-        int_in("stages", self.stages, 1, MAX_STAGES, f"the hosted demo allows up to {MAX_STAGES}")
+        int_in("stages", self.stages, 1, MAX_STAGES, cap_note("stages"))
         int_in(
             "base_channels",
             self.base_channels,
             1,
             MAX_CHANNELS,
-            f"the hosted demo allows up to {MAX_CHANNELS} channels",
+            cap_note("channels"),
         )
         int_in("latent_dim", self.latent_dim, 1, MAX_LATENT_DIM)
         live = "the live generator allows up to {}"
@@ -182,8 +183,8 @@ class GeneratorConfig:
             if out > MAX_RESOLUTION:
                 raise ConfigError(
                     "stages",
-                    f"the image would be {out}x{out} pixels after stage {stage + 1}: the hosted "
-                    f"demo allows at most {MAX_RESOLUTION}; use fewer stages or a smaller stride",
+                    f"the image would be {out}x{out} pixels after stage {stage + 1}: "
+                    f"{cap_note('resolution')}; use fewer stages or a smaller stride",
                 )
             n = out
 
@@ -201,6 +202,33 @@ class GeneratorConfig:
         for stage in range(self.stages):
             sizes.append(output_size(self.layer(stage), sizes[-1])[0])
         return tuple(sizes)
+
+    def activation_bytes(self, n_images: int, backward: bool = False) -> int:
+        """Estimated float32 activation memory of one variant's run on `n_images` latents.
+
+        A forward pass frees each stage's input once the next stage has it, so its peak is the
+        largest stage: input, upsampled input (the resize variants) and output held together. A
+        fit keeps every stage's tensors for the backward pass and their gradients: their sum,
+        times three. An estimate for refusing runs that cannot fit, not a measurement.
+
+        Args:
+            n_images: images in the batch.
+            backward: True for a fit (forward and backward), False for a render.
+
+        Returns:
+            Bytes, rounded down.
+
+        Example:
+            >>> GeneratorConfig().activation_bytes(16) < 2**30
+            True
+        """
+        ch, sizes = self.channels, self.sizes
+        per_stage = [
+            ch[k] * sizes[k] ** 2 + (ch[k] + ch[k + 1]) * sizes[k + 1] ** 2
+            for k in range(self.stages)
+        ]
+        elements = 3 * sum(per_stage) if backward else max(per_stage)
+        return 4 * n_images * elements
 
     @property
     def image_size(self) -> tuple[int, int]:

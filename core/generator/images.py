@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ConfigError
-from core.hosted import MAX_RESOLUTION
+from core.hosted import MAX_RESOLUTION, cap_note
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # 10 MiB of file data
 MAX_UPLOAD_PIXELS = 25_000_000  # width * height as read from the file header, before decoding
@@ -57,8 +57,8 @@ def _size(size: SizeLike, parameter: str = "size") -> tuple[int, int]:
     if not (1 <= h <= MAX_RESOLUTION and 1 <= w <= MAX_RESOLUTION):
         raise ConfigError(
             parameter,
-            f"{parameter} {h}x{w} is outside the hosted demo's range: use 1 to "
-            f"{MAX_RESOLUTION} pixels per side",
+            f"{parameter} {h}x{w} is outside the range: use 1 to {MAX_RESOLUTION} pixels per "
+            f"side ({cap_note('resolution')})",
         )
     return h, w
 

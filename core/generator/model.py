@@ -27,6 +27,7 @@ from core.generator.config import (
 )
 from core.hosted import (  # the hosted-demo caps
     MAX_BATCH,
+    cap_note,
 )
 from core.replacements.weights import replace_conv_transpose
 
@@ -254,6 +255,6 @@ def sample_latents(config: GeneratorConfig, n: int, seed: int = 0) -> torch.Tens
     Returns:
         float32 (n, latent_dim) on the CPU.
     """
-    n = int_in("n_images", n, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH}")
+    n = int_in("n_images", n, 1, MAX_BATCH, cap_note("batch"))
     generator = torch.Generator().manual_seed(check_seed(seed) + 7919)
     return torch.randn(MAX_BATCH, config.latent_dim, generator=generator)[:n].clone()

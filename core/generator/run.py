@@ -56,10 +56,12 @@ from core.generator.pictures import (
 from core.generator.results import FitResult, Geometry, Render, VariantFit, VariantRender
 from core.generator.spectra import display_spectrum, spectrum_range
 from core.hosted import (  # the hosted-demo caps, re-exported
+    MAX_ACTIVATION_BYTES,
     MAX_BATCH,
     MAX_RESOLUTION,
     MAX_STEPS,
     TimeBudget,
+    cap_note,
 )
 
 
@@ -76,6 +78,36 @@ def _check_run(
     device = pick_device(device)
     precision = resolve_precision(device, precision)
     return variants, seed, device, precision
+
+
+def check_memory(config: GeneratorConfig, n_images: int, backward: bool) -> None:
+    """Refuse a run whose estimated activations (`GeneratorConfig.activation_bytes`) exceed
+    `core.hosted.MAX_ACTIVATION_BYTES`, naming what to lower.
+
+    Args:
+        config: the generator.
+        n_images: images in the batch (1 for a fit).
+        backward: True for a fit.
+
+    Raises:
+        ConfigError: on "n_images" for a render, "config" for a fit.
+
+    Example:
+        >>> check_memory(GeneratorConfig(), 16, backward=False)  # the defaults fit
+    """
+    need = config.activation_bytes(n_images, backward)
+    if need <= MAX_ACTIVATION_BYTES:
+        return
+    parameter, lower = (
+        ("config", "use fewer stages or channels")
+        if backward
+        else ("n_images", "render fewer images, or use fewer stages or channels")
+    )
+    raise ConfigError(
+        parameter,
+        f"this {'fit' if backward else 'render'} would need about {need / 2**20:,.0f} MiB of "
+        f"activations per variant: {cap_note('activation_mib')}; {lower}",
+    )
 
 
 # ----------------------------------------------------------------------------- render at init
@@ -95,9 +127,7 @@ def _check_render_options(
     n_images: Any, crop_size: Any, zoom: Any, columns: Any, grid_zoom: Any, models: Any
 ) -> tuple[int, _PictureOptions]:
     """`render_at_init`'s own arguments, checked; returns (n_images, picture options)."""
-    n_images = int_in(
-        "n_images", n_images, 1, MAX_BATCH, f"the hosted demo renders at most {MAX_BATCH} images"
-    )
+    n_images = int_in("n_images", n_images, 1, MAX_BATCH, cap_note("batch"))
     crop_size = int_in("crop_size", crop_size, 1, MAX_RESOLUTION)
     zoom = int_in("zoom", zoom, 1, MAX_ZOOM)
     if columns is not None:
@@ -217,6 +247,7 @@ def render_at_init(
     """
     variants, seed, device, precision = _check_run(config, variants, seed, device, precision)
     n_images, options = _check_render_options(n_images, crop_size, zoom, columns, grid_zoom, models)
+    check_memory(config, n_images, backward=False)
     with cpu_thread_limit(device, cpu_threads):
         start = time.perf_counter()
         batch = MAX_BATCH if config.norm == "batch" else n_images
@@ -273,7 +304,7 @@ def _check_fit_options(
     steps: Any, lr: Any, callback_every: Any, callback: Any
 ) -> tuple[int, float, int]:
     """`fit`'s own arguments, checked; returns (steps, lr, steps per block)."""
-    steps = int_in("steps", steps, 1, MAX_STEPS, f"the hosted demo allows up to {MAX_STEPS}")
+    steps = int_in("steps", steps, 1, MAX_STEPS, cap_note("steps"))
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not 0 < lr <= 1:
         raise ConfigError("lr", f"lr must be a number in (0, 1], got {lr!r}; 0.01 works well")
     every = (steps // 20 or 1) if callback_every is None else callback_every
@@ -535,6 +566,7 @@ def fit(
     """
     variants, seed, device, precision = _check_run(config, variants, seed, device, precision)
     steps, lr, every = _check_fit_options(steps, lr, callback_every, callback)
+    check_memory(config, 1, backward=True)
     budget = TimeBudget(time_budget)  # the clock starts now: building the models counts too
     target = _target_pixels(target_image, config.image_size)
     with cpu_thread_limit(device, cpu_threads):
