@@ -34,6 +34,8 @@ _LAZY = {
     "overlap_summary": "core.overlap.counts",
     "overlap_ratio": "core.overlap.counts",
     "replacement_overlaps": "core.overlap.replacement_maps",
+    "pipeline": "core.replacements.pipelines",
+    "trace_output": "core.replacements.pipelines",
     "checkerboard_strength": "core.checkerboard",
     "checkerboard_energy": "core.checkerboard",
     "GeneratorConfig": "core.generator.config",
@@ -49,6 +51,7 @@ _LAZY = {
     "trace_shapes": "core.converter.shape_trace",
     "convert_text": "core.converter.text_conversion",
     "check_conversion": "core.converter.torch_check",
+    "convert_source": "core.converter.source_conversion",
 }
 
 __all__ = [
