@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,37 +32,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "load"))
 
 from browser_support import free_port, streamlit_command, wait_healthy  # noqa: E402
+from process_stats import RssPeak, rss_mib  # noqa: E402
 from ws_client import Session  # noqa: E402
 
 HEAVY_QUERY = "gen_stages=6&gen_ch=256&gen_n=16"
 BUSY_PAUSE_S = 2.0
 RUN_TIMEOUT_S = 300.0
-
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-class Peak(threading.Thread):
-    """The largest RSS seen while it runs, sampled every 0.2 s."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            self.peak = max(self.peak, rss_mib(self.pid))
-            self.done.wait(0.2)
-
-    def stop(self) -> float:
-        self.done.set()
-        self.join(5)
-        return self.peak
 
 
 async def run_until_done(session: Session, deadline: float) -> int:
@@ -115,7 +89,7 @@ async def scenario(port: int, pid: int, args) -> dict:
     figures["ordinary, sessions open"] = rss_mib(pid)
     await asyncio.sleep(args.ttl + args.grace)
     figures["ordinary"] = rss_mib(pid)
-    peak = Peak(pid)
+    peak = RssPeak(pid)
     peak.start()
     start = time.monotonic()
     refusals = await asyncio.gather(*(heavy_session(port, start + 900) for _ in range(args.heavy)))

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests" / "load"))
 sys.path.insert(0, str(ROOT))
 
 from browser_support import free_port, streamlit_command, wait_healthy  # noqa: E402
+from process_stats import cpu_seconds, rss_mib  # noqa: E402
 from ws_client import Session  # noqa: E402
 
 from core.errors import ConfigError  # noqa: E402
@@ -86,21 +87,6 @@ TARGETS = (
     ("overlap", "app", "overlap", lambda: alternate("kernel_size (px)", (4, 3))),
     ("overlap new", "app", "overlap", new_geometries),
 )
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (all its threads, not its children), in seconds."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start(script: str, cwd: Path, port: int, log) -> subprocess.Popen:

@@ -798,7 +798,11 @@ def _pixel_shuffle(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) 
     return (*batch, c * r * r, h // r, w // r)
 
 
-def _pool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
+def _pool_geometry(
+    layer: ParsedLayer, params: dict, shape: Shape
+) -> tuple[int, Shape, Shape, Shape]:
+    """A pooling or unpooling layer's (spatial dims, kernel, stride, padding), the input's rank
+    checked; the stride defaults to the kernel, as torch's does."""
     n = int(layer.type_name[-2])
     if len(shape) not in (n + 1, n + 2):
         raise ConfigError(
@@ -810,6 +814,11 @@ def _pool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
     stride = params.get("stride")
     s = k if stride is None or stride == () else _ints("stride", stride, n, 1)
     p = _ints("padding", params.get("padding", 0), n, 0)
+    return n, k, s, p
+
+
+def _pool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
+    n, k, s, p = _pool_geometry(layer, params, shape)
     d = _ints("dilation", params.get("dilation", 1), n, 1)
     ceil_mode = bool(params.get("ceil_mode", False))
     if layer.type_name in ("AvgPool3d", "LPPool3d") and any(
@@ -861,17 +870,7 @@ def _pool_sizes(
 
 def _max_unpool(layer: ParsedLayer, params: dict, shape: Shape, step: _Step) -> Shape:
     """torch's default size (in - 1)*s - 2p + k; forward() may pass output_size= instead."""
-    n = int(layer.type_name[-2])
-    if len(shape) not in (n + 1, n + 2):
-        raise ConfigError(
-            "input_shape",
-            f"{layer.type_name} needs a {n + 2}-D input or an "
-            f"unbatched {n + 1}-D one, got {_fmt(shape)}",
-        )
-    k = _ints("kernel_size", params["kernel_size"], n, 1)
-    stride = params.get("stride")
-    s = k if stride is None or stride == () else _ints("stride", stride, n, 1)
-    p = _ints("padding", params.get("padding", 0), n, 0)
+    n, k, s, p = _pool_geometry(layer, params, shape)
     out = tuple(
         (size - 1) * ss - 2 * pp + kk for size, kk, ss, pp in zip(shape[-n:], k, s, p, strict=True)
     )

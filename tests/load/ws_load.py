@@ -34,7 +34,6 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 
 from browser_support import free_port, streamlit_command, wait_healthy  # noqa: E402
+from process_stats import RssPeak, cpu_seconds, rss_mib  # noqa: E402
 from ws_client import Session  # noqa: E402
 
 MAX_USERS = 400
@@ -52,40 +52,6 @@ MAX_DURATION_S = 600.0
 CHANGE_TIMEOUT_S = 60.0
 KERNELS = (4, 5, 3)  # kernel sizes each user sets in turn (the default is 3)
 LABEL = "kernel_size (px)"
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (all threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-class RssPeak(threading.Thread):
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0.0, threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            self.peak = max(self.peak, rss_mib(self.pid))
-            self.done.wait(0.25)
-
-    def stop(self) -> float:
-        self.done.set()
-        self.join(5)
-        return self.peak
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -134,7 +100,7 @@ async def run_level(port: int, pid: int, users: int, args: argparse.Namespace) -
     now = time.monotonic()
     starts = [now + args.ramp * i / max(1, users) for i in range(users)]
     window = (now + args.ramp + 1.0, now + args.ramp + 1.0 + args.duration)  # changes measured
-    peak = RssPeak(pid)
+    peak = RssPeak(pid, period=0.25)
     peak.start()
     cpu0, driver0 = cpu_seconds(pid), time.process_time()
     tasks = [user(port, i, level, starts[i], window, args.think) for i in range(users)]
