@@ -82,28 +82,51 @@ def spectrum_figure(
     Returns:
         The figure.
     """
+    fig = go.Figure(_heatmap(log_power, frequency_y, frequency_x, show_scale, zrange))
+    for trace in _mark_traces(marks, stages):
+        fig.add_trace(trace)
+    margin = (
+        {"l": 45, "r": 5, "t": 30, "b": 40} if axis_titles else {"l": 24, "r": 4, "t": 24, "b": 20}
+    )
+    layout(fig, title, height=height, margin=margin, title_size=TITLE_SIZE_COMPACT)
+    _frequency_axes(fig, axis_titles)
+    return fig
+
+
+def _heatmap(
+    log_power: np.ndarray,
+    frequency_y: Sequence[float],
+    frequency_x: Sequence[float],
+    show_scale: bool,
+    zrange: Sequence[float] | None,
+) -> go.Heatmap:
+    """The spectrum itself, on a fixed colour range where `zrange` is given."""
     heat: dict[str, Any] = {}
     if zrange is not None:
         heat = {"zmin": float(zrange[0]), "zmax": float(zrange[1]), "zauto": False}
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.asarray(log_power),
-            x=np.asarray(frequency_x),
-            y=np.asarray(frequency_y),
-            colorscale=COLORSCALE,
-            showscale=show_scale,
-            colorbar=_colorbar(False),
-            hoverongaps=False,
-            hovertemplate="fx %{x:.3f}, fy %{y:.3f} cycles/px<br>log10 power %{z:.2f}"
-            "<extra></extra>",
-            **heat,
-        )
+    return go.Heatmap(
+        z=np.asarray(log_power),
+        x=np.asarray(frequency_x),
+        y=np.asarray(frequency_y),
+        colorscale=COLORSCALE,
+        showscale=show_scale,
+        colorbar=_colorbar(False),
+        hoverongaps=False,
+        hovertemplate="fx %{x:.3f}, fy %{y:.3f} cycles/px<br>log10 power %{z:.2f}<extra></extra>",
+        **heat,
     )
+
+
+def _mark_traces(
+    marks: Sequence[Mapping[str, float | int]], stages: int | None
+) -> list[go.Scatter]:
+    """One marker trace per order of checkerboard frequency (circles, diamonds, squares)."""
+    traces = []
     for order in sorted({int(m.get("order", 1)) for m in marks}):
         group = [m for m in marks if int(m.get("order", 1)) == order]
         style = _MARK_STYLES[min(order, len(_MARK_STYLES)) - 1]
         stage = f"stage {stages - order + 1}, " if stages else ""
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=[m["fx"] for m in group],
                 y=[m["fy"] for m in group],
@@ -116,10 +139,11 @@ def spectrum_figure(
                 showlegend=False,
             )
         )
-    margin = (
-        {"l": 45, "r": 5, "t": 30, "b": 40} if axis_titles else {"l": 24, "r": 4, "t": 24, "b": 20}
-    )
-    layout(fig, title, height=height, margin=margin, title_size=TITLE_SIZE_COMPACT)
+    return traces
+
+
+def _frequency_axes(fig: go.Figure, axis_titles: bool) -> None:
+    """Both axes from -1/2 to 1/2 cycles per pixel, square, fy downwards like an image."""
     ticks = {"tickvals": [-0.5, 0, 0.5], "ticktext": ["-½", "0", "½"], "tickfont": {"size": 10}}
     fig.update_xaxes(
         title_text="fx (cycles/px)" if axis_titles else None,
@@ -138,7 +162,6 @@ def spectrum_figure(
         constrain="domain",
         **ticks,
     )
-    return fig
 
 
 def colour_scale_figure(zrange: Sequence[float], height: int = 70) -> go.Figure:
