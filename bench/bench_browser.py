@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "load"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from browser_support import (
@@ -33,17 +34,12 @@ from browser_support import (
     wait_query,
     wait_settled,
 )
+from process_stats import percentile
 
 from core.geometry.output_size import output_size
 from ui.state import LayerConfig
 
 KERNELS = (4, 3)  # alternate; the default layer has kernel_size 3
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def measure(page, base: str, path: str, repeats: int, warmup: int) -> dict[str, list[float]]:

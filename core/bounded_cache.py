@@ -8,6 +8,8 @@ value larger than the whole budget is returned but not kept.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
 import threading
 from collections import OrderedDict
@@ -93,9 +95,50 @@ class BoundedCache(Generic[V]):
             )
 
 
+def memoize(
+    max_bytes: int, sizeof: Callable[[Any], int] | None = None
+) -> Callable[[Callable[..., V]], Callable[..., V]]:
+    """A decorator: `functools.lru_cache` bounded by bytes instead of entries.
+
+    The wrapped function's results are kept in a `BoundedCache` of `max_bytes`, keyed by its
+    positional and keyword arguments (which must be hashable), least recently used out first;
+    a result of None, or an exception, is not kept. The cache is the wrapper's `cache`
+    attribute (its `stats()`, `clear()`).
+
+    Args:
+        max_bytes: the budget of all kept results together, as measured by `sizeof`.
+        sizeof: the bytes one result holds (default: `deep_sizeof`).
+
+    Returns:
+        The decorator.
+    """
+    measure = deep_sizeof if sizeof is None else sizeof
+
+    def decorate(function: Callable[..., V]) -> Callable[..., V]:
+        cache: BoundedCache[V] = BoundedCache(max_bytes, measure)
+
+        @functools.wraps(function)
+        def wrapper(*args: Hashable, **kwargs: Hashable) -> V:
+            key = (args, tuple(sorted(kwargs.items()))) if kwargs else args
+            return cache.get_or_make(key, lambda: function(*args, **kwargs))
+
+        wrapper.cache = cache  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
 def deep_sizeof(value: Any, _seen: set[int] | None = None) -> int:
-    """Bytes held by `value` and what it contains: dicts, lists, tuples, sets, strings, numbers
-    and arrays (their buffer, via `nbytes`), each object counted once."""
+    """Bytes held by `value` and what it contains: dicts, lists, tuples, sets, strings, numbers,
+    dataclass instances (their fields) and arrays (their buffer, via `nbytes`), each object
+    counted once.
+
+    Args:
+        value: what to measure.
+
+    Returns:
+        Its size in bytes, as `sys.getsizeof` counts them, summed over everything it holds.
+    """
     seen = set() if _seen is None else _seen
     if id(value) in seen:
         return 0
@@ -108,4 +151,8 @@ def deep_sizeof(value: Any, _seen: set[int] | None = None) -> int:
         size += sum(deep_sizeof(k, seen) + deep_sizeof(v, seen) for k, v in value.items())
     elif isinstance(value, (list, tuple, set, frozenset)):
         size += sum(deep_sizeof(item, seen) for item in value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "__dict__"):
+            size += sys.getsizeof(value.__dict__)
+        size += sum(deep_sizeof(getattr(value, f.name), seen) for f in dataclasses.fields(value))
     return size

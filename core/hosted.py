@@ -67,6 +67,16 @@ MAX_TIME_BUDGET_S = 3600.0  # the largest budget a caller may ask for
 # has at most one run queued or running.
 MAX_WAITING = 8
 WAIT_POLL_S = 0.5  # how often a waiting run wakes (to report its place, or to be stopped)
+# How long a waiting run's place is held for its owner after its wait was interrupted by an
+# exception (in Streamlit: the session's rerun stops the script run waiting in line, and the
+# rerun starts in the same thread only after that run has exited). The rerun's request within
+# this time takes the place over; unclaimed, the place is dropped after it, or as soon as it
+# reaches the head of the line with the slot free, so a held place never stalls the line.
+HOLD_FOR_OWNER_S = 5.0
+# How long a run waiting in line outlasts one capped fit holding the slot: the fit stops at its
+# budget up to one block of steps (`TimeBudget.allows`), then builds its result.
+FIT_OVERRUN_S = 10.0
+ONE_RUN_WAIT_S = FIT_TIME_BUDGET_S + FIT_OVERRUN_S
 
 
 class BusyError(ConfigError):
@@ -78,14 +88,16 @@ class AlreadyQueuedError(BusyError):
 
 
 class _Ticket:
-    """One request for the slot: who asked, from which thread."""
+    """One request for the slot: who asked, from which thread; `held_until`: the monotonic time
+    until which an interrupted request's place is held for its owner (None: someone waits)."""
 
-    __slots__ = ("owner", "superseded", "thread")
+    __slots__ = ("held_until", "owner", "superseded", "thread")
 
     def __init__(self, owner: Hashable | None) -> None:
         self.owner = owner
         self.thread = threading.get_ident()
         self.superseded = False
+        self.held_until: float | None = None
 
 
 def _check_timeout(timeout: object) -> float:
@@ -120,12 +132,25 @@ class HeavyQueue:
       owner's ticket is waiting takes that ticket over, keeping its place in line: the newer
       request (a rerun of the same page) replaces the older one, whose wait ends with
       `AlreadyQueuedError`.
-    - At most `max_waiting` requests wait at once; more are refused (`BusyError`).
+    - A wait interrupted by an exception (raised by `on_wait`: in Streamlit, the session's
+      rerun stopping the script run that waits) does not give up the owner's place at once:
+      the place is held for `hold_s` seconds, and the owner's next request (the rerun, in the
+      same thread once the stopped run has exited) takes it over, keeping its place as above.
+      A held place nobody claims is dropped after `hold_s`, or as soon as it reaches the head
+      of the line while the slot is free: the slot then goes straight to the next waiter.
+      A wait that times out, a superseded one, and one without an owner leave the line.
+    - At most `max_waiting` requests wait at once (held places included); more are refused
+      (`BusyError`).
     - Re-entrant: the thread that holds the slot may take it again (nested), without waiting.
+
+    Args:
+        max_waiting: how many requests may wait in line at once.
+        hold_s: how long an interrupted owner's place is held (`HOLD_FOR_OWNER_S`).
     """
 
-    def __init__(self, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(self, max_waiting: int = MAX_WAITING, hold_s: float = HOLD_FOR_OWNER_S) -> None:
         self.max_waiting = max_waiting
+        self.hold_s = hold_s
         self._cond = threading.Condition()
         self._waiting: list[_Ticket] = []
         self._running: _Ticket | None = None
@@ -139,8 +164,13 @@ class HeavyQueue:
         return self._running is not None
 
     def waiting(self) -> int:
-        """How many runs wait in line now."""
+        """How many runs wait in line now (places held for their owners included).
+
+        Returns:
+            The length of the line.
+        """
         with self._cond:
+            self._prune()
             return len(self._waiting)
 
     def finished(self) -> int:
@@ -148,8 +178,16 @@ class HeavyQueue:
         return self._finished
 
     def position(self, owner: Hashable) -> int | None:
-        """Runs ahead of `owner`'s ticket (0: it is running or next), or None without one."""
+        """Runs ahead of `owner`'s ticket (0: it is running or next), or None without one.
+
+        Args:
+            owner: who asks (a session id).
+
+        Returns:
+            The number of runs ahead (the running one and held places included), or None.
+        """
         with self._cond:
+            self._prune()
             if self._running is not None and self._running.owner == owner:
                 return 0
             for index, ticket in enumerate(self._waiting):
@@ -159,15 +197,39 @@ class HeavyQueue:
 
     # ------------------------------------------------------------------------- the slot
 
+    def _prune(self) -> None:
+        """Drop held places whose time has passed, and those at the head of the line while the
+        slot is free (nobody claimed them in time); lock held."""
+        now = time.monotonic()
+        kept = [t for t in self._waiting if t.held_until is None or t.held_until > now]
+        while kept and self._running is None and kept[0].held_until is not None:
+            kept.pop(0)
+        if len(kept) != len(self._waiting):
+            self._waiting[:] = kept
+            self._cond.notify_all()
+
+    def _hold(self, ticket: _Ticket) -> None:
+        """Keep an interrupted ticket's place for its owner for `hold_s` seconds (a ticket
+        without an owner, or one no longer in line, simply leaves); lock held."""
+        if ticket.owner is None or ticket not in self._waiting:
+            self._leave(ticket)
+            return
+        ticket.held_until = time.monotonic() + self.hold_s
+        self._prune()
+
     def _ready(self, ticket: _Ticket) -> bool:
-        """The slot is free and `ticket` is first in line; lock held."""
+        """The slot is free and `ticket` is first in line (held places at the head dropped);
+        lock held."""
+        self._prune()
         return self._running is None and bool(self._waiting) and self._waiting[0] is ticket
 
     def _ahead(self, ticket: _Ticket) -> int:
         return self._waiting.index(ticket) + (self._running is not None)
 
     def _join(self, owner: Hashable | None, wait_for_own: bool) -> _Ticket:
-        """A ticket for `owner` in the line (taking over the owner's waiting one); lock held."""
+        """A ticket for `owner` in the line (taking over the owner's waiting or held one); lock
+        held."""
+        self._prune()
         ticket = _Ticket(owner)
         if owner is not None:
             running = self._running is not None and self._running.owner == owner
@@ -210,7 +272,23 @@ class HeavyQueue:
         `on_wait(ahead, waited)` is called (outside the lock, in the waiting thread) before the
         first wait and then at least every `WAIT_POLL_S` seconds while waiting: `ahead` is the
         number of runs before this one (the running one included). An exception it raises
-        (e.g. the page being stopped) takes the ticket out of the line and propagates.
+        (e.g. the page being stopped by a rerun) propagates; with an `owner`, the ticket's place
+        is held for the owner's next request for `hold_s` seconds (see the class), else it
+        leaves the line.
+
+        Args:
+            timeout: seconds to wait in line at most (0: do not wait).
+            owner: who asks (a session id): an owner's runs never stack.
+            on_wait: called while waiting, e.g. to show the place in line.
+            wait_for_own: line up behind the owner's running run instead of being refused.
+
+        Returns:
+            The seconds waited.
+
+        Raises:
+            BusyError: the slot stayed taken for `timeout` seconds, or the line is full.
+            AlreadyQueuedError: the owner's run is running (without `wait_for_own`), or a newer
+                request of the owner took this one's place.
         """
         timeout = _check_timeout(timeout)
         start = time.monotonic()
@@ -252,7 +330,9 @@ class HeavyQueue:
                         self._cond.wait(max(0.0, min(WAIT_POLL_S, left)))
         except BaseException:
             with self._cond:
-                self._leave(ticket)
+                # A timeout or a superseded request is already out of the line; an interrupted
+                # wait keeps its place for its owner's rerun.
+                self._hold(ticket)
             raise
 
     def release(self) -> None:

@@ -66,6 +66,7 @@ from core.hosted import (
     MAX_STAGES,
     MAX_STEPS,
     MODE,
+    ONE_RUN_WAIT_S,
     cap_note,
     decoded_once,
     slot_busy,
@@ -80,7 +81,8 @@ routing.require_router()
 CHANNEL_CHOICES = [c for c in (8, 16, 32, 64, 128, 256, 512, 1024) if c <= MAX_CHANNELS]
 MODES = ("init", "fit")
 MODE_LABELS = {"init": "At initialisation", "fit": "Fit a target image"}
-WAIT_FOR_SLOT_S = 10.0  # how long a render waits for another session's heavy run
+# How long a render waits in line: long enough to outlast one capped fit holding the slot.
+WAIT_FOR_SLOT_S = ONE_RUN_WAIT_S
 # The generator's own settings: (widget key, default, URL parser).
 SETTINGS_PARAMS = [
     ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),

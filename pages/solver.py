@@ -7,7 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ConfigError
-from core.geometry.chains import Chain, chain_code, default_channels, explain_no_chain, solve_ends
+from core.geometry.chains import (
+    Chain,
+    chain_code,
+    default_channels,
+    explain_no_chain,
+    solve_ends_shared,
+)
 from core.geometry.keras import from_keras
 from core.geometry.output_size import output_steps
 from core.geometry.solver import (
@@ -350,11 +356,23 @@ def one_or_chain(sizes: list[int]) -> None:
             st.switch_page("pages/designer.py")
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def chains_for(start: int, end: int, layers: int | None, bounds: tuple[int, int, int]):
-    """solve_ends, kept per question (a rerun that changes only the channels is instant)."""
+def chains_for(
+    start: int, end: int, layers: int | None, bounds: tuple[int, int, int]
+) -> tuple[Chain, ...]:
+    """solve_ends, kept per question by core's byte-bounded cache (`solve_ends_shared`): a
+    rerun that changes only the channels is instant.
+
+    Args:
+        start: the input size.
+        end: the output size.
+        layers: the number of layers, or None for the fewest.
+        bounds: (max_kernel, max_stride, max_dilation).
+
+    Returns:
+        The chains, best first.
+    """
     k, s, d = bounds
-    return solve_ends(
+    return solve_ends_shared(
         start,
         end,
         layers,

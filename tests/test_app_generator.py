@@ -208,6 +208,9 @@ def test_busy_server_text_matches_what_fit_does():
     assert "Runs take turns in arrival order, one per session" in text
     assert f"**Fit** up to {heavy.FIT_WAIT_S:g} s" in text
     assert "refused" not in text
+    # A render waits long enough to outlast a fit holding the slot for its whole budget.
+    assert f"a render waits up to {hosted.ONE_RUN_WAIT_S:g} s" in text
+    assert hosted.ONE_RUN_WAIT_S > hosted.FIT_TIME_BUDGET_S
 
 
 def test_a_fit_waits_its_turn_showing_its_place_in_the_queue(monkeypatch):

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from core.bounded_cache import BoundedCache, deep_sizeof
+from core.bounded_cache import BoundedCache, deep_sizeof, memoize
 from core.errors import ConfigError
 
 
@@ -113,3 +113,75 @@ def test_figure_cache_shares_one_figure_per_key():
     first = cached_figure(key, build)
     assert cached_figure(key, build) is first and len(built) == 1
     assert figure_bytes(first) > 0
+
+
+def test_memoize_keeps_results_within_its_byte_budget():
+    calls = []
+
+    @memoize(100, len)
+    def make(n: int, fill: bytes = b"x") -> bytes:
+        calls.append(n)
+        return fill * n
+
+    assert make(40) == sized(40) and make(40) == sized(40)
+    assert calls == [40]  # made once
+    assert make(40, fill=b"y") == b"y" * 40  # keyword arguments are part of the key
+    assert make(30) == sized(30)  # 40 + 40 + 30 > 100: the least recently used goes
+    assert make.cache.stats().bytes <= 100 and make.cache.stats().entries == 2
+    make(40)
+    assert calls == [40, 40, 30, 40]  # it was the one evicted
+    assert make.__name__ == "make"
+
+
+def test_deep_sizeof_counts_a_dataclass_fields():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Holder:
+        text: str
+        numbers: tuple[int, ...]
+
+    text = "x" * 10_000
+    assert deep_sizeof(Holder(text, (1, 2))) >= deep_sizeof(text) + deep_sizeof((1, 2))
+
+
+def test_the_replacement_catalog_is_bounded_by_bytes():
+    from core.geometry.layer import TransposedConv
+    from core.replacements import catalog
+
+    cache = catalog._cached.cache
+    assert isinstance(cache, BoundedCache) and cache.max_bytes == catalog.CATALOG_CACHE_BYTES
+    layer = TransposedConv.make(512, 256, 31, stride=16, padding=7)
+    before = cache.stats().bytes
+    found = catalog.list_replacements(layer, 40)
+    assert found == list(catalog._cached.__wrapped__(layer, (40, 40)))  # the same results
+    kept = cache.stats().bytes - before
+    assert kept >= sum(len(r.code) + len(r.weight_code) for r in found)  # measured in full
+    assert kept <= cache.max_bytes // 50  # a big layer's entry leaves room for many more
+
+
+def test_the_chain_caches_are_bounded_by_bytes():
+    from core.geometry import chains
+    from core.geometry.solver import MAX_DILATION, MAX_KERNEL, MAX_STRIDE
+
+    for cached, budget in [
+        (chains._classes, chains.CLASSES_CACHE_BYTES),
+        (chains.solve_ends_shared, chains.CHAINS_CACHE_BYTES),
+    ]:
+        assert isinstance(cached.cache, BoundedCache) and cached.cache.max_bytes == budget
+    largest = chains._classes(MAX_KERNEL, MAX_STRIDE, MAX_DILATION)  # the solver's own bounds
+    assert deep_sizeof(largest) <= chains.CLASSES_CACHE_BYTES // 4  # several such stay
+    answer = chains.solve_ends_shared(7, 28, 2, max_kernel=8)
+    assert answer == tuple(chains.solve_ends(7, 28, 2, max_kernel=8))  # the same results
+    assert chains.solve_ends_shared(7, 28, 2, max_kernel=8) is answer  # kept
+
+
+def test_upsample_taps_cache_holds_every_key_within_its_documented_bound():
+    from core.replacements import plan
+
+    keys = [(m, s) for m in plan.RESIZE_MODES for s in range(1, plan.MAX_RESIZE_SCALE + 1)]
+    assert plan.upsample_taps.cache_info().maxsize == len(keys)
+    assert sum(deep_sizeof(plan.upsample_taps(*key)) for key in keys) <= plan.UPSAMPLE_TAPS_BYTES
+    for mode, scale in [("nearest", plan.MAX_RESIZE_SCALE + 1), ("nearest", 0), ("area", 2)]:
+        with pytest.raises(ConfigError):  # nothing outside the keys above is kept
+            plan.upsample_taps(mode, scale)

@@ -10,10 +10,13 @@ import time
 from collections.abc import Callable
 
 import pytest
+from streamlit.runtime.scriptrunner_utils.exceptions import RerunException, StopException
+from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
 
 from core import hosted
 from core.errors import ConfigError
 from core.hosted import AlreadyQueuedError, BusyError, HeavyQueue
+from ui import heavy
 
 LONG = 20.0  # seconds a test thread may wait in line (never reached when the test passes)
 
@@ -161,20 +164,121 @@ def test_on_wait_reports_the_runs_ahead_as_the_line_moves():
     assert seen[0] == 2 and seen == sorted(seen, reverse=True)
 
 
-def test_a_waiter_that_is_stopped_leaves_the_line():
-    queue = HeavyQueue()
+def stop(ahead: int, waited: float) -> None:
+    """An `on_wait` that stops the waiting run, as a session's rerun stops its script run."""
+    raise StopException
+
+
+@pytest.mark.parametrize(
+    ("owner", "hold_s"),
+    [(None, hosted.HOLD_FOR_OWNER_S), ("a", 0.0)],
+    ids=["without-an-owner", "once-the-hold-has-passed"],
+)
+def test_a_waiter_that_is_stopped_leaves_the_line(owner, hold_s):
+    """Nobody can claim the place of a request without an owner; an owner's place is held for
+    `hold_s` only (see the tests below for the hold itself)."""
+    queue = HeavyQueue(hold_s=hold_s)
     holder = Holder(queue, "x")
-
-    class Stopped(Exception):
-        pass
-
-    def stop(ahead: int, waited: float) -> None:
-        raise Stopped
-
-    with pytest.raises(Stopped), queue.slot(LONG, "a", on_wait=stop):
+    with pytest.raises(StopException), queue.slot(LONG, owner, on_wait=stop):
         pass
     assert queue.waiting() == 0 and queue.position("a") is None
     holder.release()
+
+
+class Rerunning:
+    """A session as Streamlit runs it: one thread whose script run waits in line as `owner`,
+    is stopped by a rerun (an exception raised in `on_wait`) once `interrupt` is set, and whose
+    rerun, in the same thread after the stopped run has exited, asks again once `again` is set
+    (unless `ask_again` is False)."""
+
+    def __init__(self, queue: HeavyQueue, owner: str, order: list[str], ask_again=True) -> None:
+        self.interrupt, self.stopped, self.again = (threading.Event() for _ in range(3))
+        self.asked_again = threading.Event()
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._session, args=(queue, owner, order, ask_again))
+        before = queue.waiting()
+        self.thread.start()
+        until(lambda: queue.waiting() > before, f"{owner} in line")
+
+    def _session(self, queue: HeavyQueue, owner: str, order: list[str], ask_again: bool) -> None:
+        def rerun_when_told(ahead: int, waited: float) -> None:
+            if self.interrupt.is_set():
+                raise RerunException(RerunData())
+
+        try:
+            with queue.slot(LONG, owner, on_wait=rerun_when_told):
+                order.append(f"{owner} (stopped run)")
+        except RerunException:
+            self.stopped.set()
+        if not (ask_again and self.again.wait(LONG)):
+            return
+        try:
+            with queue.slot(LONG, owner, on_wait=lambda *_: self.asked_again.set()):
+                order.append(owner)
+        except BusyError as err:
+            self.errors.append(err)
+
+
+def test_a_rerun_of_a_waiting_session_keeps_its_place():
+    """The wait is stopped by the rerun (same thread), and the rerun asks again: it is still
+    ahead of those who came after it."""
+    queue, order, errors = HeavyQueue(hold_s=3600), [], []
+    holder = Holder(queue, "x")
+    a = Rerunning(queue, "a", order)
+    b = line_up(queue, "b", order, errors)
+    assert queue.position("a") == 1 and queue.position("b") == 2
+    a.interrupt.set()
+    assert a.stopped.wait(LONG)
+    assert queue.position("a") == 1 and queue.position("b") == 2  # held for a's rerun
+    a.again.set()
+    assert a.asked_again.wait(LONG)  # the rerun waits in line...
+    assert queue.position("a") == 1 and queue.position("b") == 2  # ...in the same place
+    assert queue.waiting() == 2
+    holder.release()
+    a.thread.join(LONG)
+    b.join(LONG)
+    assert order == ["a", "b"] and not errors and not a.errors
+
+
+def test_a_held_place_at_the_head_does_not_stall_the_line():
+    """A stopped session that does not ask again (its rerun needs no run) holds its place, but
+    when the slot frees, it goes to the next waiter at once, long before the hold would pass."""
+    queue, order, errors = HeavyQueue(hold_s=3600), [], []
+    holder = Holder(queue, "x")
+    a = Rerunning(queue, "a", order, ask_again=False)
+    b = line_up(queue, "b", order, errors)
+    a.interrupt.set()
+    a.thread.join(LONG)
+    assert a.stopped.is_set() and queue.position("a") == 1  # held, ahead of b
+    holder.release()
+    b.join(LONG)  # b's wait (LONG) is far shorter than the hold: it must not wait for it
+    assert order == ["b"] and not errors
+    assert queue.position("a") is None and queue.waiting() == 0
+
+
+def test_a_rerun_after_the_hold_has_passed_lines_up_at_the_end():
+    queue, order, errors = HeavyQueue(hold_s=0.0), [], []
+    holder = Holder(queue, "x")
+    a = Rerunning(queue, "a", order)
+    b = line_up(queue, "b", order, errors)
+    a.interrupt.set()
+    assert a.stopped.wait(LONG)
+    assert queue.position("a") is None  # the hold has passed: the place is gone
+    a.again.set()
+    assert a.asked_again.wait(LONG)
+    assert queue.position("b") == 1 and queue.position("a") == 2
+    holder.release()
+    a.thread.join(LONG)
+    b.join(LONG)
+    assert order == ["b", "a"] and not errors and not a.errors
+
+
+def test_a_wait_in_line_outlasts_one_capped_fit():
+    """A run waiting in line outlasts a fit holding the slot for its whole budget, rather than
+    telling the user to try again while it runs (the generator page's render waits exactly
+    `ONE_RUN_WAIT_S`: tests/test_app_generator.py reads it from the page)."""
+    assert hosted.ONE_RUN_WAIT_S > hosted.FIT_TIME_BUDGET_S
+    assert heavy.FIT_WAIT_S >= hosted.ONE_RUN_WAIT_S
 
 
 def test_the_line_is_bounded_and_a_wait_times_out():

@@ -12,9 +12,11 @@ from contextlib import contextmanager
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.hosted import FIT_TIME_BUDGET_S, HEAVY_QUEUE, MAX_WAITING, BusyError
+from core.hosted import FIT_TIME_BUDGET_S, HEAVY_QUEUE, MAX_WAITING, ONE_RUN_WAIT_S, BusyError
 
-FIT_WAIT_S = 120.0  # how long a fit waits in line before the page says "try again"
+# How long a fit waits in line before the page says "try again": two minutes, and never less
+# than one capped fit holding the slot (under the local limits a fit may run ten minutes).
+FIT_WAIT_S = max(120.0, ONE_RUN_WAIT_S)
 
 
 def session_owner() -> str | None:

@@ -18,8 +18,8 @@ import heapq
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
+from core.bounded_cache import memoize
 from core.errors import ConfigError
 from core.geometry.layer import Axis, TransposedConv
 from core.geometry.phases import even_overlap, taps_per_phase
@@ -120,7 +120,14 @@ def _solution(axis: Axis) -> Solution:
     )
 
 
-@lru_cache(maxsize=64)
+# The per-stride move tables by bounds, bounded by bytes (`deep_sizeof`): from 46 KB (kernel and
+# stride up to 8) to 630 KB (the solver's largest bounds, 16, 16 and dilation 4).
+CLASSES_CACHE_BYTES = 4 * 2**20
+# Whole answers of `solve_ends_shared` (up to MAX_CHAINS chains each, tens of KB), by question.
+CHAINS_CACHE_BYTES = 4 * 2**20
+
+
+@memoize(CLASSES_CACHE_BYTES)
 def _classes(
     max_kernel: int, max_stride: int, max_dilation: int
 ) -> tuple[tuple[int, int, int, dict[int, tuple[int, Axis]]], ...]:
@@ -244,6 +251,23 @@ def solve_ends(
     if start not in back[layers]:
         return []
     return _best_chains(start, layers, back, limit)
+
+
+@memoize(CHAINS_CACHE_BYTES)
+def solve_ends_shared(start: int, end: int, layers: int | None, **bounds: int) -> tuple[Chain, ...]:
+    """`solve_ends`, kept per question and shared by every caller (a page's rerun that changes
+    only the channels is instant), within `CHAINS_CACHE_BYTES`.
+
+    Args:
+        start: the input size.
+        end: the output size.
+        layers: the number of layers, or None for the fewest that make it.
+        **bounds: `solve_ends`'s keyword arguments (max_kernel, ..., max_work).
+
+    Returns:
+        The chains, best first, as a tuple (shared: not to be changed).
+    """
+    return tuple(solve_ends(start, end, layers, **bounds))
 
 
 def _best_chains(start: int, layers: int, back: list[dict], limit: int) -> list[Chain]:

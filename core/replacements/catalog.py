@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
+from core.bounded_cache import memoize
 from core.errors import ConfigError
 from core.geometry.layer import TransposedConv
 from core.geometry.output_size import input_tuple, output_size
@@ -54,7 +54,13 @@ def _check_2d(layer: Any) -> TransposedConv:
     return layer
 
 
-@lru_cache(maxsize=128)
+# The ranked entries per (layer, input size), shared by every caller, bounded by bytes
+# (`deep_sizeof`): one layer's entries hold 50-100 KB (their code texts), so about a hundred
+# layers' worth stay, least recently used out first.
+CATALOG_CACHE_BYTES = 8 * 2**20
+
+
+@memoize(CATALOG_CACHE_BYTES)
 def _cached(
     layer: TransposedConv, sizes: tuple[int, int], show: bool = True
 ) -> tuple[Replacement, ...]:

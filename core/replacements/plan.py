@@ -37,7 +37,13 @@ def _cubic(x: float) -> float:
     return 0.0
 
 
-@lru_cache(maxsize=256)
+# `upsample_taps` keeps every (mode, scale) it may be asked for: 3 modes x MAX_RESIZE_SCALE
+# scales = 96 entries, 117 KB in all (`deep_sizeof`; the largest, bicubic x32, 4.2 KB), bounded
+# by UPSAMPLE_TAPS_BYTES (tests/test_bounded_cache.py sums them all).
+UPSAMPLE_TAPS_BYTES = 2**17
+
+
+@lru_cache(maxsize=len(RESIZE_MODES) * MAX_RESIZE_SCALE)
 def upsample_taps(mode: str, scale: int) -> tuple[int, tuple[float, ...]]:
     """How one interior input pixel i spreads over the upsampled pixels i*scale + a.
 
@@ -45,7 +51,23 @@ def upsample_taps(mode: str, scale: int) -> tuple[int, tuple[float, ...]]:
     (zero weights at either end trimmed). torch's interpolation with align_corners=False puts
     upsampled pixel u at input coordinate (u + 0.5)/scale - 0.5, so every mode is centred on
     a = (scale - 1)/2; nearest copies the pixel into a = 0 .. scale-1.
+
+    Args:
+        mode: one of RESIZE_MODES.
+        scale: the upsampling factor, 1 to MAX_RESIZE_SCALE.
+
+    Returns:
+        (a_first, weights) as above.
+
+    Raises:
+        ConfigError: for another mode or scale (which also keeps the cache bounded).
     """
+    if mode not in RESIZE_MODES:
+        raise ConfigError("mode", f"mode must be one of {', '.join(RESIZE_MODES)}, got {mode!r}")
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_RESIZE_SCALE:
+        raise ConfigError(
+            "scale", f"scale must be an integer from 1 to {MAX_RESIZE_SCALE}, got {scale!r}"
+        )
     if mode == "nearest":
         return 0, (1.0,) * scale
     radius = {"bilinear": 1, "bicubic": 2}[mode]

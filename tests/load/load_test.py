@@ -41,6 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "load"))
 from browser_support import (  # noqa: E402
     CHROMIUM,
     free_port,
@@ -48,6 +49,13 @@ from browser_support import (  # noqa: E402
     start_streamlit,
     stop_streamlit,
     wait_healthy,
+)
+from process_stats import (  # noqa: E402
+    machine_cpu_seconds,
+    percentile,
+    process_tree,
+    status_kib,
+    total_cpu_seconds,
 )
 
 MAX_USERS = 40
@@ -67,58 +75,6 @@ BUSY_PATTERN = re.compile(r"busy", re.IGNORECASE)
 # ----------------------------------------------------------------------------- server
 
 
-def _status_kib(pid: int, key: str) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                found += [int(c) for c in children.read().split()]
-    except OSError:
-        pass
-    return found
-
-
-def process_tree(pid: int) -> list[int]:
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo += _children(current)
-    return tree
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """utime + stime of the given processes, in seconds."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine (all processes, all cores) from /proc/stat."""
-    with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 class MemorySampler(threading.Thread):
     """Samples VmRSS of the server and its children; keeps the peak sum."""
 
@@ -134,14 +90,14 @@ class MemorySampler(threading.Thread):
     def run(self) -> None:
         while not self.stop_event.is_set():
             server = process_tree(self.pid)
-            total = sum(_status_kib(p, "VmRSS") for p in server)
+            total = sum(status_kib(p, "VmRSS") or 0 for p in server)
             self.peak_kib = max(self.peak_kib, total)
             self.samples += 1
             for p in server:
-                self.server_cpu[p] = cpu_seconds([p])
+                self.server_cpu[p] = total_cpu_seconds([p])
             for p in process_tree(os.getpid()):
                 if p != os.getpid() and p not in self.server_cpu:
-                    self.client_cpu[p] = cpu_seconds([p])
+                    self.client_cpu[p] = total_cpu_seconds([p])
             self.stop_event.wait(self.interval)
 
     def stop(self) -> None:
@@ -387,16 +343,6 @@ async def run_users(base_url: str, users: int, timeout_ms: float, ramp_s: float)
 # ----------------------------------------------------------------------------- report
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def summarise(
     results: list[UserResult], peak_kib: int, hwm_kib: int, seconds: float, cpu: dict
 ) -> dict:
@@ -487,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler = MemorySampler(server.pid)
         sampler.start()
         machine_start = machine_cpu_seconds()
-        server_start = cpu_seconds(process_tree(server.pid))
+        server_start = total_cpu_seconds(process_tree(server.pid))
         start = time.perf_counter()
         results = asyncio.run(
             asyncio.wait_for(
@@ -496,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         seconds = time.perf_counter() - start
-        hwm = _status_kib(server.pid, "VmHWM")
+        hwm = status_kib(server.pid, "VmHWM") or 0
         cpu = {
             "server_cpu_s": sum(sampler.server_cpu.values()) - server_start,
             "browser_cpu_s": sum(sampler.client_cpu.values()),
