@@ -638,6 +638,7 @@ class Trace:
     cell: tuple[int, int]
     terms: tuple[Term, ...]
     value: float
+    note: str = ""  # why no input pixel reaches the cell, where none does
 
     @property
     def inputs(self) -> set[tuple[int, int]]:
@@ -650,7 +651,9 @@ class Trace:
         return {term.tap for term in self.terms}
 
     def equation(self, most: int = 12) -> str:
-        """'out[1, 2] = x[0, 1]·w[2, 1] + ...' (the first `most` terms, the rest counted)."""
+        """'out[1, 2] = x[0, 1]·w[2, 1] + ...' (the first `most` terms, the rest counted), or, for
+        a cell no input pixel reaches, 'out[1, 1] = 0: no input pixel reaches this cell ...' with
+        the reason (`note`)."""
         parts = []
         carried = [term for term in self.terms if term.weight != 0]
         for term in carried[:most]:
@@ -661,7 +664,9 @@ class Trace:
         more = len(carried) - most
         text = " + ".join(parts) + (f" + {more} more" if more > 0 else "")
         r, c = self.cell
-        return f"out[{r}, {c}] = {text or '0'} = {self.value:.4g}"
+        if not parts:
+            return f"out[{r}, {c}] = 0: {self.note or 'no input pixel reaches this cell'}"
+        return f"out[{r}, {c}] = {text} = {self.value:.4g}"
 
 
 def _axis_pairs(axis: Axis, n: int, o: int) -> list[tuple[int, int]]:
@@ -672,6 +677,38 @@ def _axis_pairs(axis: Axis, n: int, o: int) -> list[tuple[int, int]]:
         if q % axis.stride == 0 and 0 <= q // axis.stride < n:
             pairs.append((q // axis.stride, j))
     return pairs
+
+
+def _unreached(layer: TransposedConv, sizes, cell, per_axis, why) -> str:
+    """The sentence for a cell no input pixel reaches: the first axis with no (input, tap) pair,
+    and why (`why(axis, n, o)`), or "" where every axis has one."""
+    for name, axis, n, o, found in zip("HW", layer.axes, sizes, cell, per_axis, strict=True):
+        if not found:
+            bias = ", only the bias" if layer.bias else ""
+            return f"no input pixel reaches this cell{bias} ({why(axis, n, o)} on the {name} axis)"
+    return ""
+
+
+def _layer_gap(axis: Axis, n: int, o: int) -> str:
+    """Why output o of one axis of a transposed conv gets no input: a phase of the stride that
+    no tap lands on (a hole), or a cell past the last input's reach (output_padding)."""
+    s, k, d, p = axis.stride, axis.kernel_size, axis.dilation, axis.padding
+    phases = {j * d % s for j in range(k)}
+    if (o + p) % s not in phases:
+        if d == 1:
+            return f"a hole in the layer: stride {s} > kernel {k}"
+        return (
+            f"a hole in the layer: {k} taps at dilation {d} land on {len(phases)} of stride {s}'s "
+            f"{s} phases"
+        )
+    if o + p > (n - 1) * s + d * (k - 1):
+        return "past the last input pixel's reach: output_padding adds it"
+    return "before the first input pixel's reach"
+
+
+def _resize_gap(axis: Axis, n: int, o: int) -> str:
+    """Why a resize-convolution's output o gets no input: its conv window holds only padding."""
+    return "the conv reads only padding here"
 
 
 def trace_output(
@@ -723,7 +760,8 @@ def trace_output(
     terms = tuple(
         Term((ih, iw), (jh, jw), wh * ww) for ih, jh, wh in taps[0] for iw, jw, ww in taps[1]
     )
-    return Trace(method, tuple(cell), terms, float(value))
+    note = _unreached(layer, sizes, cell, pairs, _layer_gap)
+    return Trace(method, tuple(cell), terms, float(value), note)
 
 
 AxisTaps = list[tuple[int, int, float]]  # (input pixel, tap of the pipeline's conv, weight)
@@ -782,4 +820,5 @@ def _trace_resize(
         for iw, jw, ww in per_axis[1]
     )
     value = sum(t.weight * image[t.input] * conv_kernel[t.tap] for t in terms)
-    return Trace(record.name, cell, terms, float(value))
+    note = _unreached(layer, sizes, cell, per_axis, _resize_gap)
+    return Trace(record.name, cell, terms, float(value), note)
