@@ -216,6 +216,18 @@ def test_bad_cells_and_methods_are_refused():
         pipeline(layer, 4, "nope")
 
 
+def test_the_canvas_counts_the_zeros_inserted_between_pixels():
+    layer = TransposedConv.make(1, 1, (5, 3), stride=(3, 2), padding=(0, 1), output_padding=(2, 1))
+    canvas = gather_pipeline(layer, (3, 4)).stages[1]
+    for spans, axis, n in zip(canvas.spans, layer.axes, (3, 4), strict=True):
+        (spread,) = [span for span in spans if span.label.startswith("input")]
+        gaps, zeros = n - 1, axis.stride - 1  # s - 1 zeros in each gap between two pixels
+        assert spread.label == f"input {n} + {gaps}×{zeros} zeros"
+        assert spread.stop - spread.start == n + gaps * zeros  # the span it labels
+    one = gather_pipeline(TransposedConv.make(1, 1, 3, stride=1), (2, 2)).stages[1]
+    assert "input 2" in [span.label for span in one.spans[0]]  # stride 1: no zeros to count
+
+
 def _unreached_cells(layer: TransposedConv, size) -> list[tuple[int, int]]:
     """Output cells torch's gradient says no input pixel reaches."""
     module = torch_layer(layer, np.ones(layer.kernel_size))

@@ -120,6 +120,30 @@ class Pipeline:
                 out[r - origin[0], c - origin[1]] = self.output[r - origin[0], c - origin[1]]
         return out
 
+    def tap_cells(self, trace: Trace) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+        """Where the kernel taps that carry a traced cell's inputs sit on the canvas stage.
+
+        Args:
+            trace: `trace_output` of this pipeline's method for a cell of its window.
+
+        Returns:
+            One (tap, cell) per tap of the trace with a non-zero weight: the tap as the trace
+            names it (the layer's own w[j] for the gather view, whose kernel slides flipped; the
+            pipeline's conv's otherwise) and the canvas cell, in the canvas stage's coordinates,
+            it covers when the kernel sits at the step that writes the traced cell. Empty when
+            no step writes the cell (outside the window) or no input reaches it.
+        """
+        cell = tuple(trace.cell)
+        step = next((step for step in self.steps if cell in step.writes), None)
+        if step is None:
+            return ()
+        (kh, kw), (dh, dw) = self.kernel.shape, self.dilation
+        found = []
+        for jh, jw in sorted({term.tap for term in trace.terms if term.weight != 0}):
+            ph, pw = (kh - 1 - jh, kw - 1 - jw) if self.method == CONV_TRANSPOSE else (jh, jw)
+            found.append(((jh, jw), (step.at[0] + ph * dh, step.at[1] + pw * dw)))
+        return tuple(found)
+
 
 # ------------------------------------------------------------------------------------ one axis
 
@@ -158,6 +182,13 @@ def _pad_label(amount: int, what: str = "pad") -> str:
     return f"{what} {amount}" if amount >= 0 else f"crop {-amount}"
 
 
+def _spread_label(n: int, stride: int) -> str:
+    """'input 3 + 2×2 zeros': n pixels and the s - 1 zeros inserted in each of the n - 1 gaps."""
+    if stride == 1 or n == 1:
+        return f"input {n}"
+    return f"input {n} + {n - 1}×{stride - 1} zeros"
+
+
 def _gather_lane(axis: Axis, n: int, before: int, after: int, shown: int) -> _Lane:
     """The zero-inserted, padded canvas of one axis: (n - 1)s + 1 samples, `before` cells of
     padding before and `after` after (negative: cropped, drawn before/after the canvas)."""
@@ -180,7 +211,9 @@ def _gather_lane(axis: Axis, n: int, before: int, after: int, shown: int) -> _La
             roles.append(INPUT if inside else CROP)
             sources.append(q // s)
     spans = [Span(min(0, before), max(0, before), _pad_label(before))]
-    spans.append(Span(max(0, before), max(0, before) + dilated + min(0, before), "input, zeros"))
+    spans.append(
+        Span(max(0, before), max(0, before) + dilated + min(0, before), _spread_label(n, s))
+    )
     op = axis.output_padding
     label = _pad_label(after) if not op or after < op else f"pad {after - op} + op {op}"
     spans.append(Span(size - max(0, after), size - min(0, after), label))
@@ -239,7 +272,7 @@ def _resize_lanes(
             rows.append(np.zeros(n))
             roles.append(PAD if inside else CROP)
     spans = [Span(min(0, before), max(0, before), _pad_label(before))]
-    spans.append(Span(max(0, before), max(0, before) + up + min(0, before), f"upsampled x{scale}"))
+    spans.append(Span(max(0, before), max(0, before) + up + min(0, before), f"upsampled {up}"))
     spans.append(Span(size - max(0, after), size - min(0, after), _pad_label(after)))
     canvas = _Lane(
         tuple(canvas_cells),
