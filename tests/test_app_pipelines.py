@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from app_support import assert_clean, open_page, plotly_array, plotly_figures
 
+from core.geometry.layer import TransposedConv
 from core.overlap.counts import overlap_map
 from core.replacements.pipelines import CONV_TRANSPOSE, pipeline, trace_output
 from ui.state import LayerConfig
@@ -66,3 +67,18 @@ def test_stride_one_has_no_resize_pipeline_and_says_so():
     at = open_page("overlap", {"s": "1", "op": "0", "ov_pipe": "resize-nearest"})
     assert_clean(at)
     assert any("nothing to upsample" in i.value for i in at.info)
+
+
+def test_a_hole_is_traced_in_words_on_the_designer():
+    query = {"k": "4,1", "s": "3,2", "p": "0", "op": "0,1", "n": "5"}
+    at = open_page("designer", query)
+    at.toggle(key="ds_pipe_show").set_value(True).run()
+    at.number_input(key="ds_pipe_row").set_value(1)
+    at.number_input(key="ds_pipe_col").set_value(1)
+    at.run()
+    assert_clean(at)
+    layer = TransposedConv.make(1, 1, (4, 1), stride=(3, 2), padding=0, output_padding=(0, 1))
+    expected = trace_output(layer, 5, (1, 1)).equation()
+    captions = [c.value for c in at.caption if c.value.startswith("Traced:")]
+    assert captions[0] == f"Traced: `{expected}`"
+    assert "no input pixel reaches this cell" in expected and "= 0 = 0" not in captions[0]

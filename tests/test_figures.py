@@ -7,15 +7,25 @@ import json
 
 import numpy as np
 import pytest
+from app_support import plotly_array
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tests_paths import ROOT
 
 from core.errors import ConfigError
 from core.geometry.layer import Axis, TransposedConv
-from core.geometry.output_size import axis_output
+from core.geometry.output_size import axis_output, output_size
 from core.overlap.counts import overlap_map, overlap_profile, overlap_stats, stack_overlap
 from core.overlap.replacement_maps import replacement_overlaps
+from core.replacements.pipelines import (
+    CONV_TRANSPOSE,
+    MAX_SHOWN,
+    pipeline,
+    resize_pipeline,
+    trace_output,
+)
+from core.replacements.plan import resize_geometry
+from core.replacements.registry import METHODS
 from ui.figures import style
 from ui.figures.generator import (
     colour_scale_figure,
@@ -34,6 +44,7 @@ from ui.figures.overlap import (
     overlap_heatmap,
     scatter_animation,
 )
+from ui.figures.pipelines import offset_label, output_cell, pipeline_figure
 
 
 @st.composite
@@ -320,3 +331,140 @@ def test_pages_use_the_one_plotly_config_and_no_figure_module_has_its_own_layout
     for path in sorted((ROOT / "ui" / "figures").glob("*.py")):
         if path.name != "style.py":
             assert "def _layout" not in path.read_text(encoding="utf-8"), path.name
+
+
+# ------------------------------------------------------------------------ pipeline figures
+
+
+def _pipeline_notes(fig: dict) -> list[dict]:
+    return [note for note in fig["layout"]["annotations"] if note.get("text")]
+
+
+def _named(fig: dict, name: str) -> dict:
+    (found,) = [trace for trace in fig["data"] if trace.get("name") == name]
+    return found
+
+
+def test_the_pipeline_figure_labels_both_axes_with_their_sizes():
+    layer = TransposedConv.make(1, 1, (5, 3), stride=(3, 2), padding=(0, 1), output_padding=(2, 1))
+    size = (3, 4)
+    fig = pipeline_figure(pipeline(layer, size, CONV_TRANSPOSE))
+    notes = _pipeline_notes(fig)
+    h_labels = {note["text"] for note in notes if note.get("textangle") == -90}
+    w_labels = {note["text"] for note in notes if "textangle" not in note}
+    expected = {}
+    for name, axis, n in zip("HW", layer.axes, size, strict=True):
+        pad = axis.dilation * (axis.kernel_size - 1) - axis.padding  # d(k - 1) - p
+        zeros = axis.stride - 1
+        expected[name] = {
+            f"input {n}",
+            f"pad {pad}",
+            f"input {n} + {n - 1}×{zeros} zeros",  # s - 1 zeros in each of the n - 1 gaps
+            f"pad {pad} + op {axis.output_padding}",
+        }
+    assert expected["H"] <= h_labels  # pad 4, input 3 + 2×2 zeros, pad 4 + op 2
+    assert expected["W"] <= w_labels
+    out = output_size(layer, size)
+    assert f"output 0..{MAX_SHOWN - 1} of {out[0]}" in h_labels and f"output {out[1]}" in w_labels
+
+
+def test_the_offset_label_states_the_replacements_alignment_offset():
+    layer = TransposedConv.make(1, 1, 4, stride=2, padding=1)
+    misaligned = resize_pipeline(layer, 3, "nearest", kernel_size=(2, 2))
+    expected = tuple(g.offset for g in resize_geometry(layer, "nearest", (2, 2)))
+    assert misaligned.offset == expected and all(expected)  # nearest x2 + 2x2: half a pixel off
+    texts = [note["text"] for note in _pipeline_notes(pipeline_figure(misaligned))]
+    label = f"offset vs ConvTranspose2d: {expected[0]:+g}, {expected[1]:+g} px (H, W)"
+    assert label in texts and offset_label(misaligned) == label
+    aligned = pipeline(layer, 3, "subpixel")
+    assert aligned.offset == (0, 0)
+    texts = [note["text"] for note in _pipeline_notes(pipeline_figure(aligned))]
+    assert "offset vs ConvTranspose2d: +0, +0 px (H, W) (aligned)" in texts
+    gather = pipeline_figure(pipeline(layer, 3, CONV_TRANSPOSE))
+    assert not any("offset vs" in note["text"] for note in _pipeline_notes(gather))
+
+
+@pytest.mark.parametrize("method", [CONV_TRANSPOSE, "subpixel", "resize-bilinear"])
+def test_a_click_on_an_output_cell_traces_that_cell(method):
+    layer = TransposedConv.make(1, 1, (3, 4), stride=(2, 3), padding=(1, 0), output_padding=(1, 2))
+    view = pipeline(layer, (3, 2), method)
+    output = _named(pipeline_figure(view), "output")
+    xs, ys = output["x"], output["y"]
+    rows, cols = view.output.shape
+    assert (len(ys), len(xs)) == (rows, cols)
+    for i in range(rows):
+        for j in range(cols):
+            for dx, dy in ((0, 0), (0.4, -0.4), (-0.4, 0.4)):  # anywhere inside the cell
+                assert output_cell(view, xs[j] + dx, ys[i] + dy) == (i, j)
+    first = _named(pipeline_figure(view), "input")
+    assert output_cell(view, first["x"][0], first["y"][0]) is None  # the input: no output cell
+    assert output_cell(view, xs[-1] + 1, ys[0]) is None and output_cell(view, None, 1) is None
+
+
+def test_a_large_grid_animates_only_its_window_and_says_so():
+    layer = TransposedConv.make(1, 1, 4, stride=2, padding=1)
+    view = pipeline(layer, 200, CONV_TRANSPOSE)
+    fig = pipeline_figure(view)
+    assert len(fig["frames"]) == MAX_SHOWN**2 + 1 == len(view.steps) + 1  # step 0 is empty
+    assert [frame["name"] for frame in fig["frames"]] == [
+        str(f) for f in range(len(view.steps) + 1)
+    ]
+    assert len(fig["layout"]["sliders"][0]["steps"]) == len(fig["frames"])
+    assert plotly_array(_named(fig, "output")["z"]).shape == (MAX_SHOWN, MAX_SHOWN)
+    out = output_size(layer, (200, 200))
+    window = [note["text"] for note in _pipeline_notes(fig) if note["text"].startswith("output ")]
+    assert sorted(window) == [f"output 0..{MAX_SHOWN - 1} of {out[0]}"] * 2  # H and W
+    assert f"of {out[0]} x {out[1]}" in view.window_note
+
+
+@st.composite
+def traced_layers(draw):
+    """An asymmetric one-channel layer (stride 2..3, dilation, output padding), its input size and
+    a cell of its drawn window."""
+    pair = lambda low, high: draw(st.tuples(st.integers(low, high), st.integers(low, high)))  # noqa: E731
+    stride, dilation = pair(2, 3), pair(1, 2)
+    op = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation, strict=True))
+    layer = TransposedConv.make(1, 1, pair(1, 4), stride, pair(0, 3), op, 1, False, dilation)
+    size = pair(1, 4)
+    try:
+        out = output_size(layer, size)
+    except ConfigError:
+        assume(False)
+    cell = tuple(draw(st.integers(0, min(o, MAX_SHOWN) - 1)) for o in out)
+    return layer, size, cell
+
+
+@pytest.mark.parametrize("method", (CONV_TRANSPOSE, *METHODS))
+@settings(max_examples=25, deadline=None)
+@given(case=traced_layers(), seed=st.integers(0, 2**16))
+def test_the_traced_taps_are_drawn_where_the_kernel_sits_for_the_traced_cell(method, case, seed):
+    layer, size, cell = case
+    rng = np.random.default_rng(seed)
+    image = rng.uniform(0.5, 1.5, size)
+    shape = layer.kernel_size
+    if method.startswith("resize-"):  # the kernel is the Conv2d's after the upsampling
+        shape = tuple(g.kernel_size for g in resize_geometry(layer, method.removeprefix("resize-")))
+    kernel = rng.uniform(0.5, 1.5, shape)
+    view = pipeline(layer, size, method, image, kernel)
+    trace = trace_output(layer, size, cell, method, image, kernel)
+    own = kernel if method == CONV_TRANSPOSE else view.kernel  # the kernel the taps index
+    fig = pipeline_figure(view, trace)
+    taps = _named(fig, "taps")
+    canvas = view.stages[view.canvas]
+    drawn = _named(fig, canvas.name)
+    carried = {term.tap for term in trace.terms if term.weight != 0}
+    if method != "subpixel":
+        assert carried == trace.taps  # torch's gradient's taps (tests/test_pipelines.py)
+    labels = [tuple(int(v) for v in text.split(",")) for text in taps["text"]]
+    assert sorted(labels) == sorted(carried)  # each carrying tap once, labelled by its index
+    total = 0.0
+    for tap, x, y in zip(labels, taps["x"], taps["y"], strict=True):
+        r, c = list(drawn["y"]).index(y), list(drawn["x"]).index(x)  # the canvas cell under it
+        assert canvas.roles[r, c] in ("input", "copy", "mix")  # a tap on a non-zero input
+        held = {term.input for term in trace.terms if term.tap == tap and term.weight != 0}
+        if canvas.roles[r, c] == "input":
+            assert {tuple(canvas.sources[r, c])} == held  # the very pixel the trace names
+        if method != "subpixel":
+            total += canvas.values[r, c] * own[tap]
+    if method != "subpixel":  # the marked cells times their taps sum to the traced value
+        assert total == pytest.approx(trace.value, rel=1e-9, abs=1e-12)

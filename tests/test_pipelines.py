@@ -214,3 +214,71 @@ def test_bad_cells_and_methods_are_refused():
         trace_output(layer, 4, (7, 0))
     with pytest.raises(ConfigError, match="method"):
         pipeline(layer, 4, "nope")
+
+
+def test_the_canvas_counts_the_zeros_inserted_between_pixels():
+    layer = TransposedConv.make(1, 1, (5, 3), stride=(3, 2), padding=(0, 1), output_padding=(2, 1))
+    canvas = gather_pipeline(layer, (3, 4)).stages[1]
+    for spans, axis, n in zip(canvas.spans, layer.axes, (3, 4), strict=True):
+        (spread,) = [span for span in spans if span.label.startswith("input")]
+        gaps, zeros = n - 1, axis.stride - 1  # s - 1 zeros in each gap between two pixels
+        assert spread.label == f"input {n} + {gaps}×{zeros} zeros"
+        assert spread.stop - spread.start == n + gaps * zeros  # the span it labels
+    one = gather_pipeline(TransposedConv.make(1, 1, 3, stride=1), (2, 2)).stages[1]
+    assert "input 2" in [span.label for span in one.spans[0]]  # stride 1: no zeros to count
+
+
+def _unreached_cells(layer: TransposedConv, size) -> list[tuple[int, int]]:
+    """Output cells torch's gradient says no input pixel reaches."""
+    module = torch_layer(layer, np.ones(layer.kernel_size))
+    x = torch.ones((1, 1, *size), dtype=torch.float64, requires_grad=True)
+    y = module(x)[0, 0]
+    cells = []
+    for r in range(y.shape[0]):
+        for c in range(y.shape[1]):
+            (gx,) = torch.autograd.grad(y[r, c], x, retain_graph=True)
+            if not gx.any():
+                cells.append((r, c))
+    return cells
+
+
+def test_a_hole_is_traced_in_words_not_as_an_empty_sum():
+    layer = TransposedConv.make(1, 1, (4, 1), stride=(3, 2), padding=0, output_padding=(0, 1))
+    assert (1, 1) in _unreached_cells(layer, (5, 5))  # stride 2 > kernel 1 along W
+    trace = trace_output(layer, 5, (1, 1))
+    assert trace.equation() == (
+        "out[1, 1] = 0: no input pixel reaches this cell, only the bias "
+        "(a hole in the layer: stride 2 > kernel 1 on the W axis)"
+    )
+    for method in ("zero-insertion", "subpixel"):  # exact: the same hole, the same words
+        assert trace_output(layer, 5, (1, 1), method).equation() == trace.equation()
+    no_bias = TransposedConv.make(1, 1, (1, 4), stride=(2, 3), bias=False)
+    assert "only the bias" not in trace_output(no_bias, 5, (1, 0)).equation()
+    assert "on the H axis" in trace_output(no_bias, 5, (1, 0)).equation()
+    reached = trace_output(layer, 5, (1, 0)).equation()
+    assert reached.startswith("out[1, 0] = x[") and "no input" not in reached
+
+
+def test_a_cell_past_the_last_inputs_reach_says_so():
+    layer = TransposedConv.make(1, 1, 3, stride=2, output_padding=1)  # op 1 > p 0
+    size = (2, 2)
+    last = output_size(layer, size)[0] - 1
+    assert (last, last) in _unreached_cells(layer, size)
+    text = trace_output(layer, size, (last, last)).equation()
+    assert text == (
+        f"out[{last}, {last}] = 0: no input pixel reaches this cell, only the bias "
+        "(past the last input pixel's reach: output_padding adds it on the H axis)"
+    )
+
+
+def test_every_unreached_cell_says_so_and_every_reached_one_writes_its_sum():
+    layer = TransposedConv.make(1, 1, (2, 3), stride=(3, 4), padding=(0, 1), output_padding=(2, 1),
+                                dilation=(2, 1))  # fmt: skip
+    size = (3, 2)
+    holes = set(_unreached_cells(layer, size))
+    out = output_size(layer, size)
+    assert holes  # stride 3 > 2 taps at dilation 2 (phases 0, 2 of 3), stride 4 > kernel 3
+    for r in range(out[0]):
+        for c in range(out[1]):
+            text = trace_output(layer, size, (r, c)).equation()
+            assert ("no input pixel reaches this cell" in text) == ((r, c) in holes), text

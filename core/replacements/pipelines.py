@@ -120,6 +120,30 @@ class Pipeline:
                 out[r - origin[0], c - origin[1]] = self.output[r - origin[0], c - origin[1]]
         return out
 
+    def tap_cells(self, trace: Trace) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+        """Where the kernel taps that carry a traced cell's inputs sit on the canvas stage.
+
+        Args:
+            trace: `trace_output` of this pipeline's method for a cell of its window.
+
+        Returns:
+            One (tap, cell) per tap of the trace with a non-zero weight: the tap as the trace
+            names it (the layer's own w[j] for the gather view, whose kernel slides flipped; the
+            pipeline's conv's otherwise) and the canvas cell, in the canvas stage's coordinates,
+            it covers when the kernel sits at the step that writes the traced cell. Empty when
+            no step writes the cell (outside the window) or no input reaches it.
+        """
+        cell = tuple(trace.cell)
+        step = next((step for step in self.steps if cell in step.writes), None)
+        if step is None:
+            return ()
+        (kh, kw), (dh, dw) = self.kernel.shape, self.dilation
+        found = []
+        for jh, jw in sorted({term.tap for term in trace.terms if term.weight != 0}):
+            ph, pw = (kh - 1 - jh, kw - 1 - jw) if self.method == CONV_TRANSPOSE else (jh, jw)
+            found.append(((jh, jw), (step.at[0] + ph * dh, step.at[1] + pw * dw)))
+        return tuple(found)
+
 
 # ------------------------------------------------------------------------------------ one axis
 
@@ -158,6 +182,13 @@ def _pad_label(amount: int, what: str = "pad") -> str:
     return f"{what} {amount}" if amount >= 0 else f"crop {-amount}"
 
 
+def _spread_label(n: int, stride: int) -> str:
+    """'input 3 + 2×2 zeros': n pixels and the s - 1 zeros inserted in each of the n - 1 gaps."""
+    if stride == 1 or n == 1:
+        return f"input {n}"
+    return f"input {n} + {n - 1}×{stride - 1} zeros"
+
+
 def _gather_lane(axis: Axis, n: int, before: int, after: int, shown: int) -> _Lane:
     """The zero-inserted, padded canvas of one axis: (n - 1)s + 1 samples, `before` cells of
     padding before and `after` after (negative: cropped, drawn before/after the canvas)."""
@@ -180,7 +211,9 @@ def _gather_lane(axis: Axis, n: int, before: int, after: int, shown: int) -> _La
             roles.append(INPUT if inside else CROP)
             sources.append(q // s)
     spans = [Span(min(0, before), max(0, before), _pad_label(before))]
-    spans.append(Span(max(0, before), max(0, before) + dilated + min(0, before), "input, zeros"))
+    spans.append(
+        Span(max(0, before), max(0, before) + dilated + min(0, before), _spread_label(n, s))
+    )
     op = axis.output_padding
     label = _pad_label(after) if not op or after < op else f"pad {after - op} + op {op}"
     spans.append(Span(size - max(0, after), size - min(0, after), label))
@@ -239,7 +272,7 @@ def _resize_lanes(
             rows.append(np.zeros(n))
             roles.append(PAD if inside else CROP)
     spans = [Span(min(0, before), max(0, before), _pad_label(before))]
-    spans.append(Span(max(0, before), max(0, before) + up + min(0, before), f"upsampled x{scale}"))
+    spans.append(Span(max(0, before), max(0, before) + up + min(0, before), f"upsampled {up}"))
     spans.append(Span(size - max(0, after), size - min(0, after), _pad_label(after)))
     canvas = _Lane(
         tuple(canvas_cells),
@@ -638,6 +671,7 @@ class Trace:
     cell: tuple[int, int]
     terms: tuple[Term, ...]
     value: float
+    note: str = ""  # why no input pixel reaches the cell, where none does
 
     @property
     def inputs(self) -> set[tuple[int, int]]:
@@ -650,7 +684,9 @@ class Trace:
         return {term.tap for term in self.terms}
 
     def equation(self, most: int = 12) -> str:
-        """'out[1, 2] = x[0, 1]·w[2, 1] + ...' (the first `most` terms, the rest counted)."""
+        """'out[1, 2] = x[0, 1]·w[2, 1] + ...' (the first `most` terms, the rest counted), or, for
+        a cell no input pixel reaches, 'out[1, 1] = 0: no input pixel reaches this cell ...' with
+        the reason (`note`)."""
         parts = []
         carried = [term for term in self.terms if term.weight != 0]
         for term in carried[:most]:
@@ -661,7 +697,9 @@ class Trace:
         more = len(carried) - most
         text = " + ".join(parts) + (f" + {more} more" if more > 0 else "")
         r, c = self.cell
-        return f"out[{r}, {c}] = {text or '0'} = {self.value:.4g}"
+        if not parts:
+            return f"out[{r}, {c}] = 0: {self.note or 'no input pixel reaches this cell'}"
+        return f"out[{r}, {c}] = {text} = {self.value:.4g}"
 
 
 def _axis_pairs(axis: Axis, n: int, o: int) -> list[tuple[int, int]]:
@@ -672,6 +710,38 @@ def _axis_pairs(axis: Axis, n: int, o: int) -> list[tuple[int, int]]:
         if q % axis.stride == 0 and 0 <= q // axis.stride < n:
             pairs.append((q // axis.stride, j))
     return pairs
+
+
+def _unreached(layer: TransposedConv, sizes, cell, per_axis, why) -> str:
+    """The sentence for a cell no input pixel reaches: the first axis with no (input, tap) pair,
+    and why (`why(axis, n, o)`), or "" where every axis has one."""
+    for name, axis, n, o, found in zip("HW", layer.axes, sizes, cell, per_axis, strict=True):
+        if not found:
+            bias = ", only the bias" if layer.bias else ""
+            return f"no input pixel reaches this cell{bias} ({why(axis, n, o)} on the {name} axis)"
+    return ""
+
+
+def _layer_gap(axis: Axis, n: int, o: int) -> str:
+    """Why output o of one axis of a transposed conv gets no input: a phase of the stride that
+    no tap lands on (a hole), or a cell past the last input's reach (output_padding)."""
+    s, k, d, p = axis.stride, axis.kernel_size, axis.dilation, axis.padding
+    phases = {j * d % s for j in range(k)}
+    if (o + p) % s not in phases:
+        if d == 1:
+            return f"a hole in the layer: stride {s} > kernel {k}"
+        return (
+            f"a hole in the layer: {k} taps at dilation {d} land on {len(phases)} of stride {s}'s "
+            f"{s} phases"
+        )
+    if o + p > (n - 1) * s + d * (k - 1):
+        return "past the last input pixel's reach: output_padding adds it"
+    return "before the first input pixel's reach"
+
+
+def _resize_gap(axis: Axis, n: int, o: int) -> str:
+    """Why a resize-convolution's output o gets no input: its conv window holds only padding."""
+    return "the conv reads only padding here"
 
 
 def trace_output(
@@ -723,7 +793,8 @@ def trace_output(
     terms = tuple(
         Term((ih, iw), (jh, jw), wh * ww) for ih, jh, wh in taps[0] for iw, jw, ww in taps[1]
     )
-    return Trace(method, tuple(cell), terms, float(value))
+    note = _unreached(layer, sizes, cell, pairs, _layer_gap)
+    return Trace(method, tuple(cell), terms, float(value), note)
 
 
 AxisTaps = list[tuple[int, int, float]]  # (input pixel, tap of the pipeline's conv, weight)
@@ -782,4 +853,5 @@ def _trace_resize(
         for iw, jw, ww in per_axis[1]
     )
     value = sum(t.weight * image[t.input] * conv_kernel[t.tap] for t in terms)
-    return Trace(record.name, cell, terms, float(value))
+    note = _unreached(layer, sizes, cell, per_axis, _resize_gap)
+    return Trace(record.name, cell, terms, float(value), note)

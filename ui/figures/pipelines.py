@@ -6,7 +6,7 @@ pixels, inserted zeros, padding, cropped cells, upsampled copies), the kernel wi
 stage with its dilated taps, and the output grid filled cell by cell. Play, pause and the step
 slider are plotly frames: they run in the browser, no server round trip per frame. Hovering an
 output cell shows its sum written out; a traced cell (`core.replacements.pipelines.Trace`) is
-drawn with the input pixels and kernel taps that reach it.
+drawn with the input pixels that reach it and, on the canvas, the kernel taps that carry them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.replacements.pipelines import (
+    CONV_TRANSPOSE,
     CROP,
     INPUT,
     MIX,
@@ -51,6 +52,7 @@ ROLE_NAMES = {
     CROP: "cropped away",
     OUTPUT: "output",
 }
+LABEL_STAGGER_PX = 13  # every other span label one line further out
 WINDOW = "#E69F00"  # the kernel window: Okabe & Ito orange
 
 
@@ -219,8 +221,7 @@ def _written_trace(xy: tuple[list, list]) -> go.Scatter:
 def _trace_marks(
     pipeline: Pipeline, trace: Trace | None, offsets: Sequence[float], y_top: float
 ) -> go.Scatter:
-    """The traced output cell, the input pixels that reach it and the kernel taps that carry
-    them (on the kernel window placed for that cell)."""
+    """The traced output cell and the input pixels that reach it (open squares)."""
     xs: list[float] = []
     ys: list[float] = []
     if trace is not None:
@@ -246,8 +247,40 @@ def _trace_marks(
     )
 
 
+def _tap_marks(
+    pipeline: Pipeline, trace: Trace | None, offsets: Sequence[float], y_top: float
+) -> go.Scatter:
+    """The kernel taps that carry the traced cell's inputs, on the canvas where the kernel sits
+    for that cell (`Pipeline.tap_cells`): a diamond per tap, labelled with its index."""
+    xs: list[float] = []
+    ys: list[float] = []
+    labels: list[str] = []
+    if trace is not None:
+        canvas = pipeline.stages[pipeline.canvas]
+        rows, cols = canvas.values.shape
+        for (jh, jw), (h, w) in pipeline.tap_cells(trace):
+            r, c = h - canvas.origin[0], w - canvas.origin[1]
+            if 0 <= r < rows and 0 <= c < cols:
+                xs.append(offsets[pipeline.canvas] + c)
+                ys.append(y_top + r)
+                labels.append(f"{jh},{jw}")
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        text=labels,
+        mode="markers+text",
+        textposition="top center",
+        textfont={"size": 9, "color": HIGHLIGHT},
+        marker={"symbol": "diamond-open", "size": 11, "color": HIGHLIGHT, "line": {"width": 2}},
+        hovertemplate="kernel tap w[%{text}]<extra></extra>",
+        showlegend=False,
+        name="taps",
+    )
+
+
 def _labels(pipeline: Pipeline, offsets: Sequence[float], y_top: float) -> list[dict[str, Any]]:
-    """Each stage's name and size above it, its spans (pad, input, zeros, crop) below."""
+    """Each stage's name and size above it, its W spans (pad, input and zeros, crop) below it,
+    its H spans along its left side (rotated), each with its size."""
     notes: list[dict[str, Any]] = []
     for stage, x0 in zip(pipeline.stages, offsets, strict=True):
         rows, cols = stage.values.shape
@@ -257,25 +290,37 @@ def _labels(pipeline: Pipeline, offsets: Sequence[float], y_top: float) -> list[
              "showarrow": False, "xanchor": "left", "yanchor": "bottom", "align": "left",
              "font": {"size": 11}}
         )  # fmt: skip
-        for span in stage.spans[1]:
-            start = span.start - stage.origin[1]
-            stop = min(span.stop - stage.origin[1], cols)
-            if stop <= start:
-                continue
-            notes.append(
-                {"x": x0 + (start + stop - 1) / 2, "y": y_top + rows - 0.2, "text": span.label,
-                 "showarrow": False, "yanchor": "top", "font": {"size": 10}}
-            )  # fmt: skip
+        for axis, shown in ((0, rows), (1, cols)):
+            live = [
+                (max(span.start - stage.origin[axis], 0),
+                 min(span.stop - stage.origin[axis], shown), span.label)
+                for span in stage.spans[axis]
+            ]  # fmt: skip
+            live = [(a, b, label) for a, b, label in live if b > a]
+            for i, (start, stop, label) in enumerate(live):
+                middle, shift = (start + stop - 1) / 2, LABEL_STAGGER_PX * (i % 2)
+                if axis == 1:  # every other one a line lower: narrow screens don't overlap them
+                    notes.append(
+                        {"x": x0 + middle, "y": y_top + rows - 0.2, "yshift": -shift,
+                         "text": label, "showarrow": False, "yanchor": "top",
+                         "font": {"size": 10}}
+                    )  # fmt: skip
+                else:
+                    notes.append(
+                        {"x": x0 - 0.6, "y": y_top + middle, "xshift": -shift, "text": label,
+                         "textangle": -90, "showarrow": False, "xanchor": "right",
+                         "yanchor": "middle", "font": {"size": 10}}
+                    )  # fmt: skip
     return notes
 
 
 def _arrows(pipeline: Pipeline, offsets: Sequence[float], y_top: float) -> list[dict[str, Any]]:
     arrows = []
     for stage, x0, nxt in zip(pipeline.stages, offsets, offsets[1:], strict=False):
-        rows, cols = stage.values.shape
-        arrows.append(
-            {"x": nxt - 0.6, "y": y_top + (rows - 1) / 2, "ax": x0 + cols - 0.4,
-             "ay": y_top + (rows - 1) / 2, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
+        cols = stage.values.shape[1]
+        arrows.append(  # above the grids: the gaps hold the H labels
+            {"x": nxt - 0.6, "y": y_top - 0.8, "ax": x0 + cols - 0.4,
+             "ay": y_top - 0.8, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
              "showarrow": True, "arrowhead": 2, "arrowwidth": 1.5, "arrowcolor": "gray",
              "text": ""}
         )  # fmt: skip
@@ -335,7 +380,11 @@ def pipeline_figure(
         _window_trace(_window_xy(pipeline, last, canvas_x, y_top)),
         _written_trace(_written_xy(pipeline, last, out_x, y_top)),
     ]
-    fig = go.Figure(data=[*static, *moving, _trace_marks(pipeline, trace, offsets, y_top)])
+    marks = [
+        _trace_marks(pipeline, trace, offsets, y_top),
+        _tap_marks(pipeline, trace, offsets, y_top),
+    ]
+    fig = go.Figure(data=[*static, *moving, *marks])
     moving_indices = list(range(len(static), len(static) + 3))
     rows = max(stage.values.shape[0] for stage in pipeline.stages)
     width_cells = offsets[-1] + pipeline.stages[-1].values.shape[1]
@@ -346,6 +395,23 @@ def pipeline_figure(
         for frame in range(last + 1)
     ]
     return figure
+
+
+def offset_label(pipeline: Pipeline) -> str:
+    """The line under a replacement's output that states its grid's alignment offset.
+
+    Args:
+        pipeline: a replacement's pipeline (the transposed convolution's own has no offset).
+
+    Returns:
+        Its output grid's offset, "offset vs ConvTranspose2d: -0.5, -0.5 px (H, W)", with
+        "(aligned)" where both are 0, or "" for the transposed convolution itself.
+    """
+    if pipeline.method == CONV_TRANSPOSE:
+        return ""
+    h, w = (v + 0.0 for v in pipeline.offset)  # -0.0 reads as +0
+    aligned = "" if h or w else " (aligned)"
+    return f"offset vs ConvTranspose2d: {h:+g}, {w:+g} px (H, W){aligned}"
 
 
 def _finish(
@@ -361,12 +427,12 @@ def _finish(
     cell_px = min(MAX_CELL_PX, WIDTH_PX / (width_cells + 1))
     height = height or int(120 + cell_px * (rows + 4.5))
     annotations = _labels(pipeline, offsets, y_top) + _arrows(pipeline, offsets, y_top)
-    if any(pipeline.offset):
+    offset = offset_label(pipeline)
+    if offset:
         annotations.append(
-            {"x": offsets[-1], "y": y_top + rows + 0.9, "xanchor": "left", "yanchor": "top",
-             "text": f"grid offset vs ConvTranspose2d: {pipeline.offset[0]:+g}, "
-                     f"{pipeline.offset[1]:+g} px (H, W)",
-             "showarrow": False, "font": {"size": 11, "color": HIGHLIGHT}}
+            {"x": width_cells - 0.5, "y": y_top + rows - 0.2, "yshift": -2 * LABEL_STAGGER_PX,
+             "xanchor": "right", "yanchor": "top",
+             "text": offset, "showarrow": False, "font": {"size": 11, "color": HIGHLIGHT}}
         )  # fmt: skip
     steps = [
         {"args": [[str(f)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}],
@@ -380,7 +446,7 @@ def _finish(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         title_size=14,
         annotations=annotations,
-        xaxis={"visible": False, "range": [-1, width_cells], "constrain": "domain"},
+        xaxis={"visible": False, "range": [-1.6, width_cells], "constrain": "domain"},
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x",
                "range": [y_top + rows + 1.5, y_top - 3.2]},
         updatemenus=[{
