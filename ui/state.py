@@ -446,6 +446,13 @@ def remember(key: str, fmt: Callable[[Any], str] = str) -> Any:
     return value
 
 
+def keep_previous(key: str, fmt: Callable[[Any], str] = str) -> None:
+    """For a widget whose typed value was refused: the last accepted value stays kept and in the
+    URL (a link never carries a refused value)."""
+    value = _store().get(key)
+    publish(key, None if value is None else fmt(value))
+
+
 # Python's own exception texts, which a notice must never show (a page's parser that lets one
 # through gets a plain sentence instead).
 _PYTHON_TEXT = re.compile(
@@ -464,7 +471,8 @@ def _plain(message: str) -> str:
 def bounded_int(minimum: int, maximum: int, limit: str | None = None) -> Callable[[str], int]:
     """A `parse` for page_param: a whole number in ASCII digits (`core.parsing.parse_int`;
     spaces around it are allowed) from `minimum` to `maximum`. `limit`: the key in
-    `ui.caps.LIMITS` when the maximum is one of the app's limits (the notice explains it)."""
+    `ui.caps.LIMITS` (or "generator.<name>", `ui.caps.find`) when the maximum is one of the
+    app's limits (the notice explains it)."""
 
     def parse(raw: str) -> int:
         try:
