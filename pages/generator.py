@@ -70,7 +70,7 @@ from core.hosted import (
     decoded_once,
     slot_busy,
 )
-from core.replacements.registry import METHODS
+from core.replacements.registry import DEFAULT_METHOD, METHODS
 from ui import heavy, routing, state, text
 from ui.figures import generator as charts
 from ui.figures.style import PLOTLY_CONFIG, colour_bar_figure
@@ -89,7 +89,7 @@ SETTINGS_PARAMS = [
     ("gen_norm", "batch", state.one_of(NORMS)),
     ("gen_act", "relu", state.one_of(ACTIVATIONS)),
     ("gen_rk", 3, state.bounded_int(1, 7)),
-    ("gen_rep", "resize-nearest", state.one_of(METHODS)),
+    ("gen_rep", DEFAULT_METHOD, state.one_of(METHODS)),
     ("gen_n", 8, state.bounded_int(1, MAX_BATCH, "generator.batch")),
     ("gen_seed", 0, state.bounded_int(0, 2**31 - 1)),
 ]

@@ -183,7 +183,7 @@ def test_custom_reports_its_replacement_error(method):
     result = render_at_init(config, ["custom"], n_images=2, seed=0, device="cpu")
     error = result.variants["custom"].replacement_error
     assert isinstance(error, float) and np.isfinite(error)
-    if method in ("subpixel", "zero-insertion"):
+    if method in EXACT_METHODS:
         assert error < 1e-6  # exact: the replacement computes the layer itself
     else:  # a least-squares fit of a random stride-2 layer: off, never worse than the layer
         assert 0 < error <= 1 + 1e-9
