@@ -374,12 +374,29 @@ def heavy_run_slot(
 ) -> AbstractContextManager[float]:
     """Hold the process-wide heavy-run slot for the `with` block; yields the seconds waited.
 
-    The slot is granted in arrival order (`HeavyQueue`). `timeout`: how long to wait in line
-    (0: do not wait). `owner`: who asks (a session id): an owner's runs never stack.
-    `on_wait(ahead, waited)`: called while waiting, e.g. to show the place in line.
-    `wait_for_own`: line up behind the owner's running run instead of being refused.
-    Raises `BusyError` (a `ConfigError`, parameter "run") when the slot stays taken or the line
-    is full, and `AlreadyQueuedError` (a `BusyError`) when the owner already has a run running.
+    The slot is granted in arrival order (`HeavyQueue`): one render or fit runs at a time.
+
+    Args:
+        timeout: how long to wait in line, in seconds (0: do not wait).
+        owner: who asks (e.g. a session id): an owner's runs never stack.
+        on_wait: `on_wait(ahead, waited)`, called while waiting, e.g. to show the place in line.
+        wait_for_own: line up behind the owner's running run instead of being refused.
+
+    Returns:
+        A context manager that holds the slot for its `with` block and yields the seconds
+        waited in line.
+
+    Raises:
+        BusyError: (a `ConfigError`, parameter "run") when the slot stays taken or the line is
+            full.
+        AlreadyQueuedError: (a `BusyError`) when the owner already has a run running.
+
+    Example:
+        >>> with heavy_run_slot(owner="example") as waited:  # the slot is free: no wait
+        ...     print(f"waited {waited:.0f} s; busy now: {slot_busy()}")
+        waited 0 s; busy now: True
+        >>> slot_busy()  # released when the block ends
+        False
     """
     return HEAVY_QUEUE.slot(timeout, owner, on_wait, wait_for_own)
 

@@ -300,7 +300,16 @@ if layer is not None:
         # was made for (a link's pick was made by its sender for the link's layer).
         if "rep_for" not in st.session_state:
             st.session_state["rep_for"] = layer if state.url_value("rep") is not None else None
-        state.page_param("rep", names[0], lambda raw: raw)
+
+        def listed(raw: str) -> str:
+            if raw not in names:
+                raise ValueError(
+                    "it is not one of the replacements listed for this layer; the code shown "
+                    f"is for the first one, {names[0]}"
+                )
+            return raw
+
+        state.page_param("rep", names[0], listed)
         if st.session_state["rep_for"] != layer or st.session_state["rep"] not in names:
             st.session_state["rep"] = names[0]
             st.session_state["rep_for"] = None

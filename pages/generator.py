@@ -71,10 +71,11 @@ from core.hosted import (
     decoded_once,
     slot_busy,
 )
-from core.replacements.registry import METHODS
+from core.replacements.registry import DEFAULT_METHOD, METHODS
 from ui import heavy, routing, state, text
 from ui.figures import generator as charts
 from ui.figures.style import PLOTLY_CONFIG, colour_bar_figure
+from ui.inputs import int_input
 
 routing.require_router()
 
@@ -85,15 +86,17 @@ MODE_LABELS = {"init": "At initialisation", "fit": "Fit a target image"}
 WAIT_FOR_SLOT_S = ONE_RUN_WAIT_S
 # The generator's own settings: (widget key, default, URL parser).
 SETTINGS_PARAMS = [
-    ("gen_stages", 4, state.bounded_int(1, MAX_STAGES)),
+    ("gen_stages", 4, state.bounded_int(1, MAX_STAGES, "generator.stages")),
     ("gen_ch", 64, state.int_choice(CHANNEL_CHOICES)),
     ("gen_norm", "batch", state.one_of(NORMS)),
     ("gen_act", "relu", state.one_of(ACTIVATIONS)),
     ("gen_rk", 3, state.bounded_int(1, 7)),
-    ("gen_rep", "resize-nearest", state.one_of(METHODS)),
-    ("gen_n", 8, state.bounded_int(1, MAX_BATCH)),
+    ("gen_rep", DEFAULT_METHOD, state.one_of(METHODS)),
+    ("gen_n", 8, state.bounded_int(1, MAX_BATCH, "generator.batch")),
     ("gen_seed", 0, state.bounded_int(0, 2**31 - 1)),
 ]
+# The widget keys whose boxes may refuse a typed value, and their entry in the settings' values.
+WIDGET_VALUES = {"gen_stages": "stages", "gen_n": "n_images"}
 # How the spectra draw each stage's marks (`ui.figures.generator`), by order from the end.
 MARK_SHAPES = {1: "circles", 2: "diamonds"}
 LATER_MARK_SHAPE = "small squares"
@@ -172,15 +175,20 @@ def sidebar_layer(cfg: state.LayerConfig) -> tuple[int, int, int, int]:
 
 
 def size_widgets() -> dict[str, Any]:
-    """The first row of settings: stages, base channels, images per variant, seed."""
+    """The first row of settings: stages, base channels, images per variant, seed. Stages and
+    images are boxes without built-in bounds (`ui.inputs.int_input`): a value above a limit
+    is refused under its box, naming the limit and how to raise it; its value is then None."""
     a, b, c, d = st.columns(4)
     return {
-        "stages": a.number_input(
+        "stages": int_input(
+            a,
             "Upsampling stages",
-            1,
-            MAX_STAGES,
             key="gen_stages",
-            help="Each stage applies the upsampling layer once after 4 × 4.",
+            minimum=1,
+            maximum=MAX_STAGES,
+            limit="generator.stages",
+            help="Each stage applies the upsampling layer once after 4 × 4. "
+            f"Up to {MAX_STAGES}: {cap_note('stages')}.",
         ),
         "base_channels": b.selectbox(
             "Base channels",
@@ -188,7 +196,15 @@ def size_widgets() -> dict[str, Any]:
             key="gen_ch",
             help="Channels after the stem; they halve every stage (floor 8).",
         ),
-        "n_images": c.number_input("Images per variant", 1, MAX_BATCH, key="gen_n"),
+        "n_images": int_input(
+            c,
+            "Images per variant",
+            key="gen_n",
+            minimum=1,
+            maximum=MAX_BATCH,
+            limit="generator.batch",
+            help=f"Up to {MAX_BATCH}: {cap_note('batch')}.",
+        ),
         "seed": d.number_input(
             "Seed",
             0,
@@ -269,9 +285,15 @@ def settings(cfg: state.LayerConfig) -> tuple[GeneratorConfig | None, dict[str, 
     variants = st.multiselect(
         "Variants", VARIANTS, key="gen_variants", format_func=VARIANT_LABELS.get
     )
+    refused = [key for key in ("gen_stages", "gen_n") if values[WIDGET_VALUES[key]] is None]
     for key, _, _ in SETTINGS_PARAMS:
-        state.remember(key)
+        if key in refused:
+            state.keep_previous(key)
+        else:
+            state.remember(key)
     state.remember("gen_variants", ",".join)
+    if refused:  # the boxes say why; nothing is computed from a refused value
+        return None, {}
     chosen: dict[str, Any] = {
         "variants": tuple(variants),
         "n_images": int(values["n_images"]),
@@ -695,14 +717,26 @@ def fit_intro() -> str:
 
 
 def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
-    """Draw the steps, learning rate and upload widgets; None after showing an upload error."""
+    """Draw the steps, learning rate and upload widgets; None after showing why the steps or the
+    upload are refused."""
     state.page_param(
-        "gen_steps", min(DEFAULT_FIT_STEPS, MAX_STEPS), state.bounded_int(1, MAX_STEPS)
+        "gen_steps",
+        min(DEFAULT_FIT_STEPS, MAX_STEPS),
+        state.bounded_int(1, MAX_STEPS, "generator.steps"),
     )
     left, middle, right = st.columns(3)
-    steps = left.number_input(
-        "Steps", 1, MAX_STEPS, key="gen_steps", help=f"Up to {MAX_STEPS}: {cap_note('steps')}."
+    steps = int_input(
+        left,
+        "Steps",
+        key="gen_steps",
+        minimum=1,
+        maximum=MAX_STEPS,
+        limit="generator.steps",
+        help=f"Up to {MAX_STEPS}: {cap_note('steps')}.",
     )
+    if steps is None:  # the box says why
+        state.keep_previous("gen_steps")
+        return None
     state.remember("gen_steps")
     lr = middle.number_input("Learning rate", 1e-4, 1.0, DEFAULT_LR, format="%.4f", key="gen_lr")
     upload = right.file_uploader(

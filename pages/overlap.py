@@ -28,7 +28,7 @@ from core.overlap.counts import (
 from core.overlap.replacement_maps import replacement_overlap
 from core.parsing import parse_int
 from core.replacements import registry
-from core.replacements.registry import METHODS
+from core.replacements.registry import DEFAULT_METHOD, METHODS
 from ui import caps, inputs, routing, state, text
 from ui.figures import overlap as figures
 from ui.figures.cache import cached_figure
@@ -452,7 +452,7 @@ def replacements_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         "stride 1: every interior pixel gets the same count (Odena et al. 2016). A sub-pixel "
         "layer can also start artifact-free with ICNR initialisation (Aitken et al. 2017)."
     )
-    state.page_param("ov_methods", ["subpixel", "resize-nearest"], parse_methods)
+    state.page_param("ov_methods", ["subpixel", DEFAULT_METHOD], parse_methods)
     methods = st.multiselect(
         "Compare with", METHODS, key="ov_methods", max_selections=figures.MAX_PANELS - 1
     )
@@ -485,7 +485,7 @@ def gather_section(layer: TransposedConv, cfg: state.LayerConfig) -> None:
         "kernel's dot product with the input spread stride apart, zeros between, padded by "
         "d(k - 1) - p (Dumoulin & Visin 2016). Beside it, a replacement's own pipeline."
     )
-    state.page_param("ov_pipe", "resize-nearest", state.one_of(METHODS))
+    state.page_param("ov_pipe", DEFAULT_METHOD, state.one_of(METHODS))
     method = st.selectbox("Replacement drawn beside it", METHODS, key="ov_pipe")
     state.remember("ov_pipe")
     if registry.method(method).resize_mode is not None and max(layer.stride) == 1:

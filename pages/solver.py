@@ -127,6 +127,8 @@ state.page_param("sv_ch", "", _short_text)
 state.page_param("sv_maxk", 8, state.bounded_int(1, MAX_KERNEL))
 state.page_param("sv_maxs", 8, state.bounded_int(1, MAX_STRIDE))
 state.page_param("sv_maxd", 1, state.bounded_int(1, MAX_DILATION))
+# The chain picked among those listed, by its rank (1 = the best); kept as the box's index.
+state.page_param("sv_chain_pick", 0, lambda raw: state.bounded_int(1, CHAINS_SHOWN)(raw) - 1)
 
 mode = st.segmented_control(
     "Question", MODES, format_func=MODE_LABELS.get, key="sv_mode", required=True
@@ -433,12 +435,22 @@ def by_ends(start: int, end: int, layers: int | None) -> None:
         for i, c in enumerate(chains)
     ]
     st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
+    if st.session_state["sv_chain_pick"] >= len(chains):
+        picked = st.session_state["sv_chain_pick"] + 1
+        if state.url_value("sv_chain_pick") == str(picked):
+            state.link_notice(
+                "sv_chain_pick",
+                picked,
+                f"{len(chains)} chains are listed for these ends; showing the first",
+            )
+        st.session_state["sv_chain_pick"] = 0
     pick = st.selectbox(
         "Chain",
         range(len(chains)),
         key="sv_chain_pick",
         format_func=lambda i: f"#{i + 1}: {rows[i]['sizes (px)']}",
     )
+    state.remember("sv_chain_pick", lambda i: str(i + 1))
     chain = chains[pick]
     automatic = default_channels(base.in_channels, base.out_channels, chain.layers)
     raw = st.text_input(

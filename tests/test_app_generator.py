@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 from app_support import assert_clean, errors, open_page, plotly_array, titles
 from PIL import Image
+from tests_paths import ROOT
 
 from core import hosted
 from core.generator import measures
@@ -21,6 +25,7 @@ from core.generator.findings import error_text
 from core.generator.readouts import share_text
 from core.generator.run import fit, render_at_init
 from core.hosted import heavy_run_slot
+from core.limits import ENV_VAR
 from ui import heavy
 
 # A small, fast generator (2 stages, 8 channels, 2 images) for a 2-core CI machine.
@@ -314,9 +319,10 @@ def test_invalid_settings_give_errors_naming_the_parameter():
     assert_clean(at)
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith("**stages**")
-    at = open_page("generator", {**SMALL, "op": "3"})  # op 3 >= stride 2: invalid layer
+    at = open_page("generator", {**SMALL, "op": "3"})  # op 3 >= stride 2: repaired to 1
     assert_clean(at)
-    assert [m.split(" — ")[0] for m in errors(at)] == ["**output_padding**"]
+    assert not errors(at)
+    assert any("`op=3` from the link does not fit this layer" in w.value for w in at.warning)
     at = open_page("generator", {**SMALL, "k": "16", "p": "1", "op": "0"})  # beyond its cap
     assert_clean(at)
     messages = errors(at)
@@ -525,3 +531,104 @@ def test_fit_findings_state_the_measured_numbers():
         assert ("the grid shows in its picture" in text) == (icnr.energy > 2 * target)
     else:
         assert not why
+
+
+# ------------------------------------------------------------------------- the generator's limits
+
+GENERATOR_LIMIT_LINKS = {  # link key -> core.hosted.GENERATOR_LIMITS key
+    "gen_steps": "steps",
+    "gen_stages": "stages",
+    "gen_n": "batch",
+}
+
+
+def test_link_values_above_the_generator_limits_name_the_limit_and_how_to_raise_it():
+    above = {
+        key: str(hosted.GENERATOR_LIMITS[name].value(hosted.MODE) + 1)
+        for key, name in GENERATOR_LIMIT_LINKS.items()
+    }
+    at = open_page("generator", {**above, "gen_mode": "fit", "gen_ch": "8"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning).replace("\\", "")
+    for key, name in GENERATOR_LIMIT_LINKS.items():
+        sentence = f"ignored `{key}={above[key]}` from the link: it is above the limit: "
+        assert sentence + hosted.cap_note(name) in notices, notices
+    assert "DECONV_LAB_LIMITS=local streamlit run app.py" in notices
+    assert not errors(at)
+
+
+@pytest.mark.parametrize(
+    ("key", "name"), [("gen_stages", "stages"), ("gen_n", "batch"), ("gen_steps", "steps")]
+)
+def test_a_typed_value_above_a_generator_limit_is_refused_naming_the_limit(key, name):
+    at = open_page("generator", {**SMALL, "gen_mode": "fit"})
+    before = at.query_params[key]
+    too_many = hosted.GENERATOR_LIMITS[name].value(hosted.MODE) + 1
+    at.number_input(key=key).set_value(too_many).run()
+    assert_clean(at)
+    messages = [m.replace("\\", "") for m in errors(at)]
+    assert any(
+        m.endswith(f" {too_many} is above the limit: {hosted.cap_note(name)}") for m in messages
+    ), messages
+    assert "DECONV_LAB_LIMITS=local streamlit run app.py" in " ".join(messages)
+    assert at.query_params[key] == before  # the link keeps the last accepted value
+    assert "gen_fit" not in [b.key for b in at.button]  # nothing runs on a refused value
+    at.number_input(key=key).set_value(2).run()  # back in range: the message goes
+    assert_clean(at)
+    assert not any("above the limit" in m for m in errors(at))
+
+
+GENERATOR_LIMITS_SCRIPT = """
+import sys
+sys.path[:0] = [{root!r}, {tests!r}]
+from app_support import open_page
+at = open_page("generator", {query!r})
+assert not at.exception, [e.value for e in at.exception]
+print("WARNINGS", [w.value for w in at.warning])
+print("ERRORS", [e.value for e in at.error])
+print("VALUES", {{k: at.number_input(key=k).value for k in {keys!r}}})
+"""
+
+
+def generator_page_with_limits(setting: str, query: dict[str, str]) -> str:
+    """What the generator page shows for `query` under DECONV_LAB_LIMITS=`setting` (a fresh
+    interpreter: the limits are read once, at import)."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env[ENV_VAR] = setting
+    script = GENERATOR_LIMITS_SCRIPT.format(
+        root=str(ROOT),
+        tests=str(ROOT / "tests"),
+        query=query,
+        keys=list(GENERATOR_LIMIT_LINKS),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.replace("\\\\", "").replace("\\", "")
+
+
+def test_local_limits_raise_the_generator_boxes_and_the_hosted_demo_names_its_own():
+    # Above the hosted caps, within the local ones: accepted locally, refused on the hosted demo.
+    query = {"gen_mode": "fit", "gen_ch": "8"}
+    query.update(
+        {
+            key: str(hosted.GENERATOR_LIMITS[name].hosted + 1)
+            for key, name in GENERATOR_LIMIT_LINKS.items()
+        }
+    )
+    local = generator_page_with_limits("local", query)
+    expected = {key: int(query[key]) for key in GENERATOR_LIMIT_LINKS}
+    assert f"VALUES {expected!r}" in local, local
+    assert "WARNINGS []" in local and "above the limit" not in local
+    hosted_demo = generator_page_with_limits("hosted", query)
+    for key, name in GENERATOR_LIMIT_LINKS.items():
+        lim = hosted.GENERATOR_LIMITS[name]
+        assert f"`{key}={query[key]}` from the link: it is above the limit: " in hosted_demo
+        assert f"{lim.hosted:,}{lim.unit} is the hosted demo's limit for {lim.what}" in hosted_demo
+        assert f"to allow up to {lim.local:,}{lim.unit}" in hosted_demo

@@ -172,7 +172,8 @@ def test_scatter_animation_has_one_frame_per_input_pixel():
 
 
 def test_invalid_layer_gives_error_and_no_exception():
-    at = open_page("overlap", {"k": "3", "s": "2", "op": "2"})
+    at = open_page("overlap", {"k": "3", "s": "2"})
+    at.number_input(key="layer_output_padding").set_value(2).run()  # typed: a link is repaired
     assert_clean(at)
     messages = errors(at)
     assert len(messages) == 1 and messages[0].startswith("**output_padding**")
@@ -223,7 +224,8 @@ def test_an_input_too_small_for_an_interior_says_so():
 
 
 def test_an_input_the_layer_refuses_is_reported_once():
-    at = open_page("overlap", {"n": "2", "k": "3", "s": "2", "p": "5", "op": "0"})
+    at = open_page("overlap", {"n": "2", "k": "3", "s": "2", "op": "0"})
+    at.number_input(key="layer_padding").set_value(5).run()  # typed: a link is repaired
     assert_clean(at)
     assert len(errors(at)) == 1 and "padding" in errors(at)[0]
     assert not plotly_figures(at)  # nothing drawn from a layer torch would refuse

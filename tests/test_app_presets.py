@@ -6,7 +6,7 @@ import torch
 from app_support import assert_clean, forward_shape, open_page, run_snippet, titles
 from torch import nn
 
-from core.presets import ARTICLE_CASES, PRESETS, ArticleCase
+from core.presets import ARTICLE_CASES, ARTICLE_TITLE, ARTICLE_URL, PRESETS, ArticleCase
 from ui.state import LayerConfig
 
 
@@ -83,3 +83,12 @@ def test_open_article_case_loads_its_first_layer():
     cfg, _ = LayerConfig.from_query(at.query_params)
     assert cfg.layer() == case.original_layers()[0]
     assert cfg.input_size == case.input_shape[2:]
+
+
+def test_the_article_the_page_cites_is_named_and_linked():
+    at = open_page("presets")
+    assert_clean(at)
+    assert ARTICLE_TITLE and ARTICLE_URL and "runebook.dev" in ARTICLE_URL
+    shown = "\n".join(c.value for c in at.caption)
+    assert f"[{ARTICLE_TITLE}]({ARTICLE_URL})" in shown  # a markdown link: title, then address
+    assert "(runebook.dev, 2025)" in shown

@@ -13,11 +13,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests_paths import ROOT
 
+from core.errors import ConfigError
+from core.geometry.output_size import output_size
 from core.limits import ENV_VAR, limits_mode
 from ui import caps
-from ui.state import FIELDS, LayerConfig
+from ui.state import FIELDS, LayerConfig, current_layer
 
 pair = st.tuples(st.integers(1, 8), st.integers(1, 8))
+
+
+def layer_error(cfg: LayerConfig) -> str | None:
+    """What the page would say is wrong with `cfg`'s layer on its input (None: nothing)."""
+    layer, err = current_layer(cfg)
+    if err is None:
+        try:
+            output_size(layer, cfg.input_size)
+        except ConfigError as size_err:
+            err = size_err
+    return None if err is None else err.message
 
 
 @given(
@@ -43,8 +56,11 @@ def test_layer_config_survives_the_url(per_axis, kernel, stride, padding, size, 
         per_axis=per_axis,
     )
     back, notices = LayerConfig.from_query(cfg.to_query())
-    assert not notices
-    assert back == cfg
+    if layer_error(cfg) is None:  # a layer torch accepts comes back as it was
+        assert not notices
+        assert back == cfg
+    else:  # one it refuses opens as the nearest valid layer, with a notice per change
+        assert notices and layer_error(back) is None
 
 
 def test_bad_link_values_are_clamped_or_ignored_with_a_notice():
@@ -87,6 +103,78 @@ def test_out_of_range_link_values_are_clamped_to_a_valid_layer():
     (notice,) = notices
     assert notice.startswith("`op=9` from the link does not fit this layer")
     assert "must be smaller than stride 2" in notice and "using 1" in notice
+
+
+def test_in_range_link_values_that_make_an_invalid_layer_are_repaired_with_a_notice():
+    """Each value within its limit, the layer invalid all the same: the largest output_padding
+    below max(stride, dilation) (torch's rule), groups the largest divisor of both channel
+    counts not above the link's, and the notice says what changed."""
+    default = LayerConfig()
+    cfg, (notice,) = LayerConfig.from_query({"op": "2"})  # default stride 2
+    assert cfg.output_padding == (max(default.stride[0], default.dilation[0]) - 1,) * 2
+    assert notice.startswith("`op=2` from the link does not fit this layer") and "using 1" in notice
+    cfg, (notice,) = LayerConfig.from_query({"s": "1"})  # the default op 1 no longer fits
+    assert cfg.stride == (1, 1) and cfg.output_padding == (0, 0)
+    assert notice.startswith(f"`output_padding` {default.output_padding[0]} does not fit")
+    assert "using 0" in notice
+    cfg, (notice,) = LayerConfig.from_query({"g": "7", "cin": "64", "cout": "48"})
+    assert cfg.groups == max(g for g in range(1, 8) if 64 % g == 0 and 48 % g == 0)
+    assert notice.startswith("`g=7` from the link does not fit this layer")
+    assert f"using {cfg.groups}, the largest smaller value that does" in notice
+    for c in (LayerConfig.from_query(q)[0] for q in ({"op": "2"}, {"s": "1"}, {"g": "7"})):
+        assert layer_error(c) is None
+
+
+link_value = st.one_of(st.integers(0, 12), st.integers(0, 20_000)).map(str)
+
+
+@given(
+    values=st.dictionaries(
+        st.sampled_from([spec.url for spec in FIELDS.values()]),
+        st.one_of(link_value, st.tuples(link_value, link_value).map(",".join)),
+    )
+)
+def test_a_link_never_opens_on_a_layer_error(values):
+    cfg, notices = LayerConfig.from_query(values)
+    assert layer_error(cfg) is None, values
+    assert all("invalid literal" not in n for n in notices)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"op": "2"}, {"s": "1"}, {"g": "7"}, {"s": "3", "d": "2", "op": "5", "n": "1,1"}],
+)
+def test_the_designer_opens_a_repaired_link_without_an_error(query):
+    at = open_page("designer", query)
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]
+    notices = " ".join(w.value for w in at.warning)
+    assert "does not fit this layer" in notices and "using" in notices
+
+
+def test_unknown_replacement_and_chain_picks_in_a_link_get_a_notice():
+    at = open_page("designer", {"rep": "zzz"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning)
+    assert "`rep=zzz` from the link: it is not one of the replacements listed" in notices
+    assert at.query_params["rep"] == at.selectbox(key="rep").value
+    at = open_page("solver", {"sv_mode": "ends", "sv_chain_pick": "x"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "`sv_chain_pick=x` from the link: it must be a whole number" in notices
+    assert at.selectbox(key="sv_chain_pick").value == 0
+    at = open_page("solver", {"sv_mode": "ends", "sv_chain_pick": "3"})
+    assert_clean(at)
+    assert not at.warning
+    assert at.selectbox(key="sv_chain_pick").value == 2  # rank 3, the third listed
+    assert at.query_params["sv_chain_pick"] == "3"
+    # 7 -> 14 px in one layer: fewer chains than the rank asked for
+    query = {"sv_mode": "ends", "sv_from": "7", "sv_to": "14", "sv_layers": "1"}
+    at = open_page("solver", {**query, "sv_chain_pick": "20"})
+    assert_clean(at)
+    notices = " ".join(w.value for w in at.warning)
+    assert "`sv_chain_pick=20` from the link: " in notices and "showing the first" in notices
+    assert at.selectbox(key="sv_chain_pick").value == 0
 
 
 def test_link_with_per_axis_values_opens_the_per_axis_widgets():

@@ -183,7 +183,7 @@ def test_custom_reports_its_replacement_error(method):
     result = render_at_init(config, ["custom"], n_images=2, seed=0, device="cpu")
     error = result.variants["custom"].replacement_error
     assert isinstance(error, float) and np.isfinite(error)
-    if method in ("subpixel", "zero-insertion"):
+    if method in EXACT_METHODS:
         assert error < 1e-6  # exact: the replacement computes the layer itself
     else:  # a least-squares fit of a random stride-2 layer: off, never worse than the layer
         assert 0 < error <= 1 + 1e-9
@@ -979,3 +979,43 @@ def test_default_limits_name_the_setting_that_raises_a_generator_cap():
         pytest.fail("the suite runs under the default limits; unset DECONV_LAB_LIMITS")
     assert "DECONV_LAB_LIMITS=local streamlit run app.py" in info.value.message
     assert "to allow up to 1,024" in info.value.message
+
+
+# ----------------------------------------------------------------------------- the ICNR sentence
+
+
+def icnr_fit(icnr: float, convtranspose: float, energy_ratio: float) -> types.SimpleNamespace:
+    """A fit as `icnr_finding` reads it, from numbers made up here (no fit runs): the sub-pixel
+    variant's strength, ConvTranspose2d's, and the sub-pixel picture's checkerboard energy over
+    the target's."""
+    target = 0.002
+
+    def variant(strength: float, energy: float) -> types.SimpleNamespace:
+        numbers = CheckerboardNumbers(strength, (strength / 2, strength), energy, None)
+        return types.SimpleNamespace(checkerboard=numbers)
+
+    return types.SimpleNamespace(
+        config=GeneratorConfig(stages=2, base_channels=8),
+        variants={
+            "convtranspose": variant(convtranspose, target),
+            "resize-nearest": variant(0.0, target),
+            "subpixel-icnr": variant(icnr, energy_ratio * target),
+        },
+        target_checkerboard_energy=target,
+        geometry=types.SimpleNamespace(energy_baseline=0.5),
+    )
+
+
+def test_the_icnr_finding_ranks_the_strength_and_says_whether_the_picture_shows_it():
+    from core.generator.findings import NO_GRID, VISIBLE_FACTOR, icnr_finding
+
+    highest = icnr_finding(icnr_fit(0.5, 0.3, VISIBLE_FACTOR + 1)).text
+    assert "ends with strength 0.500** (the highest of all)" in highest
+    assert "the grid shows in its picture" in highest
+    below = icnr_finding(icnr_fit(0.3, 0.5, VISIBLE_FACTOR + 1)).text
+    assert "ends with strength 0.300** (below ConvTranspose2d's 0.500)" in below
+    hidden = icnr_finding(icnr_fit(0.5, 0.3, VISIBLE_FACTOR / 2)).text
+    assert f"That is not above {VISIBLE_FACTOR:g} × the target's" in hidden
+    assert "the grid the strength measures does not stand out in its picture" in hidden
+    assert "shows in its picture" not in hidden
+    assert icnr_finding(icnr_fit(NO_GRID / 2, 0.3, 1.0)) is None  # no grid: nothing to explain

@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests_paths import ROOT
 from torch import nn
 
 from core.converter.model_text import (
@@ -464,3 +465,11 @@ def test_a_repeated_parametrization_step_is_not_expanded_into_memory():
     with pytest.raises(ConfigError, match="layers"):
         parse_model_text(text)
     assert time.perf_counter() - started < 2.0  # a hang guard, far above the milliseconds taken
+
+
+def test_no_pattern_of_the_parser_uses_backslash_d() -> None:
+    """The file's own rule: digits are ASCII [0-9] (\\d also matches digits such as '٣')."""
+    source = (ROOT / "core" / "converter" / "model_text.py").read_text(encoding="utf-8")
+    code = [line for line in source.splitlines() if not line.lstrip().startswith("#")]
+    offending = [line.strip() for line in code if "\\d" in line]
+    assert not offending, offending

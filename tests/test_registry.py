@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from tests_paths import ROOT
 from torch import nn
 
 from core.converter.live import convert_model
@@ -164,3 +165,30 @@ def test_every_api_refuses_an_unknown_method_alike():
         with pytest.raises(ConfigError) as info:
             call()
         assert (info.value.parameter, info.value.message) == ("method", expected.value.message)
+
+
+def test_the_default_method_and_the_generators_resize_variants_come_from_the_registry():
+    from core.generator.config import RESIZE_VARIANTS, VARIANTS, GeneratorConfig
+    from core.generator.model import build_generator
+
+    assert registry.DEFAULT_METHOD in registry.METHODS
+    assert GeneratorConfig().replacement == registry.DEFAULT_METHOD
+    assert (
+        tuple(r.name for r in registry.RECORDS if r.resize_mode is not None)
+        == registry.RESIZE_METHODS
+    )
+    assert set(RESIZE_VARIANTS) <= set(registry.RESIZE_METHODS) & set(VARIANTS)
+    config = GeneratorConfig(stages=1, base_channels=8)
+    for name in RESIZE_VARIANTS:  # each variant upsamples with its record's mode
+        modes = {m.mode for m in build_generator(config, name, 0).modules() if hasattr(m, "mode")}
+        assert modes == {registry.method(name).resize_mode}
+
+
+@pytest.mark.parametrize(
+    "path", ["pages/generator.py", "pages/overlap.py", *sorted(ROOT.glob("core/generator/*.py"))]
+)
+def test_pages_and_the_generator_spell_no_resize_method_name(path):
+    """They read the registry (DEFAULT_METHOD, RESIZE_METHODS, a record's resize_mode) rather
+    than spelling a method's name or cutting "resize-" off it."""
+    source = (ROOT / path).read_text(encoding="utf-8")
+    assert '"resize-' not in source and "'resize-" not in source

@@ -75,3 +75,21 @@ def test_a_link_value_above_the_limit_never_opens_an_invalid_layer(name, over, s
     assert out is not None
     assert any(f"`{spec.url}={spec.maximum + over}`" in n for n in notices)
     assert all("invalid literal" not in n for n in notices)
+
+
+@settings(max_examples=60)
+@given(
+    cin=st.integers(1, 12),
+    cout=st.integers(1, 12),
+    groups=st.integers(1, 12),
+)
+def test_groups_are_repaired_to_the_largest_divisor_of_both_channel_counts_not_above(
+    cin, cout, groups
+):
+    values = dict(
+        in_channels=cin, out_channels=cout, kernel_size=(3, 3), stride=(2, 2), groups=groups
+    )
+    fixed, _ = make_valid(values, (8, 8), BOUNDS)
+    divisors = [g for g in range(1, groups + 1) if cin % g == 0 and cout % g == 0]
+    assert fixed["groups"] == max(divisors)  # torch's rule: groups divides both counts
+    assert torch_output_size(fixed, (8, 8)) is not None

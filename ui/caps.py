@@ -10,6 +10,7 @@ far larger values (up to `core.geometry.layer.MAX_DIM`). The live generator's ca
 
 from __future__ import annotations
 
+from core.hosted import GENERATOR_LIMITS
 from core.limits import ENV_VAR, Limit, LimitsMode, limits_mode
 
 MODE: LimitsMode = limits_mode()
@@ -41,14 +42,38 @@ LIMITS: dict[str, Limit] = {
 }
 
 
+# A key "generator.<name>" names the live generator's cap <name> in `core.hosted.GENERATOR_LIMITS`
+# (its widgets and links explain their limits with the same words as every other box).
+GENERATOR_PREFIX = "generator."
+
+
+def find(key: str) -> Limit:
+    """The limit named `key`: a key in LIMITS, or "generator.<name>" for the live generator's.
+
+    Args:
+        key: e.g. "stride", or "generator.steps".
+
+    Returns:
+        The `core.limits.Limit` with its hosted and local values.
+
+    Example:
+        >>> find("generator.steps").local
+        5000
+    """
+    if key.startswith(GENERATOR_PREFIX):
+        return GENERATOR_LIMITS[key[len(GENERATOR_PREFIX) :]]
+    return LIMITS[key]
+
+
 def limit(key: str) -> int:
-    """The value of limit `key` in force."""
-    return LIMITS[key].value(MODE)
+    """The value of limit `key` (see `find`) in force."""
+    return find(key).value(MODE)
 
 
 def explain(key: str) -> str:
-    """Which limit `key` is and how to raise it, in plain words (see `core.limits.Limit`)."""
-    return LIMITS[key].explain(MODE)
+    """Which limit `key` (see `find`) is and how to raise it, in plain words (see
+    `core.limits.Limit`)."""
+    return find(key).explain(MODE)
 
 
 MAX_CHANNELS = limit("channels")
@@ -69,4 +94,4 @@ MAX_MODEL_TEXT = limit("model_text")
 MAX_SOURCE_TEXT = limit("source_text")  # a model's .py file (core reads up to 200,000)
 MAX_CONVERTER_LAYERS = limit("converter_layers")
 
-__all__ = ["ENV_VAR", "LIMITS", "MODE", "explain", "limit"]
+__all__ = ["ENV_VAR", "GENERATOR_PREFIX", "LIMITS", "MODE", "explain", "find", "limit"]

@@ -20,9 +20,10 @@ def range_error(
 ) -> ConfigError | None:
     """Why `value` is outside [minimum, maximum], in words, or None when it is inside.
 
-    `limit`: the key in `ui.caps.LIMITS` when the maximum is one of the app's limits (the
-    message then names it and says how to raise it); None when it is a rule (e.g. core's
-    solver searches kernels up to 16)."""
+    `limit`: the key in `ui.caps.LIMITS` (or "generator.<name>" for the live generator's caps,
+    `ui.caps.find`) when the maximum is one of the app's limits (the message then names it and
+    says how to raise it); None when it is a rule (e.g. core's solver searches kernels up to
+    16)."""
     if value < minimum:
         return ConfigError(what, f"{what} must be at least {minimum}, got {value}")
     if value > maximum:

@@ -23,7 +23,7 @@ import streamlit as st
 from core.errors import ConfigError
 from core.geometry.layer import SPATIAL_NAMES, TransposedConv
 from core.geometry.output_size import output_size
-from core.geometry.repair import make_valid
+from core.geometry.repair import DOWNWARD, make_valid
 from core.hosted import GENERATOR_LIMITS
 from core.parsing import parse_int
 from ui import caps
@@ -172,10 +172,11 @@ class LayerConfig:
     def from_query(cls, params: Mapping[str, str]) -> tuple[LayerConfig, list[str]]:
         """Read a configuration from URL parameters; bad or clamped values come back as notices.
 
-        A value outside the app's limits is clamped to the nearest allowed one; where that
-        leaves a layer torch would refuse (`op=9` clamped to 7 with stride 2), the parameter at
-        fault moves to the nearest valid value given the others (`core.geometry.repair`), and the
-        notice says so in words."""
+        A value outside the app's limits is clamped to the nearest allowed one; where the link's
+        values (clamped or not) make a layer torch would refuse (`op=9` clamped to 7, or `op=2`,
+        with stride 2), the parameter at fault moves to the nearest valid value given the others
+        (`core.geometry.repair`; groups to the largest valid value below), and the notice says so
+        in words: a link never opens on a layer error."""
         values: dict[str, Any] = {}
         notices: dict[str, str] = {}  # by parameter name, in FIELDS order
         raws: dict[str, list[int]] = {}  # the numbers the link gave
@@ -224,8 +225,10 @@ class LayerConfig:
             else:
                 notices[BIAS_URL] = f"ignored {echo(BIAS_URL, raw_bias)} from the link: use 0 or 1"
         cfg = cls(per_axis=per_axis, **values)
-        clamped_any = any(name in notices and name in values for name in FIELDS)
-        if clamped_any:
+        if any(name in values for name in FIELDS):
+            # In range or clamped, a link's values may still make a layer torch refuses (`op=2`
+            # with stride 2, `s=1` with the default op=1, `g=7` with 64 channels): the nearest
+            # valid layer opens instead, with a notice naming each change.
             cfg = cfg._repaired(notices, raws)
         return cfg, list(notices.values())
 
@@ -254,10 +257,11 @@ class LayerConfig:
                 if asked is not None
                 else f"`{name}` {old[0] if isinstance(old, tuple) else old}"
             )
+            which = "largest smaller" if name in DOWNWARD else "nearest"
             notices[name] = (
                 f"{source} does not fit this layer "
                 f"({escape_markdown(self._rule(before, name, asked))}): using {used}, the "
-                "nearest value that does."
+                f"{which} value that does."
             )
         return replace(self, **{r.parameter: fixed[r.parameter] for r in repairs})
 
@@ -446,6 +450,19 @@ def remember(key: str, fmt: Callable[[Any], str] = str) -> Any:
     return value
 
 
+def link_notice(key: str, raw: object, why: str) -> None:
+    """Tell the user, above the page, that the link's `key=raw` was not used and `why` (plain
+    words, e.g. "it is not one of this layer's replacements")."""
+    _notices().append(f"ignored {echo(key, raw)} from the link: {_plain(why)}")
+
+
+def keep_previous(key: str, fmt: Callable[[Any], str] = str) -> None:
+    """For a widget whose typed value was refused: the last accepted value stays kept and in the
+    URL (a link never carries a refused value)."""
+    value = _store().get(key)
+    publish(key, None if value is None else fmt(value))
+
+
 # Python's own exception texts, which a notice must never show (a page's parser that lets one
 # through gets a plain sentence instead).
 _PYTHON_TEXT = re.compile(
@@ -464,7 +481,8 @@ def _plain(message: str) -> str:
 def bounded_int(minimum: int, maximum: int, limit: str | None = None) -> Callable[[str], int]:
     """A `parse` for page_param: a whole number in ASCII digits (`core.parsing.parse_int`;
     spaces around it are allowed) from `minimum` to `maximum`. `limit`: the key in
-    `ui.caps.LIMITS` when the maximum is one of the app's limits (the notice explains it)."""
+    `ui.caps.LIMITS` (or "generator.<name>", `ui.caps.find`) when the maximum is one of the
+    app's limits (the notice explains it)."""
 
     def parse(raw: str) -> int:
         try:

@@ -544,7 +544,7 @@ class _Parser:
                 f"number with {len(text)} characters is too large: numbers are at most "
                 f"{MAX_NUMBER} in size",
             )
-        if re.fullmatch(r"\d+", text):
+        if re.fullmatch(r"[0-9]+", text):
             value: int | float = sign * int(text)
         else:
             value = sign * float(text)

@@ -22,17 +22,22 @@ from core.hosted import (  # the hosted-demo caps, re-exported
     MAX_STAGES,
     cap_note,
 )
-from core.replacements.registry import METHODS
+from core.replacements.registry import DEFAULT_METHOD, METHODS, RESIZE_METHODS, method
 
 MAX_STRIDE = 8  # upsampling factor of one stage (a sub-pixel stage has out * stride**2 channels)
 START_SIZE = 4  # the stem's spatial size
 INIT_STD = 0.02  # DCGAN initialisation: every convolution and linear weight ~ N(0, 0.02)
 MIN_CHANNELS = 8  # floor of the halving channel schedule
-VARIANTS = ("convtranspose", "resize-nearest", "resize-bilinear", "subpixel-icnr", "custom")
+# The registry's resize-convolutions the generator builds as variants, by Upsample mode (bicubic
+# looks like bilinear and would add one more slow column).
+VARIANT_RESIZE_MODES = ("nearest", "bilinear")
+RESIZE_VARIANTS = tuple(
+    name for name in RESIZE_METHODS if method(name).resize_mode in VARIANT_RESIZE_MODES
+)
+VARIANTS = ("convtranspose", *RESIZE_VARIANTS, "subpixel-icnr", "custom")
 VARIANT_LABELS = {
     "convtranspose": "ConvTranspose2d",
-    "resize-nearest": "Resize-conv (nearest)",
-    "resize-bilinear": "Resize-conv (bilinear)",
+    **{name: f"Resize-conv ({method(name).resize_mode})" for name in RESIZE_VARIANTS},
     "subpixel-icnr": "Sub-pixel conv (ICNR)",
     "custom": "Your replacement",
 }
@@ -142,7 +147,7 @@ class GeneratorConfig:
     output: str = "tanh"  # "tanh" or "none"
     image_channels: int = 3  # 1 or 3
     resize_kernel: int = 3  # kernel of the Conv2d in the resize-conv and sub-pixel variants
-    replacement: str = "resize-nearest"  # the "custom" variant's core.replacements.weights method
+    replacement: str = DEFAULT_METHOD  # the "custom" variant's core.replacements.weights method
 
     def __post_init__(self) -> None:
         int_in("stages", self.stages, 1, MAX_STAGES, cap_note("stages"))

@@ -21,7 +21,7 @@ from core.generator.flat import FlatStage
 from core.generator.measures import CheckerboardNumbers
 from core.generator.model import Generator
 from core.generator.readouts import ratio_text, share_text
-from core.replacements.registry import EXACT_METHODS
+from core.replacements.registry import EXACT_METHODS, RESIZE_METHODS, method
 
 if TYPE_CHECKING:  # the results hold a `ReplacementComparison`: import them for typing only
     from core.generator.results import FitResult, Render
@@ -431,14 +431,14 @@ def flat_finding(stage: FlatStage) -> Finding:
     return Finding("flat", f"{where} {'; '.join(parts)}.")
 
 
-def _compared_resize(method: str, variants: Sequence[str]) -> str | None:
-    """The resize-conv variant to hold the custom one against: the same upsampling mode if
-    shown, else nearest, else bilinear."""
-    mode = method.removeprefix("resize-")
-    for name in (f"resize-{mode}", "resize-nearest", "resize-bilinear"):
-        if name in variants:
-            return name
-    return None
+def _compared_resize(name: str, variants: Sequence[str]) -> str | None:
+    """The resize-conv variant to hold the custom one (method `name`) against: the one with the
+    same Upsample mode (the registry's `resize_mode`) if shown, else the first shown in the
+    registry's order (nearest, then bilinear)."""
+    mode = method(name).resize_mode
+    shown = [v for v in RESIZE_METHODS if v in variants]
+    same = [v for v in shown if method(v).resize_mode == mode]
+    return (same or shown or [None])[0]
 
 
 def replacement_finding(comparison: ReplacementComparison, variants: Sequence[str]) -> Finding:
@@ -487,11 +487,9 @@ def replacement_finding(comparison: ReplacementComparison, variants: Sequence[st
         reasons.append(
             fit + f", where {_label(other)} starts from weights of its own, drawn at random"
         )
-        mode_other = other.removeprefix("resize-")
-        if c.method.removeprefix("resize-") != mode_other:
-            reasons.append(
-                f"it upsamples {c.method.removeprefix('resize-')}, {_label(other)} {mode_other}"
-            )
+        mode, mode_other = method(c.method).resize_mode, method(other).resize_mode
+        if mode != mode_other:
+            reasons.append(f"it upsamples {mode}, {_label(other)} {mode_other}")
         text = (
             f"**Why Your replacement ({c.method}) differs from {_label(other)}**: "
             f"{'; '.join(reasons)}."

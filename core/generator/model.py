@@ -18,6 +18,7 @@ from torch import nn
 from core.errors import ConfigError
 from core.generator.config import (
     INIT_STD,
+    RESIZE_VARIANTS,
     START_SIZE,
     VARIANTS,
     GeneratorConfig,
@@ -29,6 +30,7 @@ from core.hosted import (  # the hosted-demo caps
     MAX_BATCH,
     cap_note,
 )
+from core.replacements.registry import method
 from core.replacements.weights import replace_conv_transpose
 
 
@@ -79,7 +81,7 @@ def _resize_conv(config: GeneratorConfig, cin: int, cout: int, mode: str) -> nn.
     upsample = (
         nn.Upsample(scale_factor=config.stride, mode="nearest")
         if mode == "nearest"
-        else nn.Upsample(scale_factor=config.stride, mode="bilinear", align_corners=False)
+        else nn.Upsample(scale_factor=config.stride, mode=mode, align_corners=False)
     )
     return nn.Sequential(
         upsample,
@@ -222,8 +224,8 @@ def build_generator(
             cin, cout = ch[stage], ch[stage + 1]
             if variant == "convtranspose":
                 module = _conv_transpose(config, stage, gen)
-            elif variant in ("resize-nearest", "resize-bilinear"):
-                module = _resize_conv(config, cin, cout, variant.removeprefix("resize-"))
+            elif variant in RESIZE_VARIANTS:  # the registry's record says its Upsample mode
+                module = _resize_conv(config, cin, cout, method(variant).resize_mode)
                 _init_(module, gen)
             elif variant == "subpixel-icnr":
                 module = _subpixel_icnr(config, cin, cout, gen)

@@ -244,6 +244,15 @@ def render_at_init(
 
     Raises:
         ConfigError: naming the argument that is out of range.
+
+    Example:
+        >>> config = GeneratorConfig(stages=1, base_channels=8)  # 4 x 4 -> 8 x 8, tiny
+        >>> render = render_at_init(config, ["convtranspose", "resize-nearest"], n_images=1,
+        ...                         device="cpu")
+        >>> list(render.variants), render.config.image_size
+        (['convtranspose', 'resize-nearest'], (8, 8))
+        >>> render.variants["convtranspose"].images.shape  # (n_images, H, W, RGB), uint8
+        (1, 8, 8, 3)
     """
     variants, seed, device, precision = _check_run(config, variants, seed, device, precision)
     n_images, options = _check_render_options(n_images, crop_size, zoom, columns, grid_zoom, models)
@@ -563,6 +572,14 @@ def fit(
 
     Raises:
         ConfigError: naming the argument that is out of range.
+
+    Example:
+        >>> config = GeneratorConfig(stages=1, base_channels=8)
+        >>> result = fit(config, ["convtranspose"], steps=3, device="cpu")  # the default target
+        >>> result.steps_done, len(result.variants["convtranspose"].losses)
+        (3, 3)
+        >>> result.variants["convtranspose"].final_image.shape
+        (8, 8, 3)
     """
     variants, seed, device, precision = _check_run(config, variants, seed, device, precision)
     steps, lr, every = _check_fit_options(steps, lr, callback_every, callback)

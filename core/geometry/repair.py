@@ -16,6 +16,9 @@ from core.geometry.layer import TransposedConv
 from core.geometry.output_size import output_size
 
 MAX_ROUNDS = 8  # parameters repaired one after another at most
+# Repaired downwards first: groups that do not divide the channels become the largest divisor of
+# both below them (1 always is one), never a larger group count than the one asked for.
+DOWNWARD = frozenset({"groups"})
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,14 @@ def _nearest(
     high: int,
 ) -> int | None:
     """The value of `name` (on `axis`) nearest to the current one, within [low, high], for which
-    core no longer objects to `name` (on that axis); the lower one on a tie."""
+    core no longer objects to `name` (on that axis); the lower one on a tie. Parameters in
+    DOWNWARD look below first: groups move to the largest valid value not above the asked one."""
     old = values[name] if axis is None else values[name][axis]
+    if name in DOWNWARD:
+        for candidate in range(min(old - 1, high), low - 1, -1):
+            err = _error(_with(values, name, axis, candidate), input_size, axis)
+            if err is None or err.parameter != name:
+                return candidate
     for distance in range(1, max(old - low, high - old) + 1):
         for candidate in (old - distance, old + distance):
             if low <= candidate <= high:

@@ -191,6 +191,9 @@ RECORDS = (
 )
 METHODS = tuple(record.name for record in RECORDS)
 EXACT_METHODS = tuple(record.name for record in RECORDS if record.exact)
+RESIZE_METHODS = tuple(record.name for record in RECORDS if record.resize_mode is not None)
+# The method every page and API starts from: artifact-free and cheap (nearest Upsample + Conv2d).
+DEFAULT_METHOD = "resize-nearest"
 # A stride-1 layer is an ordinary convolution: a resize method (an upsampling by 1 would change
 # nothing) rewrites it exactly with this one (`core.converter.text_conversion.method_for`).
 STRIDE_ONE_METHOD = "subpixel"

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import plotly.graph_objects as go
 
-from core.bounded_cache import BoundedCache, CacheStats, deep_sizeof
+from core.bounded_cache import BoundedCache, deep_sizeof
 
 FIGURE_CACHE_BYTES = 48 * 2**20  # as measured by `figure_bytes`
 # plotly's objects hold about twice their plain data: 400 overlap-page figures (100 layer
@@ -41,7 +41,3 @@ def cached_figure(key: tuple[Hashable, ...], build: Callable[[], T]) -> T:
     """What `build()` makes (a figure, or a tuple of figures), built once per `key`: the key must
     name the figure (e.g. the chart's widget key) and every value it depends on."""
     return _FIGURES.get_or_make(key, build)
-
-
-def figure_cache_stats() -> CacheStats:
-    return _FIGURES.stats()
