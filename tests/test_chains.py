@@ -156,3 +156,20 @@ def test_no_chain_is_explained():
     assert "shrinks only by cropping" in why
     assert solve_ends(2, 200, 1, **BOUNDS) == []
     assert "too few" in explain_no_chain(2, 200, 1, **BOUNDS)
+
+
+def test_a_chain_asked_for_n_layers_spends_none_on_the_identity_while_all_resizing_ones_exist():
+    """7 -> 28 in two layers: among chains with even overlap and no holes, every chain whose two
+    layers both change the size ranks before one that keeps the size in a layer (7 -> 7 -> 28 or
+    7 -> 28 -> 28 with a 1x1 layer); each keeps torch's sizes."""
+    chains = solve_ends(7, 28, 2, max_kernel=4, max_stride=4, limit=50)
+    clean = [chain for chain in chains if chain.rank_key[:2] == (0, 0)]
+    keeps = [any(a == b for a, b in itertools.pairwise(chain.sizes)) for chain in clean]
+    assert not keeps[0] and any(keeps)  # the identity chains exist, but not first
+    first_identity = keeps.index(True)
+    assert all(keeps[first_identity:]), [chain.sizes for chain in clean]
+    for chain in clean:
+        x = torch.zeros(1, 1, 7, 7)
+        for i in range(chain.layers):
+            x = torch.nn.ConvTranspose2d(**chain.layer(i, 1, 1).kwargs())(x)
+            assert x.shape[-1] == chain.sizes[i + 1]

@@ -38,8 +38,8 @@ class Chain:
 
     sizes: tuple[int, ...]
     steps: tuple[Solution, ...]
-    # Summed over the steps: uneven overlap, holes, output_padding, dilation, not exactly
-    # stride × input, stride², |k - 2s|, kernel_size, padding.
+    # Summed over the steps: uneven overlap, holes, layers that keep the size, output_padding,
+    # dilation, not exactly stride × input, stride², |k - 2s|, kernel_size, padding.
     rank_key: tuple[int, ...]
 
     @property
@@ -70,7 +70,7 @@ class Chain:
 
 
 KEY_BITS = 16  # per term of an encoded key: sums over MAX_LAYERS layers stay below 2**16
-KEY_TERMS = 9
+KEY_TERMS = 10
 
 
 def _encode(key: tuple[int, ...]) -> int:
@@ -88,16 +88,20 @@ def _decode(code: int) -> tuple[int, ...]:
 
 
 def _key(axis: Axis) -> tuple[int, ...]:
-    """One step's rank key: the solver's (`Solution.rank_key`), with two terms after the overlap,
-    holes, output_padding and dilation ones: "the output is not exactly stride × input", so that
-    chains of clean multiples (4 -> 8 -> 16 -> 32 -> 64) come before chains that creep up a pixel
-    at a time, and the stride squared, whose sum over a chain is smallest when the strides are
-    equal (7 -> 14 -> 28 before 7 -> 28 -> 28 with a 1x1 layer)."""
+    """One step's rank key: the solver's (`Solution.rank_key`: uneven overlap, holes,
+    output_padding, dilation, then about 2 taps per phase and small), with three terms added.
+    "The layer keeps the size" (stride 1 and d(k - 1) + op + 1 - 2p = 1, such as a 1x1 layer)
+    right after holes: a chain asked for N layers is about N resizing steps, so one that spends
+    a layer on the identity comes after every chain whose layers all resize. "The output is not
+    exactly stride × input" after dilation, so that chains of clean multiples (4 -> 8 -> 16 ->
+    32 -> 64) come before chains that creep up a pixel at a time; then the stride squared, whose
+    sum over a chain is smallest when the strides are equal (2, 2 before 4, 1)."""
     k, s, p, op, d = axis.kernel_size, axis.stride, axis.padding, axis.output_padding, axis.dilation
     taps = taps_per_phase(axis)
     return (
         int(len(set(taps)) != 1),  # uneven overlap
         int(0 in taps),  # holes
+        int(s == 1 and d * (k - 1) + op + 1 - 2 * p == 1),  # keeps the size: not a resizing step
         int(op != 0),
         int(d != 1),
         int(d * (k - 1) + op + 1 - 2 * p != s),  # not exactly stride x input
