@@ -500,6 +500,24 @@ INPUT = (1, 4, 5, 5)
 """
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", [*FILES, "mixed", "lines kept", "user's helper"])
+def test_setting_lines_aside_changes_nothing(name: str, method: str) -> None:
+    """The result with lines set aside equals LibCST's over the whole file."""
+    import ast
+
+    from core.converter.source_conversion import _pruned, _rewrite
+
+    source = {**FILES, "mixed": MIXED, "lines kept": LINES_KEPT, "user's helper": USERS_HELPER}[
+        name
+    ]
+    pruned, pairs = _pruned(source, ast.parse(source))
+    assert pairs and all(original not in pruned for _, original in pairs)  # set aside
+    whole, calls = _rewrite(source, ast.parse(source), method)
+    result = convert_source(source, method)
+    assert result.new_source == whole and result.calls == calls
+
+
 def test_a_users_class_named_like_the_helper_keeps_its_name() -> None:
     """ESPCN code often defines its own SubPixelConvTranspose2d: the helper takes another name."""
     result = convert_source(USERS_HELPER, "subpixel")

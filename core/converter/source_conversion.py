@@ -7,12 +7,16 @@ replaces it by the chosen method's replacement expression. Channel arguments sta
 expressions the user wrote (`ngf * 8`); the geometry (kernel_size, stride, padding,
 output_padding, dilation, groups) must be a literal, a tuple of literals or a module-level
 constant, because the replacement's own geometry is computed from it. A call whose geometry is
-not known is left as it is, with a comment on its line, and listed with the reason. Exact methods
+not known is left as it is, with a comment on its line (above the header for a call in a `for`,
+`if`, `with` or `def` line), and listed with the reason. After `from torch.nn import *` a bare
+`ConvTranspose2d(...)` is torch's. A helper class takes a name the file does not use. Exact methods
 that need a helper class get it inserted once after the imports; needed imports are added once.
 Formatting, comments, `forward()` and every other line are kept byte for byte.
 
-Bounded before anything is parsed (size, bracket nesting, indentation, literal length), so a
-hostile file fails fast with a `ConfigError` naming the line and column.
+Bounded before anything is parsed (size, bracket nesting, indentation, literal length, unary
+operators in a row), so a hostile file fails fast with a `ConfigError` naming the line and
+column. Lines that hold no ConvTranspose2d call are set aside before LibCST reads the file (see
+`_pruned`), so a large file costs about what its calls cost.
 """
 
 from __future__ import annotations
