@@ -242,7 +242,10 @@ def _run_convert_source(argv: Sequence[str]) -> str:
         text = source.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("source", f"{args.path} is not UTF-8 text: give a .py file") from None
-    result = convert_source(text, args.method, name=args.path)
+    try:
+        result = convert_source(text, args.method, name=args.path)
+    except ConfigError as err:  # name the file, as the "not converted" lines do
+        raise ConfigError(err.parameter, f"{args.path}: {err.message}") from None
     if args.json:
         return json.dumps(result.as_dict())
     summary = _convert_summary(result, args.path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +21,7 @@ from core.hosted import BusyError, heavy_run_slot
 from core.parsing import parse_ints
 from core.replacements import registry
 from ui import caps, routing, state, text
+from ui.heavy import LayerProgress
 from ui.source_view import source_section
 
 routing.require_router()
@@ -29,7 +29,6 @@ routing.require_router()
 CUSTOM = "custom"  # the example picker's entry for the user's own text
 EXAMPLE_KEYS = [*EXAMPLES, CUSTOM]
 CHECK_SLOT_WAIT_S = 10.0  # how long a torch check waits for another session's heavy run
-PROGRESS_AFTER_S = 1.0  # a live conversion that takes longer than this shows a progress bar
 
 
 def shape_text(shape: tuple[int, ...] | None) -> str:
@@ -332,16 +331,11 @@ def check_key(raw_text: str, shape: tuple[int, ...], method: str) -> str:
 
 
 def run_check(raw_text: str, shape: tuple[int, ...], method: str) -> None:
-    """Build, convert and run the chain in torch; a progress bar once it takes over a second."""
+    """Build, convert and run the chain in torch; a progress bar from the start, moved as each
+    layer is converted."""
     from core.converter.torch_check import check_conversion
 
-    bar = st.empty()
-    began = time.perf_counter()
-
-    def progress(done: int, total: int, path: str) -> None:
-        if time.perf_counter() - began > PROGRESS_AFTER_S:
-            bar.progress(done / max(total, 1), text=f"Converting {done}/{total}: {path or 'model'}")
-
+    progress = LayerProgress(st.empty())
     try:
         with heavy_run_slot(CHECK_SLOT_WAIT_S):
             check = check_conversion(raw_text, shape, method, progress=progress)
@@ -349,7 +343,7 @@ def run_check(raw_text: str, shape: tuple[int, ...], method: str) -> None:
         st.session_state["cv_check"] = (check_key(raw_text, shape, method), err)
     else:
         st.session_state["cv_check"] = (check_key(raw_text, shape, method), check)
-    bar.empty()
+    progress.close()
 
 
 def check_section(result: TextConversion, raw_text: str, shape: tuple[int, ...]) -> None:

@@ -48,8 +48,11 @@ def _short_repr(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def call_guarded(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, ConfigError | None]:
-    """(result, None) or (None, the ConfigError); fails the test on a hang or any other error."""
+def call_guarded(
+    fn: Callable, *args: Any, limit_s: float = HANG_LIMIT_S, **kwargs: Any
+) -> tuple[Any, ConfigError | None]:
+    """(result, None) or (None, the ConfigError); fails the test on a hang (no return within
+    `limit_s` seconds) or any other error."""
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -60,10 +63,10 @@ def call_guarded(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, ConfigEr
 
     worker = threading.Thread(target=target, daemon=True)
     worker.start()
-    worker.join(HANG_LIMIT_S)
+    worker.join(limit_s)
     call = describe_call(fn, args, kwargs)
     if worker.is_alive():
-        pytest.fail(f"{call} did not return within {HANG_LIMIT_S:g} s (hang)")
+        pytest.fail(f"{call} did not return within {limit_s:g} s (hang)")
     error = box.get("error")
     if error is None:
         return box.get("value"), None

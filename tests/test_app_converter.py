@@ -365,4 +365,122 @@ def test_switching_modes_keeps_the_method_and_the_link_says_the_mode():
     assert_clean(at)
     assert at.selectbox(key="cv_method").value == "zero-insertion"
     assert at.query_params["cv_mode"] == "source"
-    assert "cv_src" not in at.query_params  # a file stays out of the link
+    assert "cv_src" not in at.query_params  # the example file: its absence is enough
+
+
+MY_SOURCE = """\
+import torch.nn as nn
+
+
+class Mine(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(8, 4, 4, 2, 1)  # my own model, not the example
+"""
+
+
+def test_a_pasted_source_file_round_trips_through_the_link():
+    from core.converter.source_conversion import convert_source
+
+    at = open_page("converter", {"cv_mode": "source", "cv_method": "subpixel"})
+    at.text_area(key="cv_src").input(MY_SOURCE).run()
+    assert_clean(at)
+    link = dict(at.query_params)
+    assert state.unpack_text(link["cv_src"], 200_000) == MY_SOURCE  # packed, not plain
+    assert "cv_src_omitted" not in link and link["cv_mode"] == "source"
+    again = open_page("converter", link)  # a fresh session: the receiver
+    assert_clean(again)
+    assert again.text_area(key="cv_src").value == MY_SOURCE  # the sender's file, not the example
+    (diff,) = [c.value for c in again.main.code if c.language == "diff"]
+    assert diff == convert_source(MY_SOURCE, "subpixel").diff.strip("\n")
+    assert dict(again.query_params) == link
+
+
+def test_a_source_file_too_long_for_a_link_is_said_to_be_missing_not_replaced():
+    import random
+
+    rng = random.Random(0)  # incompressible: random CJK characters in a comment
+    comment = "# " + "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(19_000))
+    source = comment + "\n" + MY_SOURCE
+    at = open_page("converter", {"cv_mode": "source"})
+    at.text_area(key="cv_src").input(source).run()
+    assert_clean(at)
+    link = dict(at.query_params)
+    assert "cv_src" not in link and link["cv_src_omitted"] == str(len(source))
+    assert any("does not fit in a link" in c.value for c in at.caption)
+    again = open_page("converter", link)
+    assert_clean(again)
+    assert again.text_area(key="cv_src").value == ""  # no other model in silence
+    assert any("too long to travel in a link" in w.value for w in again.warning)
+
+
+def test_a_damaged_source_link_is_a_notice():
+    at = open_page("converter", {"cv_mode": "source", "cv_src": "z1.!!!"})
+    assert_clean(at)
+    assert any("cv_src" in w.value and "damaged" in w.value for w in at.warning)
+
+
+def test_the_check_shows_a_progress_bar_from_the_start_moved_per_layer(monkeypatch):
+    """The bar is drawn before the first layer is converted (a slow first layer no longer looks
+    stuck), moves once per ConvTranspose2d as convert_model reports it, and goes at the end."""
+    from ui import heavy
+
+    drawn: list[tuple] = []
+
+    class Recording(heavy.LayerProgress):
+        def __init__(self, placeholder, what="Converting"):
+            class Spy:  # the page's placeholder, every draw noted
+                def progress(self, value, text):
+                    drawn.append((value, text))
+                    placeholder.progress(value, text=text)
+
+                def empty(self):
+                    drawn.append(("empty",))
+                    placeholder.empty()
+
+            super().__init__(Spy(), what)
+
+    monkeypatch.setattr(heavy, "LayerProgress", Recording)
+    at = open_page("converter", {"cv_method": "subpixel"})
+    assert drawn == []  # no check yet, no bar
+    at.button(key="cv_run").click().run()
+    assert_clean(at)
+    layers = EXAMPLES["article"].text.count("ConvTranspose2d(")
+    assert layers >= 2
+    assert drawn[0] == (0.0, "Converting: building the model…")  # before the first layer
+    steps = drawn[1:-1]
+    assert [value for value, _ in steps] == [done / layers for done in range(1, layers + 1)]
+    for i, (_, text) in enumerate(steps, 1):
+        assert text.startswith(f"Converting {i}/{layers}: ")
+    assert drawn[-1] == ("empty",)
+    assert not at.get("progress")  # gone once the check is done
+
+
+def test_layer_progress_hears_convert_model_once_per_layer():
+    from torch import nn
+
+    from core.converter.live import convert_model
+    from ui.heavy import LayerProgress
+
+    class Placeholder:
+        def __init__(self):
+            self.values: list[float] = []
+            self.emptied = False
+
+        def progress(self, value, text):
+            self.values.append(value)
+
+        def empty(self):
+            self.emptied = True
+
+    model = nn.Sequential(
+        nn.ConvTranspose2d(4, 4, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(4, 2, 3, 1, 1)
+    )
+    placeholder = Placeholder()
+    progress = LayerProgress(placeholder)
+    assert placeholder.values == [0.0]  # drawn before any layer
+    convert_model(model, "subpixel", progress=progress)
+    assert progress.updates == [(1, 2, "0"), (2, 2, "2")]
+    assert placeholder.values == [0.0, 0.5, 1.0]
+    progress.close()
+    assert placeholder.emptied

@@ -588,3 +588,25 @@ def test_trace_of_random_text_raises_only_config_error(text: str, shape: list[in
         return
     trace = trace_shapes(parsed, shape)
     assert len(trace.rows) == len(parsed.leaves())
+
+
+@pytest.mark.parametrize(
+    ("layer", "returns"),
+    [
+        (nn.RNNCell(4, 6), torch.Tensor),
+        (nn.GRUCell(4, 6), torch.Tensor),
+        (nn.LSTMCell(4, 6), tuple),
+        (nn.GRU(4, 6), tuple),
+    ],
+)
+def test_a_recurrent_stop_says_what_each_recurrent_layer_returns(layer, returns) -> None:
+    """The cells RNNCell and GRUCell return one tensor, not a tuple: the stop reason says so."""
+    model = nn.Sequential(nn.Linear(4, 4), layer)
+    assert isinstance(layer(torch.randn(2, 4)), returns)  # what torch does, as the message says
+    trace = trace_shapes(str(model), (2, 4))
+    assert trace.stopped_at == "1"
+    reason = trace.stop_reason
+    assert "RNNCell and GRUCell one hidden-state tensor" in reason
+    assert "LSTMCell a tuple (h, c)" in reason
+    assert "GRU return a tuple (output, hidden state)" in reason
+    assert "it returns a tuple" not in reason

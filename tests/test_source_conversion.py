@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import subprocess
 import textwrap
+import time
 import types
 from pathlib import Path
 
@@ -26,12 +27,16 @@ from core.converter.source_conversion import (
     COMMENT,
     MAX_NESTING,
     MAX_SOURCE_CHARS,
+    MAX_UNARY_CHAIN,
     convert_source,
 )
 from core.errors import ConfigError
 from core.replacements.registry import METHODS
 
 EXACT = ("subpixel", "zero-insertion")
+# A hostile or large source is answered within this many seconds (about 1 s measured for a
+# 140 KB file on two shared cores; the margin is for a slow CI machine).
+SOURCE_LIMIT_S = 3.0
 
 DCGAN = '''\
 """DCGAN generator (Radford et al. 2016), as in the PyTorch tutorial."""
@@ -254,12 +259,21 @@ def test_rewritten_files_build_models_with_the_original_shapes(name: str, method
     assert torch_calls == sum(not call.converted for call in result.calls)
 
 
+MIXED = UNRESOLVED.replace("Up(4, 2)", "Up(4, 4)")  # the left call's weights fit the helper's
+
+
 @pytest.mark.parametrize("method", EXACT)
-@pytest.mark.parametrize("name", [n for n in FILES if n != "unresolved"])
+@pytest.mark.parametrize("name", [*FILES, "mixed"])
 def test_exact_methods_with_the_weight_snippet_give_equal_outputs(name: str, method: str) -> None:
-    source = FILES[name]
+    """Also for files with a call left as it is (unresolved, mixed): the snippet copies that
+    layer unchanged instead of treating it as replaced."""
+    source = FILES.get(name, MIXED)
     result = convert_source(source, method)
-    assert result.converted == len(result.calls) and result.weight_code
+    assert result.weight_code
+    if name in ("unresolved", "mixed"):
+        assert [call.converted for call in result.calls] == [False, True]
+    else:
+        assert result.converted == len(result.calls)
     original, rewritten = load(source, "original"), load(result.new_source, "rewritten")
     trained = build(original, seed=3)  # stands for a trained model
     new = build(rewritten, seed=4)  # fresh weights, to be overwritten
@@ -375,6 +389,10 @@ def test_no_user_code_runs(tmp_path: Path) -> None:
 
 
 HOSTILE = {
+    "deep not": "x = " + "not " * 40_000 + "1\n",
+    "deep minus": "x = " + "-" * 150_000 + "1\n",
+    "deep lambda": "x = " + "lambda: " * 20_000 + "1\n",
+    "long chain": "x = " + "1+" * 60_000 + "1\n",
     "deep brackets": "x = " + "(" * 5000 + ")" * 5000 + "\n",
     "deep blocks": "".join("    " * i + "if x:\n" for i in range(200)) + "    " * 200 + "pass\n",
     "huge literal": "x = " + "9" * 100_000 + "\n",
@@ -386,14 +404,168 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_sources_get_a_clear_error(name: str) -> None:
-    _, error = call_guarded(convert_source, HOSTILE[name], "subpixel")  # fails on a hang
+    source = HOSTILE[name] + "import torch.nn as nn\nup = nn.ConvTranspose2d(4, 4, 4, 2, 1)\n"
+    _, error = call_guarded(convert_source, source, "subpixel", limit_s=SOURCE_LIMIT_S)
     assert error is not None and error.parameter == "source"
+    if name in ("deep not", "deep minus", "deep lambda"):
+        assert f"more than {MAX_UNARY_CHAIN} unary operators" in error.message
+        assert error.message.startswith("line 1, column ")
+    if name == "long chain":
+        assert "nested too deeply" in error.message
     if name == "deep brackets":
         assert f"deeper than {MAX_NESTING}" in error.message and "line 1" in error.message
     if name == "1 MB":
         assert f"{MAX_SOURCE_CHARS:,}" in error.message
     if name == "syntax":
         assert error.message.startswith("line 1, column 7")
+
+
+def big_file(calls: int) -> str:
+    """A valid model file of `calls` Conv2d lines and one ConvTranspose2d (about 29 bytes a
+    line), as a generated or a very long model file is."""
+    lines = [
+        f"        self.c{i} = nn.Conv2d(8, 8, 3)" if i % 2 else f"        c{i} = nn.Conv2d(8, 8, 3)"
+        for i in range(calls)
+    ]
+    return (
+        "import torch.nn as nn\n\n\nclass M(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n" + "\n".join(lines) + "\n"
+        "        self.up = nn.ConvTranspose2d(8, 4, 4, 2, 1)  # the one to convert\n"
+        + "".join(f"C{i} = nn.Conv2d(1, 1, 1)\n" for i in range(calls // 50))
+    )
+
+
+@pytest.mark.parametrize("calls", [3400, 5000])
+def test_a_big_valid_file_is_converted_within_the_limit(calls: int) -> None:
+    source = big_file(calls)
+    assert 100_000 < len(source) <= MAX_SOURCE_CHARS
+    result, error = call_guarded(convert_source, source, "resize-nearest", limit_s=SOURCE_LIMIT_S)
+    assert error is None and result.converted == 1
+    (call,) = result.calls
+    assert call.line == calls + 7 and call.column == 19
+    old, new = source.splitlines(), result.new_source.splitlines()
+    assert new[: calls + 6] == old[: calls + 6] and new[calls + 7 :] == old[calls + 7 :]
+    assert new[calls + 6] == (
+        '        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), '
+        "nn.Conv2d(8, 4, kernel_size=3, padding=1))  # the one to convert"
+    )
+
+
+LINES_KEPT = """\
+'''Docstring.'''
+import torch.nn as nn
+K = 4  # a constant
+a = 1; b = [
+    2,   # odd spacing kept
+]
+x = 1 + \\
+    2
+if a: c = 3
+up = nn.ConvTranspose2d(4, 4, K, 2, 1)   ; d = 5
+for i in range(2):
+    e = i
+# a trailing comment
+"""
+
+
+def test_lines_between_calls_come_back_byte_for_byte() -> None:
+    """Lines without a call are set aside before LibCST parses the file and put back after:
+    comments, blank lines, semicolons, continuations and docstrings come back as they were."""
+    result = convert_source(LINES_KEPT, "resize-nearest")
+    assert result.converted == 1 and result.calls[0].line == 10
+    old, new = LINES_KEPT.splitlines(), result.new_source.splitlines()
+    assert new[:9] == old[:9] and new[10:] == old[10:]
+    assert new[9].endswith("   ; d = 5") and "nn.Upsample(" in new[9]
+
+
+USERS_HELPER = """\
+import torch
+from torch import nn
+
+
+class SubPixelConvTranspose2d(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels * 4, 3, padding=1)
+
+    def forward(self, x):
+        return nn.functional.pixel_shuffle(self.conv(x), 2)
+
+
+def build():
+    return nn.Sequential(SubPixelConvTranspose2d(4), nn.ConvTranspose2d(4, 4, 4, 2, 1))
+
+
+INPUT = (1, 4, 5, 5)
+"""
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", [*FILES, "mixed", "lines kept", "user's helper"])
+def test_setting_lines_aside_changes_nothing(name: str, method: str) -> None:
+    """The result with lines set aside equals LibCST's over the whole file."""
+    import ast
+
+    from core.converter.source_conversion import _pruned, _rewrite
+
+    source = {**FILES, "mixed": MIXED, "lines kept": LINES_KEPT, "user's helper": USERS_HELPER}[
+        name
+    ]
+    pruned, pairs = _pruned(source, ast.parse(source))
+    assert pairs and all(original not in pruned for _, original in pairs)  # set aside
+    whole, calls = _rewrite(source, ast.parse(source), method)
+    result = convert_source(source, method)
+    assert result.new_source == whole and result.calls == calls
+
+
+def test_a_users_class_named_like_the_helper_keeps_its_name() -> None:
+    """ESPCN code often defines its own SubPixelConvTranspose2d: the helper takes another name."""
+    result = convert_source(USERS_HELPER, "subpixel")
+    assert result.converted == 1
+    assert "SubPixelConvTranspose2d_2(nn.Conv2d(" in result.new_source
+    assert result.new_source.count("class SubPixelConvTranspose2d(") == 1
+    assert result.new_source.count("class SubPixelConvTranspose2d_2(") == 1
+    original, rewritten = load(USERS_HELPER, "original"), load(result.new_source, "rewritten")
+    trained, new = build(original, seed=3), build(rewritten, seed=4)
+    load(result.weight_code, "snippet").load_from_original(new, trained)
+    expected, got = run(trained, original.INPUT), run(new, original.INPUT)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9 * float(expected.abs().max()))
+
+
+@pytest.mark.parametrize(
+    ("header", "body"),
+    [
+        ("for m in [nn.ConvTranspose2d(4, 4, k, 2, 1)]:", "    print(m)"),
+        ("if nn.ConvTranspose2d(4, 4, k, 2, 1):", "    pass"),
+        ("with nn.ConvTranspose2d(4, 4, k, 2, 1) as m:", "    y = 1"),
+        ("def f(up=nn.ConvTranspose2d(4, 4, k, 2, 1)):", "    return up"),
+        ("for m in [nn.ConvTranspose2d(4, 4, k, 2, 1)]: print(m)", ""),
+    ],
+)
+def test_a_comment_for_a_call_in_a_header_goes_above_the_header(header: str, body: str) -> None:
+    source = f"import torch.nn as nn\nk = 4\nk = 3\n{header}\n{body}\nz = 2\n"
+    result = convert_source(source, "subpixel")
+    (call,) = result.calls
+    assert not call.converted and "kernel_size is `k`" in call.reason
+    lines = result.new_source.splitlines()
+    at = lines.index(header)
+    assert lines[at - 1].startswith(COMMENT) and "kernel_size is `k`" in lines[at - 1]
+    assert result.new_source.count(COMMENT) == 1
+    assert result.new_source.replace(lines[at - 1] + "\n", "") == source
+
+
+@pytest.mark.parametrize("module", ["torch.nn", "torch.nn.modules", "torch.nn.modules.conv"])
+def test_a_star_import_of_torch_nn_brings_conv_transpose2d(module: str) -> None:
+    source = f"from {module} import *\nup = ConvTranspose2d(4, 4, 4, 2, 1)\n"
+    result = convert_source(source, "subpixel")
+    assert result.converted == 1 and len(result.calls) == 1
+    x = torch.randn(1, 4, 5, 5)
+    expected = load(source, "star_original").up(x).shape
+    assert load(result.new_source, "star").up(x).shape == expected
+    shadowed = f"from {module} import *\n\ndef f(ConvTranspose2d):\n    return ConvTranspose2d(4)\n"
+    assert convert_source(shadowed, "subpixel").calls == ()
+    without = "from torch.optim import *\nup = ConvTranspose2d(4, 4, 4, 2, 1)\n"
+    assert convert_source(without, "subpixel").calls == ()
 
 
 def test_bad_methods_are_refused() -> None:
@@ -484,12 +656,18 @@ def test_the_cli_writes_in_place_and_prints_the_weight_code(tmp_path: Path) -> N
     [
         (("missing.py", "--method", "subpixel"), "no file 'missing.py'"),
         (("model.py", "--method", "bilinear"), "invalid choice: 'bilinear'"),
-        (("broken.py", "--method", "subpixel"), "line 1, column 7"),
+        (("broken.py", "--method", "subpixel"), "broken.py: line 1, column 7: "),
+        (("deep.py", "--method", "subpixel"), f"deep.py: line 1, column {4 * 65 + 1}: more than"),
+        (("minus.py", "--method", "subpixel"), "minus.py: line 1, column 69: more than 64 unary"),
     ],
 )
 def test_the_cli_refuses_bad_input_in_one_line(args, message, tmp_path: Path) -> None:
     (tmp_path / "model.py").write_text(DCGAN)
     (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    (tmp_path / "deep.py").write_text("x = " + "not " * 40_000 + "1\n")
+    (tmp_path / "minus.py").write_text("x = " + "-" * 150_000 + "1\n")
+    began = time.perf_counter()
     run = _cli(*args, cwd=tmp_path)
+    assert time.perf_counter() - began < SOURCE_LIMIT_S + 5  # the interpreter's start included
     assert run.returncode == 2 and run.stdout == ""
     assert message in run.stderr and run.stderr.count("\n") == 1

@@ -70,3 +70,34 @@ def turn(what: str, timeout: float, *, clicked: bool = True) -> Iterator[float]:
         yield waited
     finally:
         HEAVY_QUEUE.release()
+
+
+class LayerProgress:
+    """A live conversion's progress bar: drawn before the first layer, moved after each one.
+
+    Pass it as `progress` to `core.converter.live.convert_model` (or `check_conversion`): it is
+    called as progress(done, total, path) after each transposed convolution. The bar is there
+    from the start, so a conversion whose first layer takes long (a resize method fits its
+    weights) does not look stuck.
+
+    Args:
+        placeholder: where the bar is drawn (`st.empty()`; anything with `progress` and `empty`).
+        what: the first words of the bar's text.
+    """
+
+    def __init__(self, placeholder: object, what: str = "Converting") -> None:
+        self.placeholder = placeholder
+        self.what = what
+        self.updates: list[tuple[int, int, str]] = []  # (done, total, path), as heard
+        placeholder.progress(0.0, text=f"{what}: building the model…")  # type: ignore[attr-defined]
+
+    def __call__(self, done: int, total: int, path: str) -> None:
+        """One more layer done (done = 1 .. total)."""
+        self.updates.append((done, total, path))
+        self.placeholder.progress(  # type: ignore[attr-defined]
+            done / max(total, 1), text=f"{self.what} {done}/{total}: {path or 'model'}"
+        )
+
+    def close(self) -> None:
+        """Take the bar away once the conversion is over."""
+        self.placeholder.empty()  # type: ignore[attr-defined]

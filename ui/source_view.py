@@ -3,6 +3,10 @@
 Reads the widgets, calls `core.converter.source_conversion.convert_source` (which parses the file
 and never runs it) and draws the result: one row per ConvTranspose2d call, the unified diff, the
 rewritten file to download, and for exact methods the snippet that carries trained weights.
+
+A file the user pasted or uploaded travels in the page's link packed (`state.pack_text`, as the
+printout mode's text does); one too long even packed is left out, and the link says so
+(`cv_src_omitted`), so whoever opens it is told, never shown the example file in its place.
 """
 
 from __future__ import annotations
@@ -113,9 +117,53 @@ def _results(result: SourceConversion, method: str) -> None:
         )
 
 
+def source_from_link(raw: str) -> str:
+    """A source file from a link: packed (`ui.state.pack_text`), or plain.
+
+    Args:
+        raw: the link's `cv_src` value.
+
+    Returns:
+        The file's text; ValueError (in plain words) for a damaged or too long one.
+    """
+    if raw.startswith("z1."):
+        return state.unpack_text(raw, caps.MAX_SOURCE_TEXT)
+    if len(raw) > caps.MAX_SOURCE_TEXT:
+        raise ValueError(f"longer than {caps.MAX_SOURCE_TEXT:,} characters")
+    return raw
+
+
+def _omitted_notice() -> None:
+    """A link whose file could not travel says so, and the box starts empty."""
+    if state.url_value("cv_src_omitted") is not None and not st.session_state["cv_src"]:
+        st.warning(
+            "The link you opened had a model file too long to travel in a link, so it is not "
+            "here: ask its sender for the file itself, or upload or paste your own.",
+            icon=":material/link_off:",
+        )
+
+
+def _publish(source: str | None) -> None:
+    """Put the file in the link, packed, where it is not the example; say where it cannot be."""
+    custom = source is not None and source != SOURCE_EXAMPLE
+    packed = state.pack_text(source) if custom and source is not None else None
+    state.publish("cv_src", packed)
+    state.publish("cv_src_omitted", str(len(source)) if custom and not packed else None)
+    if custom and not packed:
+        st.caption(
+            "This file does not fit in a link even compressed: the address bar says so, and "
+            "whoever opens it is told that the file was not carried. Share the file itself."
+        )
+
+
 def source_section(method: str) -> None:
-    """The "Source file" mode of the converter page, for the chosen `method`."""
-    state.page_param("cv_src", SOURCE_EXAMPLE, lambda raw: raw[: caps.MAX_SOURCE_TEXT])
+    """The "Source file" mode of the converter page, for the chosen `method`.
+
+    Args:
+        method: the replacement method every call is rewritten with.
+    """
+    omitted = state.url_value("cv_src_omitted") is not None and state.url_value("cv_src") is None
+    state.page_param("cv_src", "" if omitted else SOURCE_EXAMPLE, source_from_link)
     st.caption(
         "Upload or paste the Python file that defines your model. Every "
         "`nn.ConvTranspose2d(...)` call (also `torch.nn.ConvTranspose2d`, or an imported "
@@ -124,6 +172,8 @@ def source_section(method: str) -> None:
         "module-level constants. Everything else stays byte for byte. The file is parsed with "
         "LibCST, never run."
     )
+    _omitted_notice()
+    source = None
     try:
         source = _source_text()
         result = convert_source(source, method)
@@ -131,5 +181,6 @@ def source_section(method: str) -> None:
         state.show_error(err)
         return
     finally:
-        state.remember("cv_src", lambda _: None)  # kept across pages, left out of links
+        state.remember("cv_src", lambda _: None)  # kept across pages; the link gets it packed
+        _publish(source if source is not None else st.session_state.get("cv_src"))
     _results(result, method)

@@ -62,7 +62,8 @@ STOP_UNTRACEABLE = "untraceable"  # a known layer whose output the printout cann
 
 # Known layers whose output shape print(model) cannot decide, and why (stop messages).
 _RECURRENT = (
-    "a recurrent layer: it returns a tuple (output, hidden state) and its output depends on "
+    "a recurrent layer: RNN, LSTM and GRU return a tuple (output, hidden state), LSTMCell a "
+    "tuple (h, c), RNNCell and GRUCell one hidden-state tensor, and what it gives depends on "
     "forward()'s arguments (the hidden state, batch_first), so no chain of layers can follow it"
 )
 _ATTENTION = (
