@@ -17,10 +17,10 @@ from core.converter.text_conversion import (
     convert_text,
 )
 from core.errors import ConfigError
-from core.hosted import BusyError, heavy_run_slot
+from core.hosted import ONE_RUN_WAIT_S, BusyError
 from core.parsing import parse_ints
 from core.replacements import registry
-from ui import caps, routing, state, text
+from ui import caps, heavy, routing, state, text
 from ui.heavy import LayerProgress
 from ui.source_view import source_section
 
@@ -28,7 +28,7 @@ routing.require_router()
 
 CUSTOM = "custom"  # the example picker's entry for the user's own text
 EXAMPLE_KEYS = [*EXAMPLES, CUSTOM]
-CHECK_SLOT_WAIT_S = 10.0  # how long a torch check waits for another session's heavy run
+CHECK_SLOT_WAIT_S = ONE_RUN_WAIT_S  # a torch check waits in line until one capped run ends
 
 
 def shape_text(shape: tuple[int, ...] | None) -> str:
@@ -337,7 +337,7 @@ def run_check(raw_text: str, shape: tuple[int, ...], method: str) -> None:
 
     progress = LayerProgress(st.empty())
     try:
-        with heavy_run_slot(CHECK_SLOT_WAIT_S):
+        with heavy.turn("check", CHECK_SLOT_WAIT_S):
             check = check_conversion(raw_text, shape, method, progress=progress)
     except (ConfigError, BusyError) as err:
         st.session_state["cv_check"] = (check_key(raw_text, shape, method), err)
@@ -462,7 +462,7 @@ st.caption(
     "shows (Deconv Lab parses it without running it and traces every shape), or give the "
     "model's Python file (every call rewritten in place, a diff back, nothing else touched)."
 )
-state.page_param("cv_method", "resize-nearest", state.one_of(registry.METHODS))
+state.page_param("cv_method", registry.DEFAULT_METHOD, state.one_of(registry.METHODS))
 state.page_param("cv_mode", "printout", state.one_of(list(MODES)))
 mode = (
     st.segmented_control("What do you have?", list(MODES), key="cv_mode", format_func=MODES.get)

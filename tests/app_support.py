@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from streamlit.testing.v1 import AppTest
 from tests_paths import ROOT
+
+from core.hosted import heavy_run_slot
 
 APP = ROOT / "app.py"
 TIMEOUT = 60  # seconds per script run: generous for a loaded 2-core CI machine
@@ -66,3 +70,26 @@ def forward_shape(module: torch.nn.Module, in_channels: int, size: tuple[int, in
     """Spatial output size of `module` on a (1, C, H, W) input."""
     with torch.no_grad():
         return tuple(module(torch.zeros(1, in_channels, *size)).shape[-2:])
+
+
+@contextlib.contextmanager
+def another_session_holds_the_slot(
+    owner: str | None = None, release_after: float | None = None
+) -> Iterator[None]:
+    """Hold the one-heavy-run slot in another thread, as session `owner` would, for the body (or
+    until `release_after` seconds have passed, if given)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other_session() -> None:
+        with heavy_run_slot(owner=owner):
+            holding.set()
+            release.wait(30 if release_after is None else release_after)
+
+    thread = threading.Thread(target=other_session)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join()

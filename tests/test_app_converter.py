@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-from app_support import assert_clean, errors, open_page, run_snippet, titles
+from app_support import (
+    another_session_holds_the_slot,
+    assert_clean,
+    errors,
+    open_page,
+    run_snippet,
+    titles,
+)
 
 from core.converter.examples import EXAMPLES
 from core.converter.text_conversion import convert_text
 from core.replacements.registry import METHODS
-from ui import state
+from ui import heavy, state
 
 
 def shape_text(shape) -> str:
@@ -310,6 +317,26 @@ def test_check_with_torch_measures_the_conversion(method):
     (success,) = [s.value for s in at.success]
     assert "every traced shape equals torch's" in success
     assert ("exact" in success) == (method == "subpixel")
+
+
+def test_a_check_waits_its_turn_in_the_heavy_queue_showing_its_place(monkeypatch):
+    """While another session's run holds the heavy-run slot, Check with torch lines up (it is
+    not refused after a few seconds) and says where it is in the queue; it runs once the slot
+    is free."""
+    shown = []
+
+    def waiting_text(what: str, ahead: int, waited: float) -> str:
+        shown.append((what, ahead))
+        return f"waiting: {what}, {ahead} ahead"
+
+    monkeypatch.setattr(heavy, "waiting_text", waiting_text)
+    at = open_page("converter", {"cv_method": "subpixel"})
+    with another_session_holds_the_slot(release_after=1.0):
+        at.button(key="cv_run").click().run()
+    assert_clean(at)
+    assert ("check", 1) in shown
+    assert not errors(at)
+    assert "every traced shape equals torch's" in at.success[0].value
 
 
 def test_check_with_torch_is_refused_for_custom_modules_with_the_reason():

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from app_support import assert_clean, errors, open_page, plotly_array, titles
+from app_support import (
+    another_session_holds_the_slot,
+    assert_clean,
+    errors,
+    open_page,
+    plotly_array,
+    titles,
+)
 from PIL import Image
 from tests_paths import ROOT
 
@@ -24,7 +28,6 @@ from core.generator.devices import device_label, pick_device
 from core.generator.findings import error_text
 from core.generator.readouts import share_text
 from core.generator.run import fit, render_at_init
-from core.hosted import heavy_run_slot
 from core.limits import ENV_VAR
 from ui import heavy
 
@@ -178,29 +181,6 @@ def test_fit_stops_at_the_time_budget_and_says_so(monkeypatch):
     assert len(warnings) == 1
     assert "time budget of 0.001 s" in warnings[0] and "1 of 200 steps done" in warnings[0]
     assert "1 of 200 steps" in captions(at)
-
-
-@contextlib.contextmanager
-def another_session_holds_the_slot(
-    owner: str | None = None, release_after: float | None = None
-) -> Iterator[None]:
-    """Hold the one-heavy-run slot in another thread, as session `owner` would, for the body (or
-    until `release_after` seconds have passed, if given)."""
-    holding, release = threading.Event(), threading.Event()
-
-    def other_session() -> None:
-        with heavy_run_slot(owner=owner):
-            holding.set()
-            release.wait(30 if release_after is None else release_after)
-
-    thread = threading.Thread(target=other_session)
-    thread.start()
-    try:
-        assert holding.wait(10)
-        yield
-    finally:
-        release.set()
-        thread.join()
 
 
 def test_busy_server_text_matches_what_fit_does():

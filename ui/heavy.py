@@ -29,9 +29,10 @@ def waiting_text(what: str, ahead: int, waited: float) -> str:
     """The notice of a run waiting in line."""
     runs = f"{ahead} run{'s' if ahead != 1 else ''}"
     return (
-        f"Waiting for the generator: your {what} is number {ahead + 1} in the queue ({runs} "
-        f"ahead of it), waiting {waited:.0f} s. It starts by itself when its turn comes; runs "
-        "take turns in arrival order, one per session."
+        f"Waiting for your turn: your {what} is number {ahead + 1} in the server's queue of "
+        f"heavy runs (generator renders and fits, torch checks; {runs} ahead of it), waiting "
+        f"{waited:.0f} s. It starts by itself when its turn comes; runs take turns in arrival "
+        "order, one per session."
     )
 
 
@@ -47,7 +48,8 @@ def busy_caption(render_wait_s: float) -> str:
 
 @contextmanager
 def turn(what: str, timeout: float, *, clicked: bool = True) -> Iterator[float]:
-    """Hold the heavy-run slot for this session's `what` ("render", "fit") for the `with` block,
+    """Hold the heavy-run slot for this session's `what` ("render", "fit", "check") for the `with`
+    block,
     after waiting in line up to `timeout` seconds with a notice of its place; yields the seconds
     waited. Raises `core.hosted.BusyError` (the notice cleared) when it does not get its turn.
 
