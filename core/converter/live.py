@@ -300,63 +300,82 @@ def convert_model(
     if replace is None:
         from core.replacements.weights import replace_conv_transpose as replace
     converted = copy.deepcopy(model)
+    rows = _Rows(method, replace)
+    if isinstance(converted, (nn.ConvTranspose2d, *_OTHER_TRANSPOSED)):
+        new = rows.convert_one(converted, "")
+        if progress is not None:
+            progress(1, 1, "")
+        return (converted if new is None else new), rows.report()
+    _replace_children(converted, rows, progress)
+    return converted, rows.report()
 
-    def swap(layer: nn.ConvTranspose2d, used: str) -> tuple[nn.Module, float]:
-        new, error = replace(layer, used)
-        return _matching(new, layer), float(error)
 
-    rows: list[ConversionRow] = []
-    skipped: list[Skipped] = []
-    kept: list[Skipped] = []
+@dataclasses.dataclass
+class _Rows:
+    """What `convert_model` found so far: a row per replaced layer, the layers skipped or kept."""
 
-    def convert_one(layer: nn.Module, path: str) -> nn.Module | None:
-        """The replacement of one transposed convolution (a row), or None (skipped or kept)."""
+    method: str
+    replace: Replace
+    rows: list[ConversionRow] = dataclasses.field(default_factory=list)
+    skipped: list[Skipped] = dataclasses.field(default_factory=list)
+    kept: list[Skipped] = dataclasses.field(default_factory=list)
+
+    def report(self) -> ConversionReport:
+        return ConversionReport(
+            self.method, tuple(self.rows), tuple(self.skipped), tuple(self.kept)
+        )
+
+    def _plain(self, layer: nn.Module, path: str) -> tuple[nn.ConvTranspose2d, str] | None:
+        """The plain ConvTranspose2d to replace (a parametrized one folded) and its note, or
+        None for a layer that is kept (1D/3D) or skipped (a subclass), recorded as such."""
         if isinstance(layer, _OTHER_TRANSPOSED):
             kind = next(c.__name__ for c in _OTHER_TRANSPOSED if isinstance(layer, c))
-            kept.append(Skipped(path, _one_line(layer), other_transposed_reason(kind)))
+            self.kept.append(Skipped(path, _one_line(layer), other_transposed_reason(kind)))
             return None
-        note = ""
         if _parametrized_conv_transpose(layer):
-            plain, note = _folded(layer), _fold_note(layer)  # type: ignore[arg-type]
-        elif type(layer) is nn.ConvTranspose2d:
-            plain = layer
-        else:
-            skipped.append(
-                Skipped(
-                    path,
-                    _one_line(layer),
-                    f"{type(layer).__name__} subclasses ConvTranspose2d and may compute "
-                    "something else: left as it is",
-                )
+            return _folded(layer), _fold_note(layer)  # type: ignore[arg-type]
+        if type(layer) is nn.ConvTranspose2d:
+            return layer, ""
+        self.skipped.append(
+            Skipped(
+                path,
+                _one_line(layer),
+                f"{type(layer).__name__} subclasses ConvTranspose2d and may compute "
+                "something else: left as it is",
             )
+        )
+        return None
+
+    def convert_one(self, layer: nn.Module, path: str) -> nn.Module | None:
+        """The replacement of one transposed convolution (a row), or None (skipped or kept)."""
+        plain = self._plain(layer, path)
+        if plain is None:
             return None
+        original, note = plain
         try:
-            used, method_note = method_for(TransposedConv.from_module(plain), method)
-            new, error = swap(plain, used)  # type: ignore[arg-type]
+            used, method_note = method_for(TransposedConv.from_module(original), self.method)
+            new, error = self.replace(original, used)
         except ConfigError as exc:
-            skipped.append(Skipped(path, _one_line(layer), exc.message))
+            self.skipped.append(Skipped(path, _one_line(layer), exc.message))
             return None
-        rows.append(
+        new = _matching(new, original)
+        self.rows.append(
             ConversionRow(
                 path,
                 _one_line(layer),
                 _one_line(new),
                 used,
                 registry.method(used).exact,
-                error,
+                float(error),
                 note="; ".join(filter(None, [method_note, note])),
             )
         )
         return new
 
-    if isinstance(converted, (nn.ConvTranspose2d, *_OTHER_TRANSPOSED)):
-        new = convert_one(converted, "")
-        if progress is not None:
-            progress(1, 1, "")
-        return (converted if new is None else new), ConversionReport(
-            method, tuple(rows), tuple(skipped), tuple(kept)
-        )
 
+def _replace_children(converted: nn.Module, rows: _Rows, progress: Progress | None) -> None:
+    """Swap every transposed convolution inside `converted` (in place) for its replacement; a
+    layer shared by several parents is converted once, its row listing every path."""
     links = [
         link
         for link in _children_with_paths(converted)
@@ -367,19 +386,19 @@ def convert_model(
     total = len({id(link[2]) for link in links})
     for parent, name, child, path in links:
         if id(child) not in replaced:
-            count = len(rows)
-            replaced[id(child)] = convert_one(child, path)
-            if len(rows) > count:
+            count = len(rows.rows)
+            replaced[id(child)] = rows.convert_one(child, path)
+            if len(rows.rows) > count:
                 row_of[id(child)] = count
             if progress is not None:
                 progress(len(replaced), total, path)
         elif id(child) in row_of:  # a shared layer met again: same replacement, same row
-            row = rows[row_of[id(child)]]
-            rows[row_of[id(child)]] = dataclasses.replace(row, also_at=(*row.also_at, path))
+            index = row_of[id(child)]
+            row = rows.rows[index]
+            rows.rows[index] = dataclasses.replace(row, also_at=(*row.also_at, path))
         new = replaced[id(child)]
         if new is not None:
             parent._modules[name] = new
-    return converted, ConversionReport(method, tuple(rows), tuple(skipped), tuple(kept))
 
 
 def _is_nearest_upsample(module: nn.Module) -> bool:

@@ -1359,69 +1359,21 @@ def trace_shapes(
         and (note := _container_note(layer)) is not None
     ]
     rows: list[TraceRow] = []
-    stop: tuple[str, str, str, str, Shape | None] | None = None  # path, kind, reason, advice, shape
+    stop: _Stop | None = None
     assumed_at: str | None = None  # the first row whose shape rests on an assumption
     for layer, hidden in visited:
         if layer.path in given:
             shape, stop = given[layer.path], None
             assumed_at = layer.path if assumed_at is None else assumed_at
         if stop is not None or shape is None:
-            where = stop[0] if stop is not None else "?"
-            rows.append(
-                TraceRow(
-                    layer.path,
-                    layer.type_name,
-                    layer.text,
-                    None,
-                    None,
-                    SKIPPED,
-                    f"not traced: the trace stopped at {where}",
-                )
-            )
+            rows.append(_not_traced(layer, stop))
             continue
         row, step = _trace_step(layer, shape)
         input_proven = assumed_at is None and hidden is None and layer.path not in given
-        if layer.path in given:
-            row = _with_note(
-                row, f"the input shape {_fmt(shape)} is the one you gave", _assumed(row)
-            )
-        elif hidden is not None and assumed_at is None:
-            row = _with_note(
-                row,
-                f"inside {_label(hidden)}, whose forward() is not shown: traced as if it runs its "
-                "children in the printed order",
-                _assumed(row),
-            )
-        elif assumed_at is not None:
-            row = _with_note(row, f"follows from the assumption at {assumed_at}", _assumed(row))
-        viewed = _flat_viewed(row)
-        if row.status == MISMATCH and input_proven and not viewed:
-            row = dataclasses.replace(
-                row,
-                out_shape=None,
-                status=ERROR,
-                note=f"{row.note}: torch refuses this (the layers before it run in order)",
-            )
-        if row.status == MISMATCH:
-            cause, suggested = _contradiction(row, step)
-            note = f"{'; '.join(step.notes)}: the trace stops here; likely cause: {cause}"
-            row = dataclasses.replace(row, out_shape=None, note=note)
-            advice = _advice(layer.path, suggested)
-            stop = (layer.path, STOP_CONTRADICTION, cause, advice, suggested)
-        elif row.status == ERROR and not input_proven:
-            cause = (
-                f"with the shape assumed here torch would refuse this layer ({row.note}): "
-                "forward() probably changes the shape before it (a concatenation, view, pad or "
-                "crop that the printout does not show)"
-            )
-            stop = (layer.path, STOP_CONTRADICTION, cause, _advice(layer.path, None), None)
-        elif row.status == ERROR:
-            stop = (layer.path, STOP_REFUSED, row.note, "", None)
-        elif row.status == UNTRACEABLE:
-            stop = (layer.path, STOP_UNTRACEABLE, row.note, _advice(layer.path, None), None)
-        elif row.out_shape is None:
-            stop = (layer.path, STOP_UNKNOWN, row.note, _advice(layer.path, None), None)
-        elif assumed_at is None and (row.status in (ASSUMED, UNKNOWN) or not input_proven):
+        row = _with_assumption(row, shape, hidden, layer.path in given, assumed_at)
+        row, stop = _stopped(row, step, layer.path, input_proven)
+        starts_assuming = row.status in (ASSUMED, UNKNOWN) or not input_proven
+        if stop is None and assumed_at is None and starts_assuming:
             assumed_at = layer.path
         rows.append(row)
         shape = row.out_shape
@@ -1437,6 +1389,81 @@ def trace_shapes(
         suggested,
         tuple(p for p in given if any(r.path == p for r in rows)),
     )
+
+
+# Where the trace stopped claiming shapes: path, kind, reason, advice, suggested shape.
+_Stop = tuple[str, str, str, str, "Shape | None"]
+
+
+def _not_traced(layer: ParsedLayer, stop: _Stop | None) -> TraceRow:
+    """The row of a layer after the trace stopped (or while no shape is known)."""
+    where = stop[0] if stop is not None else "?"
+    return TraceRow(
+        layer.path,
+        layer.type_name,
+        layer.text,
+        None,
+        None,
+        SKIPPED,
+        f"not traced: the trace stopped at {where}",
+    )
+
+
+def _with_assumption(
+    row: TraceRow,
+    shape: Shape,
+    hidden: ParsedLayer | None,
+    given: bool,
+    assumed_at: str | None,
+) -> TraceRow:
+    """`row` with the assumption its input rests on, if any, in its note ("ok" becomes
+    "assumed"): a shape the user gave, a custom container whose forward() is not shown, or an
+    earlier assumption."""
+    if given:
+        return _with_note(row, f"the input shape {_fmt(shape)} is the one you gave", _assumed(row))
+    if hidden is not None and assumed_at is None:
+        return _with_note(
+            row,
+            f"inside {_label(hidden)}, whose forward() is not shown: traced as if it runs its "
+            "children in the printed order",
+            _assumed(row),
+        )
+    if assumed_at is not None:
+        return _with_note(row, f"follows from the assumption at {assumed_at}", _assumed(row))
+    return row
+
+
+def _stopped(
+    row: TraceRow, step: _Step, path: str, input_proven: bool
+) -> tuple[TraceRow, _Stop | None]:
+    """The row, and where the trace stops at it (None: it goes on). A mismatch on a proven
+    input is torch's refusal; on an assumed one, a contradiction with its likely cause."""
+    if row.status == MISMATCH and input_proven and not _flat_viewed(row):
+        row = dataclasses.replace(
+            row,
+            out_shape=None,
+            status=ERROR,
+            note=f"{row.note}: torch refuses this (the layers before it run in order)",
+        )
+    if row.status == MISMATCH:
+        cause, suggested = _contradiction(row, step)
+        note = f"{'; '.join(step.notes)}: the trace stops here; likely cause: {cause}"
+        row = dataclasses.replace(row, out_shape=None, note=note)
+        return row, (path, STOP_CONTRADICTION, cause, _advice(path, suggested), suggested)
+    if row.status == ERROR and not input_proven:
+        cause = (
+            f"with the shape assumed here torch would refuse this layer ({row.note}): "
+            "forward() probably changes the shape before it (a concatenation, view, pad or "
+            "crop that the printout does not show)"
+        )
+        return row, (path, STOP_CONTRADICTION, cause, _advice(path, None), None)
+    if row.status == ERROR:
+        return row, (path, STOP_REFUSED, row.note, "", None)
+    if row.status == UNTRACEABLE:
+        return row, (path, STOP_UNTRACEABLE, row.note, _advice(path, None), None)
+    if row.out_shape is None:
+        return row, (path, STOP_UNKNOWN, row.note, _advice(path, None), None)
+    return row, None
 
 
 def _assumed(row: TraceRow) -> str:

@@ -24,7 +24,7 @@ from torch import nn
 
 from core.converter.live import ConversionReport, convert_model
 from core.converter.model_text import ParsedLayer, parse_model_text
-from core.converter.shape_trace import bind_arguments, trace_shapes, units
+from core.converter.shape_trace import ShapeTrace, bind_arguments, trace_shapes, units
 from core.converter.text_conversion import MAX_CHECK_ACTIVATION, MAX_CHECK_PARAMETERS, checkable
 from core.errors import ConfigError
 
@@ -124,24 +124,7 @@ def check_conversion(
     """
     start = time.perf_counter()
     root = parse_model_text(text) if isinstance(text, str) else text
-    why = checkable(root)
-    if why:
-        raise ConfigError("text", f"cannot check this model with torch here: {why}")
-    trace = trace_shapes(root, input_shape)
-    if trace.stopped_at is not None:
-        raise ConfigError(
-            "input_shape",
-            f"the trace stops at {trace.stopped_at} ({trace.stop_reason}): fix that first",
-        )
-    largest = max(
-        (math.prod(s) for r in trace.rows for s in (r.in_shape, r.out_shape) if s), default=0
-    )
-    if largest > MAX_CHECK_ACTIVATION:
-        raise ConfigError(
-            "input_shape",
-            f"the forward pass holds a tensor of {largest:,} values; the check runs up to "
-            f"{MAX_CHECK_ACTIVATION:,}: use a smaller input shape (batch 1, a smaller image)",
-        )
+    trace = _checkable_trace(root, input_shape)
     with torch.device("meta"):
         counted = sum(p.numel() for p in _build(root).parameters())
     if counted > max_parameters:
@@ -156,27 +139,10 @@ def check_conversion(
         x = torch.randn(*trace.input_shape)
     converted, report = convert_model(original, method, progress=progress)
     converted.eval()
-    shapes: dict[str, tuple[Shape, Shape]] = {}
-
-    def record(path: str) -> Callable:
-        def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-            shapes.setdefault(path, (tuple(args[0].shape), tuple(output.shape)))
-
-        return hook
-
     paths = {layer.path for layer, _ in units(root)}
-    handles = [
-        module.register_forward_hook(record(path))
-        for path, module in original.named_modules()
-        if path in paths
-    ]
-    try:
-        with torch.no_grad():
-            y = original(x)
-            y_converted = converted(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with torch.no_grad():
+        y, shapes = _forward_with_shapes(original, x, paths)
+        y_converted = converted(x)
     difference = (y_converted - y).abs() if y.shape == y_converted.shape else None
     reference = float(y.norm())
     return TorchCheck(
@@ -197,3 +163,52 @@ def check_conversion(
         report=report,
         seconds=time.perf_counter() - start,
     )
+
+
+def _checkable_trace(root: ParsedLayer, input_shape: Sequence[int]) -> ShapeTrace:
+    """The trace of a chain the check can build and run here (ConfigError saying why not: custom
+    modules, a trace that stops, activations over `MAX_CHECK_ACTIVATION`)."""
+    why = checkable(root)
+    if why:
+        raise ConfigError("text", f"cannot check this model with torch here: {why}")
+    trace = trace_shapes(root, input_shape)
+    if trace.stopped_at is not None:
+        raise ConfigError(
+            "input_shape",
+            f"the trace stops at {trace.stopped_at} ({trace.stop_reason}): fix that first",
+        )
+    largest = max(
+        (math.prod(s) for r in trace.rows for s in (r.in_shape, r.out_shape) if s), default=0
+    )
+    if largest > MAX_CHECK_ACTIVATION:
+        raise ConfigError(
+            "input_shape",
+            f"the forward pass holds a tensor of {largest:,} values; the check runs up to "
+            f"{MAX_CHECK_ACTIVATION:,}: use a smaller input shape (batch 1, a smaller image)",
+        )
+    return trace
+
+
+def _forward_with_shapes(
+    model: nn.Module, x: torch.Tensor, paths: set[str]
+) -> tuple[torch.Tensor, dict[str, tuple[Shape, Shape]]]:
+    """model(x), and the (input, output) shape of each module at `paths` as torch's forward
+    hooks saw it (a module run twice keeps its first)."""
+    shapes: dict[str, tuple[Shape, Shape]] = {}
+
+    def record(path: str) -> Callable:
+        def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+            shapes.setdefault(path, (tuple(args[0].shape), tuple(output.shape)))
+
+        return hook
+
+    handles = [
+        module.register_forward_hook(record(path))
+        for path, module in model.named_modules()
+        if path in paths
+    ]
+    try:
+        return model(x), shapes
+    finally:
+        for handle in handles:
+            handle.remove()
