@@ -3,6 +3,8 @@ every layer (or module) for it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import streamlit as st
 
@@ -398,6 +400,15 @@ def chain_summary(chain: Chain) -> str:
 
 def by_ends(start: int, end: int, layers: int | None) -> None:
     """Chains from `start` to `end` px: the sizes in between, each layer, the whole module."""
+    chains = ranked_chains(start, end, layers)
+    if not chains:
+        return
+    pick = chain_pick(chains)
+    chain_module(chains[pick], start, end)
+
+
+def ranked_chains(start: int, end: int, layers: int | None) -> list[Chain]:
+    """The ranked chains from `start` to `end`, with their table; [] after saying why none."""
     try:
         chains = chains_for(start, end, layers, (max_k, max_s, max_d))
     except ConfigError as err:
@@ -406,23 +417,29 @@ def by_ends(start: int, end: int, layers: int | None) -> None:
                 "search", f"{err.message}. {caps.explain('chain_search').capitalize()}"
             )
         state.show_error(err)
-        return
+        return []
     if not chains:
         why = explain_no_chain(start, end, layers, **bounds, max_layers=caps.MAX_CHAIN_LAYERS)
         st.warning(f"No chain within the bounds maps {start} → {end} px: {why}.")
-        return
+        return []
     count = chains[0].layers
     fewest = " (the fewest that work)" if layers is None else ""
     st.subheader(f"{start} → {end} px in {count} layer(s){fewest}")
     st.caption(
         "The solver chose the sizes in between: each layer keeps or grows the size, none "
         "passes the end, and each layer is the best configuration for its step. Chains are "
-        "ranked by their layers' rank keys added up: even overlap first, no holes, no "
-        "output_padding, no dilation, each layer's output exactly stride × its input, equal "
-        "strides (2, 2 before 4, 1), then about two taps per phase and small kernels. The best "
-        f"{len(chains)} are listed."
+        "ranked by their layers' rank keys added up: even overlap first, no holes, no layer "
+        "that only keeps the size, no output_padding, no dilation, each layer's output exactly "
+        "stride × its input, equal strides (2, 2 before 4, 1), then about two taps per phase "
+        f"and small kernels. The best {len(chains)} are listed."
     )
-    rows = [
+    st.table(pd.DataFrame(chain_rows(chains)), hide_index=True, border="horizontal")
+    return list(chains)
+
+
+def chain_rows(chains: Sequence[Chain]) -> list[dict[str, object]]:
+    """One table row per ranked chain."""
+    return [
         {
             "rank": i + 1,
             "sizes (px)": " → ".join(map(str, c.sizes)),
@@ -434,7 +451,10 @@ def by_ends(start: int, end: int, layers: int | None) -> None:
         }
         for i, c in enumerate(chains)
     ]
-    st.table(pd.DataFrame(rows), hide_index=True, border="horizontal")
+
+
+def chain_pick(chains: Sequence[Chain]) -> int:
+    """The chain the user picked (kept in the link as its rank; a rank past the list says so)."""
     if st.session_state["sv_chain_pick"] >= len(chains):
         picked = st.session_state["sv_chain_pick"] + 1
         if state.url_value("sv_chain_pick") == str(picked):
@@ -448,10 +468,14 @@ def by_ends(start: int, end: int, layers: int | None) -> None:
         "Chain",
         range(len(chains)),
         key="sv_chain_pick",
-        format_func=lambda i: f"#{i + 1}: {rows[i]['sizes (px)']}",
+        format_func=lambda i: f"#{i + 1}: {' → '.join(map(str, chains[i].sizes))}",
     )
     state.remember("sv_chain_pick", lambda i: str(i + 1))
-    chain = chains[pick]
+    return pick
+
+
+def chain_module(chain: Chain, start: int, end: int) -> None:
+    """Channels for the picked chain, its layers (each a designer link) and the whole module."""
     automatic = default_channels(base.in_channels, base.out_channels, chain.layers)
     raw = st.text_input(
         "Channels: the input's, then each layer's output",
