@@ -4,6 +4,7 @@ every layer (or module) for it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -51,6 +52,19 @@ FEWEST = "fewest"
 LAYER_CHOICES = (FEWEST, *map(str, range(1, caps.MAX_CHAIN_LAYERS + 1)))
 TABLE_ROWS = 20  # rows of a solutions table shown at once; the rest in an expander
 CHAINS_SHOWN = 20
+
+
+def size_input(where: Any, label: str, key: str, what: str) -> int | None:
+    """A size box (px) within the solver's size limit; None after saying why a value is refused."""
+    return inputs.int_input(
+        where,
+        label,
+        key=key,
+        minimum=1,
+        maximum=caps.MAX_SOLVER_SIZE,
+        limit="solver_size",
+        what=what,
+    )
 
 
 def parse_sizes(raw: str) -> list[int]:
@@ -154,24 +168,8 @@ if mode == "chain":
         error = err
 elif mode == "ends":
     left, middle, right = st.columns(3)
-    start = inputs.int_input(
-        left,
-        "From (px)",
-        key="sv_from",
-        minimum=1,
-        maximum=caps.MAX_SOLVER_SIZE,
-        limit="solver_size",
-        what="the start size",
-    )
-    end = inputs.int_input(
-        middle,
-        "To (px)",
-        key="sv_to",
-        minimum=1,
-        maximum=caps.MAX_SOLVER_SIZE,
-        limit="solver_size",
-        what="the end size",
-    )
+    start = size_input(left, "From (px)", "sv_from", "the start size")
+    end = size_input(middle, "To (px)", "sv_to", "the end size")
     choice = right.selectbox(
         "Layers",
         LAYER_CHOICES,
@@ -187,24 +185,8 @@ elif mode == "ends":
         layers_wanted = None if choice == FEWEST else int(choice)
 else:
     left, right = st.columns(2)
-    n_in = inputs.int_input(
-        left,
-        "Input size (px)",
-        key="sv_in",
-        minimum=1,
-        maximum=caps.MAX_SOLVER_SIZE,
-        limit="solver_size",
-        what="the input size",
-    )
-    n_out = inputs.int_input(
-        right,
-        "Wanted output size (px)",
-        key="sv_out",
-        minimum=1,
-        maximum=caps.MAX_SOLVER_SIZE,
-        limit="solver_size",
-        what="the wanted output size",
-    )
+    n_in = size_input(left, "Input size (px)", "sv_in", "the input size")
+    n_out = size_input(right, "Wanted output size (px)", "sv_out", "the wanted output size")
     state.remember("sv_in")
     state.remember("sv_out")
     if n_in is not None and n_out is not None:
