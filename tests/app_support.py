@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -15,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from tests_paths import ROOT
 
 from core.hosted import heavy_run_slot
+from core.limits import ENV_VAR
 
 APP = ROOT / "app.py"
 TIMEOUT = 60  # seconds per script run: generous for a loaded 2-core CI machine
@@ -93,3 +97,22 @@ def another_session_holds_the_slot(
     finally:
         release.set()
         thread.join()
+
+
+def run_under_limits(script: str, setting: str | None) -> str:
+    """Run `script` (python -c) in a fresh interpreter whose DECONV_LAB_LIMITS is `setting`
+    (None: unset), from the project root; its stdout. The limits are read once, at import, so a
+    test of another setting needs its own interpreter."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    if setting is not None:
+        env[ENV_VAR] = setting
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout

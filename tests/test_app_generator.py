@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +13,7 @@ from app_support import (
     errors,
     open_page,
     plotly_array,
+    run_under_limits,
     titles,
 )
 from PIL import Image
@@ -28,7 +26,6 @@ from core.generator.devices import device_label, pick_device
 from core.generator.findings import error_text
 from core.generator.readouts import share_text
 from core.generator.run import fit, render_at_init
-from core.limits import ENV_VAR
 from ui import heavy
 
 # A small, fast generator (2 stages, 8 channels, 2 images) for a 2-core CI machine.
@@ -573,24 +570,13 @@ print("VALUES", {{k: at.number_input(key=k).value for k in {keys!r}}})
 def generator_page_with_limits(setting: str, query: dict[str, str]) -> str:
     """What the generator page shows for `query` under DECONV_LAB_LIMITS=`setting` (a fresh
     interpreter: the limits are read once, at import)."""
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
-    env[ENV_VAR] = setting
     script = GENERATOR_LIMITS_SCRIPT.format(
         root=str(ROOT),
         tests=str(ROOT / "tests"),
         query=query,
         keys=list(GENERATOR_LIMIT_LINKS),
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=ROOT,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.replace("\\\\", "").replace("\\", "")
+    return run_under_limits(script, setting).replace("\\\\", "").replace("\\", "")
 
 
 def test_local_limits_raise_the_generator_boxes_and_the_hosted_demo_names_its_own():

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tomllib
 
 import pytest
-from app_support import assert_clean, open_page
+from app_support import assert_clean, open_page, run_under_limits
 from hypothesis import given
 from hypothesis import strategies as st
 from tests_paths import ROOT
@@ -348,22 +347,10 @@ print("TYPED", [e.value for e in at.error])
 
 
 def run_with_limits(setting: str | None) -> str:
-    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
-    if setting is not None:
-        env[ENV_VAR] = setting
     script = LIMITS_SCRIPT.format(
         root=str(ROOT), tests=str(ROOT / "tests"), app=str(ROOT / "app.py")
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=ROOT,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.replace("\\\\", "")
+    return run_under_limits(script, setting).replace("\\\\", "")
 
 
 def test_local_limits_are_one_setting_away_and_messages_say_which_limits_apply():

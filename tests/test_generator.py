@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from app_support import run_under_limits
 from torch import nn
 
 from core import checkerboard, hosted
@@ -931,8 +932,6 @@ def test_every_run_the_default_limits_allow_passes_the_memory_check():
 
 
 def test_local_limits_raise_the_generator_caps_and_still_refuse_a_run_too_large_for_memory():
-    import subprocess
-    import sys
 
     script = """
 from core import hosted
@@ -951,19 +950,7 @@ try:
 except ConfigError as error:
     print("CHANNELS", error.message)
 """
-    env = {k: v for k, v in __import__("os").environ.items() if k != "DECONV_LAB_LIMITS"}
-    env["DECONV_LAB_LIMITS"] = "local"
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=root,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout
+    out = run_under_limits(script, "local")
     assert "CAPS 1024 1024 5000 64" in out
     assert "SIZE (1024, 1024)" in out
     assert "REFUSED n_images this render would need about" in out
