@@ -60,15 +60,13 @@ def parse_known_shapes(raw: str) -> dict[str, tuple[int, ...]]:
 
 def short_text(raw: str) -> str:
     if len(raw) > caps.MAX_MODEL_TEXT:
-        raise ValueError(f"longer than {caps.MAX_MODEL_TEXT} characters")
+        raise ValueError(f"longer than {caps.MAX_MODEL_TEXT:,} characters")
     return raw
 
 
 def text_from_link(raw: str) -> str:
     """A model text from a link: packed (`ui.state.pack_text`), or plain as older links held."""
-    if raw.startswith("z1."):
-        return state.unpack_text(raw, caps.MAX_MODEL_TEXT)
-    return short_text(raw)
+    return state.text_from_link(raw, caps.MAX_MODEL_TEXT)
 
 
 def suggested(raw_text: str) -> tuple[str, str] | None:
@@ -140,12 +138,12 @@ def printout_state() -> None:
 
 def omitted_notice() -> None:
     """A link whose model text could not travel says so (never another model in silence)."""
-    if state.url_value("cv_omitted") is not None and not st.session_state["cv_text"]:
-        st.warning(
-            "The link you opened had a model text too long to travel in a link, so it is not "
-            "here: ask its sender for the text itself, or paste your own.",
-            icon=":material/link_off:",
-        )
+    state.omitted_notice(
+        "cv_omitted",
+        "cv_text",
+        "The link you opened had a model text too long to travel in a link, so it is not "
+        "here: ask its sender for the text itself, or paste your own.",
+    )
 
 
 def method_picker() -> str:
@@ -203,10 +201,7 @@ def printout_link(raw_text: str, column) -> None:
     state.remember("cv_shape")
     state.remember("cv_known", lambda v: v or None)  # type: ignore[arg-type]
     custom = st.session_state["cv_ex"] == CUSTOM
-    packed = state.pack_text(raw_text) if custom and raw_text else None
-    state.publish("cv_text", packed)
-    state.publish("cv_omitted", str(len(raw_text)) if custom and raw_text and not packed else None)
-    if custom and raw_text and packed is None:
+    if state.publish_packed("cv_text", "cv_omitted", raw_text if custom and raw_text else None):
         column.caption(
             "This text does not fit in a link even compressed: the address bar says so, and "
             "whoever opens it is told that the model was not carried. Share the text itself."

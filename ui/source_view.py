@@ -126,30 +126,23 @@ def source_from_link(raw: str) -> str:
     Returns:
         The file's text; ValueError (in plain words) for a damaged or too long one.
     """
-    if raw.startswith("z1."):
-        return state.unpack_text(raw, caps.MAX_SOURCE_TEXT)
-    if len(raw) > caps.MAX_SOURCE_TEXT:
-        raise ValueError(f"longer than {caps.MAX_SOURCE_TEXT:,} characters")
-    return raw
+    return state.text_from_link(raw, caps.MAX_SOURCE_TEXT)
 
 
 def _omitted_notice() -> None:
     """A link whose file could not travel says so, and the box starts empty."""
-    if state.url_value("cv_src_omitted") is not None and not st.session_state["cv_src"]:
-        st.warning(
-            "The link you opened had a model file too long to travel in a link, so it is not "
-            "here: ask its sender for the file itself, or upload or paste your own.",
-            icon=":material/link_off:",
-        )
+    state.omitted_notice(
+        "cv_src_omitted",
+        "cv_src",
+        "The link you opened had a model file too long to travel in a link, so it is not "
+        "here: ask its sender for the file itself, or upload or paste your own.",
+    )
 
 
 def _publish(source: str | None) -> None:
     """Put the file in the link, packed, where it is not the example; say where it cannot be."""
     custom = source is not None and source != SOURCE_EXAMPLE
-    packed = state.pack_text(source) if custom and source is not None else None
-    state.publish("cv_src", packed)
-    state.publish("cv_src_omitted", str(len(source)) if custom and not packed else None)
-    if custom and not packed:
+    if state.publish_packed("cv_src", "cv_src_omitted", source if custom else None):
         st.caption(
             "This file does not fit in a link even compressed: the address bar says so, and "
             "whoever opens it is told that the file was not carried. Share the file itself."

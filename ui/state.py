@@ -566,6 +566,50 @@ def unpack_text(raw: str, max_chars: int) -> str:
     return text
 
 
+def text_from_link(raw: str, max_chars: int) -> str:
+    """A long text from a link: packed by `pack_text`, or plain (as older links held it).
+
+    Args:
+        raw: the link's value.
+        max_chars: the longest text accepted.
+
+    Returns:
+        The text; ValueError (in plain words) for a damaged or too long one.
+    """
+    if raw.startswith(_PACK_PREFIX):
+        return unpack_text(raw, max_chars)
+    if len(raw) > max_chars:
+        raise ValueError(f"longer than {max_chars:,} characters")
+    return raw
+
+
+def publish_packed(key: str, omitted_key: str, text: str | None) -> bool:
+    """Put `text` (None: nothing to carry) in the URL under `key`, packed (`pack_text`); where
+    even packed it is too long, put its length under `omitted_key` instead, so that whoever opens
+    the link is told it was left out (`omitted_notice`), never shown another text in silence.
+
+    Args:
+        key: the URL parameter of the packed text.
+        omitted_key: the URL parameter saying the text was left out.
+        text: the text to carry, or None.
+
+    Returns:
+        True where the text was left out of the link.
+    """
+    packed = None if text is None else pack_text(text)
+    omitted_length = None if text is None or packed is not None else str(len(text))
+    publish(key, packed)
+    publish(omitted_key, omitted_length)
+    return omitted_length is not None
+
+
+def omitted_notice(omitted_key: str, key: str, message: str) -> None:
+    """Show `message` where the opened link says its text was left out (`publish_packed`) and
+    the widget `key` holds no text of its own."""
+    if url_value(omitted_key) is not None and not st.session_state[key]:
+        st.warning(message, icon=":material/link_off:")
+
+
 def link_for(cfg: LayerConfig, page: str = "", extra: Mapping[str, str] | None = None) -> str:
     """A relative link that opens `page` (url_path; '' is the designer) showing `cfg`.
 
