@@ -268,12 +268,16 @@ _UNREADABLE = (ValueError, SyntaxError, TypeError, MemoryError, RecursionError)
 
 def _literal(node: cst.BaseExpression) -> Any:
     """The value of a literal expression (numbers, tuples, strings, bools, None), or raise."""
-    code = cst.Module([]).code_for_node(node)
-    value = ast.literal_eval(code.strip())
+    return _allowed_literal(ast.literal_eval(cst.Module([]).code_for_node(node).strip()))
+
+
+def _allowed_literal(value: Any) -> Any:
+    """`value` where it is a literal the geometry may hold (ints, bools, strings, None, tuples
+    of ints); ValueError otherwise."""
     if isinstance(value, tuple) and not all(isinstance(v, (int, bool)) for v in value):
-        raise ValueError(code)
+        raise ValueError(value)
     if not isinstance(value, (int, bool, str, tuple, type(None))):
-        raise ValueError(code)
+        raise ValueError(value)
     return value
 
 
@@ -309,12 +313,7 @@ def module_constants(tree: ast.Module) -> dict[str, Any]:
 
 def _ast_literal(node: ast.expr) -> Any:
     """`_literal` for a node of the compiler's tree."""
-    value = ast.literal_eval(node)
-    if isinstance(value, tuple) and not all(isinstance(v, (int, bool)) for v in value):
-        raise ValueError(value)
-    if not isinstance(value, (int, bool, str, tuple, type(None))):
-        raise ValueError(value)
-    return value
+    return _allowed_literal(ast.literal_eval(node))
 
 
 # ------------------------------------------------------------------------------------- pruning
