@@ -48,10 +48,10 @@ def busy_caption(render_wait_s: float) -> str:
 
 @contextmanager
 def turn(what: str, timeout: float, *, clicked: bool = True) -> Iterator[float]:
-    """Hold the heavy-run slot for this session's `what` ("render", "fit", "check") for the `with`
-    block,
-    after waiting in line up to `timeout` seconds with a notice of its place; yields the seconds
-    waited. Raises `core.hosted.BusyError` (the notice cleared) when it does not get its turn.
+    """Hold the heavy-run slot for this session's `what` ("render", "fit", "check") for the
+    `with` block, after waiting in line up to `timeout` seconds with a notice of its place;
+    yields the seconds waited. Raises `core.hosted.BusyError` (the notice cleared) when it does
+    not get its turn.
 
     `clicked`: the run was asked for by a button: while this session's previous run still holds
     the slot it is refused ("still running"), so clicks never stack runs. A run the page starts
