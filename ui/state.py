@@ -431,13 +431,11 @@ def page_param(key: str, default: T, parse: Callable[[str], T]) -> None:
         try:
             value = parse(raw)
         except ConfigError as err:
-            _notices().append(f"ignored {echo(key, raw)} from the link: {_plain(err.message)}")
+            link_notice(key, raw, err.message)
         except ValueError as exc:  # the page's parsers say what they want in words
-            _notices().append(f"ignored {echo(key, raw)} from the link: {_plain(str(exc))}")
+            link_notice(key, raw, str(exc))
         except (TypeError, KeyError, IndexError):
-            _notices().append(
-                f"ignored {echo(key, raw)} from the link: it is not a value this page knows"
-            )
+            link_notice(key, raw, "it is not a value this page knows")
     st.session_state[key] = value
     store[key] = value
 
