@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_oracle import torch_output_size
@@ -158,3 +161,22 @@ def test_from_module_round_trips_torch_layers():
     assert nn.ConvTranspose2d(**layer.kwargs()).__repr__() == module.__repr__()
     rebuilt = eval(layer.torch_repr(), {"nn": nn})  # our own generated text, not user input
     assert repr(rebuilt) == repr(module)
+
+
+@settings(max_examples=200, deadline=None)
+@given(in_channels=st.integers(1, 96), out_channels=st.integers(1, 96), groups=st.integers(2, 40))
+def test_every_groups_value_a_refusal_offers_is_one_torch_accepts(
+    in_channels, out_channels, groups
+):
+    """A groups value that does not divide both channel counts is refused; each value the
+    message offers instead builds in torch with these channels."""
+    if in_channels % groups == 0 and out_channels % groups == 0:
+        return
+    with pytest.raises(ConfigError) as info:
+        TransposedConv.make(in_channels, out_channels, 3, groups=groups)
+    assert info.value.parameter == "groups"
+    offered = ast.literal_eval(info.value.message.split("use groups in ")[1].split("]")[0] + "]")
+    assert (offered and 1 in offered) or len(offered) == 6
+    for g in offered:
+        torch.nn.ConvTranspose2d(in_channels, out_channels, 3, groups=g)
+        TransposedConv.make(in_channels, out_channels, 3, groups=g)

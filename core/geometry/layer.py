@@ -8,6 +8,7 @@ for everything torch would refuse at construction or at its first forward call.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -262,7 +263,9 @@ class TransposedConv:
         for name in ("in_channels", "out_channels"):
             channels = getattr(self, name)
             if channels % self.groups:
-                divisors = [g for g in range(1, channels + 1) if channels % g == 0][-6:]
+                # groups must divide both channel counts: offer only those that do
+                both = math.gcd(self.in_channels, self.out_channels)
+                divisors = [g for g in range(1, both + 1) if both % g == 0][-6:]
                 raise ConfigError(
                     "groups",
                     f"{name} {channels} must be divisible by groups {self.groups}: "
