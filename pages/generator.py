@@ -766,6 +766,13 @@ class LiveFit:
         self.steps = steps
         self.zoom = picture_plan(image_size, 1, column_width(len(variants))).image_zoom
         self.progress = st.progress(0.0, text="Starting…")
+        # The pictures are square (`GeneratorConfig.image_size`): a new one loading in the
+        # browser keeps its square box instead of collapsing to 0 px high for a moment, so the
+        # caption under it never jumps up and back.
+        st.html(
+            "<style>[class*='st-key-gen_live_'] [data-testid='stImage'] img "
+            "{aspect-ratio: 1 / 1;}</style>"
+        )
         # Everything live sits in one placeholder, emptied when the fit ends: the fixed-height
         # frames below would otherwise stay behind as blank space.
         self.board = st.empty()
@@ -776,7 +783,8 @@ class LiveFit:
                 # A frame of fixed height around the picture: a new picture loading in the
                 # browser (briefly 0 px high) cannot move anything below it.
                 height = image_size[0] * self.zoom + LIVE_CAPTION_PX
-                self.slots[name] = col.container(height=height, border=False).empty()
+                frame = col.container(height=height, border=False, key=f"gen_live_{name}")
+                self.slots[name] = frame.empty()
                 self.show(name, placeholder(image_size, self.zoom), "latest picture")
         self.curve = st.empty()
         self.curve.plotly_chart(
