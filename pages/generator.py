@@ -755,6 +755,13 @@ def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
 
 
 LIVE_CAPTION_PX = 40  # room under a live fit picture for its one-line caption
+# The live pictures are square (`GeneratorConfig.image_size`): one loading in the browser keeps
+# its square box instead of being 0 px high for a moment. Drawn with the page, not with the fit:
+# Streamlit loads its html element lazily, so a style first sent with the fit's pictures could
+# arrive after them.
+LIVE_PICTURE_CSS = (
+    "<style>[class*='st-key-gen_live_'] [data-testid='stImage'] img {aspect-ratio: 1 / 1;}</style>"
+)
 
 
 class LiveFit:
@@ -766,13 +773,6 @@ class LiveFit:
         self.steps = steps
         self.zoom = picture_plan(image_size, 1, column_width(len(variants))).image_zoom
         self.progress = st.progress(0.0, text="Starting…")
-        # The pictures are square (`GeneratorConfig.image_size`): a new one loading in the
-        # browser keeps its square box instead of collapsing to 0 px high for a moment, so the
-        # caption under it never jumps up and back.
-        st.html(
-            "<style>[class*='st-key-gen_live_'] [data-testid='stImage'] img "
-            "{aspect-ratio: 1 / 1;}</style>"
-        )
         # Everything live sits in one placeholder, emptied when the fit ends: the fixed-height
         # frames below would otherwise stay behind as blank space.
         self.board = st.empty()
@@ -960,5 +960,6 @@ st.caption(
     "everything but the upsampling layer: ConvTranspose2d, resize-convolution (nearest, "
     "bilinear), sub-pixel convolution with ICNR initialisation, and your chosen replacement."
 )
+st.html(LIVE_PICTURE_CSS)
 generator_body(state.config())
 st.caption(text.cite("odena", "shi", "aitken"))
