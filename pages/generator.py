@@ -755,13 +755,6 @@ def fit_inputs(config: GeneratorConfig) -> FitInputs | None:
 
 
 LIVE_CAPTION_PX = 40  # room under a live fit picture for its one-line caption
-# The live pictures are square (`GeneratorConfig.image_size`): one loading in the browser keeps
-# its square box instead of being 0 px high for a moment. Drawn with the page, not with the fit:
-# Streamlit loads its html element lazily, so a style first sent with the fit's pictures could
-# arrive after them.
-LIVE_PICTURE_CSS = (
-    "<style>[class*='st-key-gen_live_'] [data-testid='stImage'] img {aspect-ratio: 1 / 1;}</style>"
-)
 
 
 class LiveFit:
@@ -960,6 +953,12 @@ st.caption(
     "everything but the upsampling layer: ConvTranspose2d, resize-convolution (nearest, "
     "bilinear), sub-pixel convolution with ICNR initialisation, and your chosen replacement."
 )
-st.html(LIVE_PICTURE_CSS)
+# The live fit's pictures are square (`GeneratorConfig.image_size`): one loading in the browser
+# keeps its square box instead of being 0 px high for a moment. Drawn with the page, not with the
+# fit: Streamlit loads its html element lazily, so a style first sent with the fit's pictures
+# could arrive after them. (Constant text: tests/test_security.py.)
+st.html(
+    "<style>[class*='st-key-gen_live_'] [data-testid='stImage'] img {aspect-ratio: 1 / 1;}</style>"
+)
 generator_body(state.config())
 st.caption(text.cite("odena", "shi", "aitken"))
