@@ -42,12 +42,12 @@ def test_the_designer_draws_both_pipelines_when_asked_and_traces_a_cell():
     np.testing.assert_array_equal(expected.output, counts[:rows, :cols])  # ones: the counts
     assert len(original["frames"]) == len(expected.steps) + 1
     assert chosen.split(" x")[0] in replacement["layout"]["title"]["text"]
-    captions = [c.value for c in at.caption if c.value.startswith("Traced:")]
+    captions = [m.value for m in at.markdown if m.value.startswith("Traced:")]
     assert captions[0] == f"Traced: `{trace_output(layer, cfg.input_size, (1, 1)).equation()}`"
     at.number_input(key="ds_pipe_row").set_value(2)
     at.number_input(key="ds_pipe_col").set_value(3)
     at.run()
-    captions = [c.value for c in at.caption if c.value.startswith("Traced:")]
+    captions = [m.value for m in at.markdown if m.value.startswith("Traced:")]
     assert captions[0] == f"Traced: `{trace_output(layer, cfg.input_size, (2, 3)).equation()}`"
 
 
@@ -79,6 +79,6 @@ def test_a_hole_is_traced_in_words_on_the_designer():
     assert_clean(at)
     layer = TransposedConv.make(1, 1, (4, 1), stride=(3, 2), padding=0, output_padding=(0, 1))
     expected = trace_output(layer, 5, (1, 1)).equation()
-    captions = [c.value for c in at.caption if c.value.startswith("Traced:")]
+    captions = [m.value for m in at.markdown if m.value.startswith("Traced:")]
     assert captions[0] == f"Traced: `{expected}`"
     assert "no input pixel reaches this cell" in expected and "= 0 = 0" not in captions[0]

@@ -51,7 +51,7 @@ def _draw(view: Pipeline, layer, size, cell, key: str) -> tuple[int, int] | None
         on_select="rerun",
         selection_mode="points",
     )
-    st.caption(f"Traced: `{trace.equation()}`")
+    st.markdown(f"Traced: `{trace.equation()}`")  # the finding itself: full contrast
     return _clicked(event, view)
 
 
