@@ -387,3 +387,28 @@ def test_a_channel_count_the_generator_does_not_offer_is_named_not_swapped_in_si
     notices = " ".join(w.value for w in at.warning)
     assert "ignored `gen_ch=17` from the link: use one of 8, 16, 32, 64, 128, 256" in notices
     assert at.selectbox(key="gen_ch").value == 64  # the default, said so
+
+
+# ----------------------------------------------------------------------------- number boxes
+
+
+def unbounded_boxes(at) -> list:
+    """The number boxes without bounds of their own (`ui.inputs.int_input` and the sidebar's)."""
+    return [box for box in at.number_input if box.key and not box.proto.has_min]
+
+
+@pytest.mark.parametrize("page", ["designer", "overlap", "generator", "solver"])
+def test_every_unbounded_number_box_has_its_own_value_as_its_default(page):
+    """A browser that falls back to a box's default sends back the value the box holds, never
+    Streamlit's 0 (`ui.state.box_default`): checked on opening and after a change."""
+    at = open_page(page, {"gen_mode": "fit"} if page == "generator" else None)
+    boxes = unbounded_boxes(at)
+    assert len(boxes) >= 5, [box.key for box in boxes]
+    for box in boxes:
+        assert box.proto.default == box.value, box.key
+    key, value = boxes[0].key, boxes[0].value + 1
+    at.number_input(key=key).set_value(value).run()
+    changed = {box.key: box for box in unbounded_boxes(at)}
+    assert changed[key].value == value and changed[key].proto.default == value
+    for box in changed.values():
+        assert box.proto.default == box.value, box.key

@@ -174,6 +174,29 @@ def test_a_typed_value_above_a_limit_is_refused_with_the_limit_named(app, page):
     no_exception(page)
 
 
+@pytest.mark.parametrize(
+    ("path", "label", "value"),
+    [("", "dilation (px)", "1"), ("overlap", "dilation", "1")],
+    ids=["sidebar", "overlap_stack_row"],
+)
+def test_an_emptied_number_box_goes_back_to_its_value_not_0(app, page, path, label, value):
+    """Clear a box and press Enter: Streamlit's browser side commits the box's default, which is
+    the box's own value (`ui.state.box_default`), not 0 ("dilation must be at least 1, got 0"
+    was once seen under load)."""
+    base, _ = app
+    open_page(page, base, path)
+    box = page.get_by_label(label, exact=True).first
+    assert box.input_value() == value
+    box.fill("")
+    box.press("Enter")
+    wait_settled(page)
+    page.wait_for_function(
+        "([el, v]) => el.value === v", arg=[box.element_handle(), value], timeout=TIMEOUT_MS
+    )
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="got 0").count() == 0
+    no_exception(page)
+
+
 MAIN_TABLES = '[data-testid="stMain"] [data-testid="stTable"]'
 TABLE_SCROLL_JS = f"""() => [...document.querySelectorAll('{MAIN_TABLES}')]
     .map(t => t.scrollHeight - t.clientHeight)"""

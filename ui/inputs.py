@@ -12,7 +12,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from ui import caps
-from ui.state import escape_markdown
+from ui.state import box_default, escape_markdown
 
 
 def range_error(
@@ -46,10 +46,14 @@ def int_input(
     help: str | None = None,
 ) -> int | None:
     """A whole-number box without built-in bounds, in `where` (st, a column, a form); returns the
-    typed value, or None after showing, under the box, why it is refused."""
+    typed value, or None after showing, under the box, why it is refused.
+
+    The box's default is its current value (`ui.state.box_default`): a browser that falls back
+    to the default sends back what the box held, never Streamlit's 0."""
     kwargs: dict[str, Any] = {"step": 1, "key": key, "help": help}
-    if value is not None:
-        kwargs["value"] = value
+    default = box_default(key, value)
+    if default is not None:
+        kwargs["value"] = default
     typed = int(where.number_input(label, **kwargs))
     err = range_error(typed, minimum, maximum, what or label, limit)
     if err is not None:

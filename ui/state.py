@@ -634,6 +634,23 @@ def _widget_key(name: str, axis: int | None = None) -> str:
     return WIDGET_PREFIX + name + ("" if axis is None else f"_{AXES[axis].lower()}")
 
 
+def box_default(key: str | None, fallback: int | None) -> int | None:
+    """The default to give a keyed number box: the value it holds now (session state), else
+    `fallback`.
+
+    Streamlit's default for a `number_input` without a value is 0, and its browser side commits
+    the default wherever a box has no number of its own (an emptied box on Enter or blur; a box
+    drawn again without its stored value). Under load a dilation once arrived as 0 that way and
+    was refused ("must be at least 1, got 0"). With its own value as the default, such a
+    fallback changes nothing: an emptied box goes back to what it held.
+    (`global.disableWidgetStateDuplicationWarning` in `.streamlit/config.toml`: a default beside
+    a value set in session state is intended here.)
+    """
+    if key is not None and isinstance(st.session_state.get(key), int):
+        return st.session_state[key]
+    return fallback
+
+
 def _int_widget(
     container: Any, name: str, start: int, axis: int | None = None, label: str | None = None
 ) -> int:
@@ -646,6 +663,7 @@ def _int_widget(
     return int(
         container.number_input(
             label or spec.label,
+            value=box_default(key, start),
             step=1,
             key=key,
             help=f"{spec.help} At most {spec.maximum:,} ({caps.MODE.words()}).",
