@@ -765,7 +765,10 @@ class LiveFit:
     def __init__(self, variants: tuple[str, ...], steps: int, image_size: tuple[int, int]) -> None:
         self.steps = steps
         self.zoom = picture_plan(image_size, 1, column_width(len(variants))).image_zoom
-        self.progress = st.progress(0.0, text="Starting…")
+        # In a keyed box at least as high as its tallest state (the page's style, at the end):
+        # Streamlit draws a new progress bar 40 px high for a moment before its text line, then
+        # 35 px, which moved every picture below it by 5 px (seen in a browser during fits).
+        self.progress = st.container(key="gen_fit_progress").progress(0.0, text="Starting…")
         # Everything live sits in one placeholder, emptied when the fit ends: the fixed-height
         # frames below would otherwise stay behind as blank space.
         self.board = st.empty()
@@ -953,12 +956,15 @@ st.caption(
     "everything but the upsampling layer: ConvTranspose2d, resize-convolution (nearest, "
     "bilinear), sub-pixel convolution with ICNR initialisation, and your chosen replacement."
 )
-# The live fit's pictures are square (`GeneratorConfig.image_size`): one loading in the browser
-# keeps its square box instead of being 0 px high for a moment. Drawn with the page, not with the
-# fit: Streamlit loads its html element lazily, so a style first sent with the fit's pictures
-# could arrive after them. (Constant text: tests/test_security.py.)
+# While a fit runs nothing above or in its live pictures changes height: the pictures are square
+# (`GeneratorConfig.image_size`), so one loading in the browser keeps its square box instead of
+# being 0 px high for a moment, and the progress bar's box keeps its first height (`LiveFit`).
+# Drawn with the page, not with the fit: Streamlit loads its html element lazily, so a style
+# first sent with the fit's pictures could arrive after them. (Constant text:
+# tests/test_security.py.)
 st.html(
-    "<style>[class*='st-key-gen_live_'] [data-testid='stImage'] img {aspect-ratio: 1 / 1;}</style>"
+    "<style>[class*='st-key-gen_live_'] [data-testid='stImage'] img {aspect-ratio: 1 / 1;}"
+    ".st-key-gen_fit_progress {min-height: 40px;}</style>"
 )
 generator_body(state.config())
 st.caption(text.cite("odena", "shi", "aitken"))

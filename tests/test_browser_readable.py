@@ -54,7 +54,10 @@ _IMAGES_JS = """() => Array.from(document.querySelectorAll('[data-testid="stImag
 )"""
 _WIDEST_JS = """() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth,
     document.querySelector('[data-testid="stMain"]').scrollWidth)"""
-_LIVE_JS = """() => Array.from(document.querySelectorAll('[data-testid="stImage"] img')).map(i => {
+# The live pictures (in the fit's keyed frames; the pictures drawn after the fit are not).
+_LIVE_JS = """() => Array.from(
+    document.querySelectorAll("[class*='st-key-gen_live_'] [data-testid='stImage'] img")
+).map(i => {
     const r = i.getBoundingClientRect();
     return [Math.round(r.left), Math.round(r.top), Math.round(r.width), Math.round(r.height)];
 })"""
@@ -145,7 +148,7 @@ def test_a_fit_keeps_every_picture_in_place_while_it_runs(app, width):
         samples = 0
         while not done.count():
             boxes = page.evaluate(_LIVE_JS)
-            if len(boxes) == 5:  # the five live pictures (before the fit's end replaces them)
+            if len(boxes) == 5:  # the five live pictures (before the fit's end removes them)
                 seen.update(tuple(b) for b in boxes)
                 samples += 1
             time.sleep(0.05)  # sampling pace only: nothing is asserted about time
