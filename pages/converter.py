@@ -59,9 +59,8 @@ def parse_known_shapes(raw: str) -> dict[str, tuple[int, ...]]:
 
 
 def short_text(raw: str) -> str:
-    if len(raw) > caps.MAX_MODEL_TEXT:
-        raise ValueError(f"longer than {caps.MAX_MODEL_TEXT:,} characters")
-    return raw
+    """Known shapes from a link: plain text up to the model text's limit."""
+    return state.bounded_text(raw, caps.MAX_MODEL_TEXT)
 
 
 def text_from_link(raw: str) -> str:

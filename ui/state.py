@@ -576,6 +576,12 @@ def text_from_link(raw: str, max_chars: int) -> str:
     """
     if raw.startswith(_PACK_PREFIX):
         return unpack_text(raw, max_chars)
+    return bounded_text(raw, max_chars)
+
+
+def bounded_text(raw: str, max_chars: int) -> str:
+    """`raw` where it is at most `max_chars` characters long; ValueError (in plain words)
+    otherwise."""
     if len(raw) > max_chars:
         raise ValueError(f"longer than {max_chars:,} characters")
     return raw
